@@ -1,0 +1,91 @@
+"""Config validation: JSON schema with defaults filled in, and errors that name the key and the allowed values."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+TOY_DOMAINS = ("math", "code", "commonsense", "domain")
+
+
+class ConfigError(ValueError):
+    """A config value is missing, unknown or of the wrong type; the message names the key."""
+
+
+def _with_defaults(validator_class):
+    validate_properties = validator_class.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for name, subschema in properties.items():
+                if "default" in subschema and name not in instance:
+                    instance[name] = copy.deepcopy(subschema["default"])
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
+
+
+_Validator = _with_defaults(jsonschema.Draft202012Validator)
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    key = ".".join(str(p) for p in error.absolute_path) or "<top level>"
+    if error.validator == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        unknown = sorted(set(error.instance) - set(allowed))
+        return f"unknown config key(s) {', '.join(repr(k) for k in unknown)} under '{key}'; allowed keys: {', '.join(allowed)}"
+    if error.validator == "required":
+        return f"missing required config key under '{key}': {error.message}"
+    if error.validator == "enum":
+        return f"config key '{key}' = {error.instance!r} is not allowed; allowed values: {', '.join(map(repr, error.validator_value))}"
+    if error.validator == "oneOf":
+        return f"config key '{key}' = {error.instance!r} is not allowed: {error.schema.get('description', 'see workflow/schemas/config.schema.yaml')}"
+    return f"config key '{key}': {error.message}"
+
+
+def validate_config(config: dict[str, Any], schema_path: str | Path) -> dict[str, Any]:
+    """Return a copy of `config` validated against the schema, defaults filled in; raise ConfigError naming the key."""
+    schema = yaml.safe_load(Path(schema_path).read_text())
+    resolved = copy.deepcopy(dict(config))
+    errors = sorted(_Validator(schema).iter_errors(resolved), key=lambda e: list(e.absolute_path))
+    if errors:
+        raise ConfigError("invalid config:\n  " + "\n  ".join(_describe(e) for e in errors))
+    _check_semantics(resolved)
+    return resolved
+
+
+def _check_semantics(config: dict[str, Any]) -> None:
+    ckpt = config["checkpoints"]
+    steps = ckpt["steps"]
+    if steps != sorted(steps):
+        raise ConfigError(f"config key 'checkpoints.steps' must be in training order (ascending), got {steps}")
+    source = ckpt["source"]
+    needs = {"hub": ("repo", "revisions"), "local": ("path_pattern",), "toy": ()}[source]
+    for key in needs:
+        if key not in ckpt:
+            raise ConfigError(f"missing config key 'checkpoints.{key}', required when checkpoints.source is {source!r}")
+    if source == "toy":
+        unknown = sorted(set(config["domains"]) - set(TOY_DOMAINS))
+        if unknown:
+            raise ConfigError(f"config key 'domains' has {unknown} but the toy world only has: {', '.join(TOY_DOMAINS)}")
+        pretrain_steps = config["toy"]["pretrain"].get("steps")
+        if pretrain_steps is None:
+            raise ConfigError("missing config key 'toy.pretrain.steps', required when checkpoints.source is 'toy'")
+        if max(steps) > pretrain_steps:
+            raise ConfigError(f"config key 'checkpoints.steps' goes to {max(steps)} but 'toy.pretrain.steps' is {pretrain_steps}")
+    else:
+        for name, domain in config["domains"].items():
+            if "data" not in domain or "benchmark" not in domain:
+                raise ConfigError(f"missing config key 'domains.{name}.data' or 'domains.{name}.benchmark', required when checkpoints.source is {source!r}")
+    eps = config["memorization"]["epsilon"]
+    if isinstance(eps, dict):
+        missing = sorted(set(config["domains"]) - set(eps))
+        if missing:
+            raise ConfigError(f"config key 'memorization.epsilon' has no value for domain(s) {missing}")
+    lo, hi = config["memorization"]["target_fraction"]
+    if lo > hi:
+        raise ConfigError(f"config key 'memorization.target_fraction' must be [low, high], got {[lo, hi]}")

@@ -1,0 +1,183 @@
+"""The paper's figures, drawn from the workflow's saved tables (matplotlib, no model needed)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from grokmon.io import atomic_path  # noqa: E402
+
+LOSS_COLOR, METRIC_COLOR, ACC_COLOR = "tab:blue", "tab:purple", "tab:red"
+
+
+def _save(fig, path: str | Path) -> None:
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+
+
+def _panels(n: int, width: float = 4.2, height: float = 3.2):
+    fig, axes = plt.subplots(1, n, figsize=(width * n, height), squeeze=False)
+    return fig, axes[0]
+
+
+def tracked_groups(groups: pd.DataFrame, steps: np.ndarray, n: int = 2) -> list[int]:
+    """t* of the `n` largest Pretrain@t* groups that leave at least two later checkpoints (the paper's Fig. 4/6 choice)."""
+    late = set(np.asarray(steps)[-2:].tolist())
+    sizes = groups[groups["group"].str.startswith("Pretrain@") & ~groups["t_star"].isin(late)].groupby("t_star")["n"].max()
+    return sorted(sizes.sort_values(ascending=False).index[:n].astype(int).tolist())
+
+
+def fig1_memorization(t_star: Mapping[str, pd.DataFrame], accuracy: Mapping[str, pd.DataFrame], path: str | Path) -> None:
+    """Fig. 1: newly memorized samples per checkpoint (bars) and benchmark accuracy (line), one panel per domain."""
+    fig, axes = _panels(len(t_star))
+    for ax, domain in zip(axes, t_star):
+        steps = accuracy[domain]["step"].to_numpy()
+        counts = [int((t_star[domain]["t_star"] == s).sum()) for s in steps]
+        x = np.arange(len(steps))
+        ax.bar(x, counts, color=LOSS_COLOR, alpha=0.6, label="newly memorized")
+        ax.set_xticks(x, [str(s) for s in steps], rotation=60, fontsize=7)
+        ax.set_ylabel("# memorized samples")
+        ax.set_title(domain)
+        twin = ax.twinx()
+        twin.plot(x, accuracy[domain]["accuracy"], color=ACC_COLOR, marker="o", label="benchmark accuracy")
+        twin.set_ylim(0, 1.02)
+        twin.set_ylabel("accuracy")
+    fig.suptitle("Memorization is asynchronous; accuracy rises later (paper Fig. 1)")
+    _save(fig, path)
+
+
+def fig2_matched_pairs(
+    loss: np.ndarray, steps: np.ndarray, t_star: pd.DataFrame, correct: np.ndarray, t_sharp: pd.DataFrame, matches: pd.DataFrame, domain: str, path: str | Path
+) -> None:
+    """Fig. 2: each matched pair's train-group mean loss (blue) and test-group accuracy (red) across checkpoints."""
+    n = max(1, len(matches))
+    fig, axes = _panels(min(n, 4))
+    if matches.empty:
+        axes[0].text(0.5, 0.5, "no matched pairs:\nno memorized or no generalized group", ha="center", va="center")
+        axes[0].set_axis_off()
+    x = np.arange(len(steps))
+    for ax, (_, pair) in zip(axes, matches.sort_values("train_step").head(4).iterrows()):
+        members = t_star.loc[t_star["t_star"] == pair["train_step"], "sample"].to_numpy()
+        items = np.flatnonzero(t_sharp["t_sharp"].to_numpy() == pair["test_step"])
+        ax.plot(x, loss[:, members].mean(1), color=LOSS_COLOR, marker="o")
+        ax.set_ylabel("train group loss", color=LOSS_COLOR)
+        twin = ax.twinx()
+        twin.plot(x, correct[:, items].mean(1), color=ACC_COLOR, marker="s")
+        twin.set_ylim(-0.02, 1.02)
+        twin.set_ylabel("test group accuracy", color=ACC_COLOR)
+        p, q = list(steps).index(pair["train_step"]), list(steps).index(pair["test_step"])
+        ax.axvspan(min(p, q), max(p, q), color="gold", alpha=0.2)
+        ax.set_title(f"Pretrain@{pair['train_step']} -> Test@{pair['test_step']}\ndelay {int(pair['delay'])}", fontsize=9)
+        ax.set_xticks(x, [str(s) for s in steps], rotation=60, fontsize=7)
+    fig.suptitle(f"{domain}: matched train/test groups (paper Fig. 2)")
+    _save(fig, path)
+
+
+def _metric_with_loss(groups: Mapping[str, pd.DataFrame], loss: Mapping[str, np.ndarray], t_star: Mapping[str, pd.DataFrame], metric: str, label: str, title: str, path) -> None:
+    fig, axes = _panels(len(groups))
+    for ax, domain in zip(axes, groups):
+        g = groups[domain]
+        steps = np.sort(g["step"].unique())
+        x = np.arange(len(steps))
+        twin = ax.twinx()
+        for k, t in enumerate(tracked_groups(g, steps)):
+            rows = g[g["group"] == f"Pretrain@{t}"].set_index("step").reindex(steps)
+            members = t_star[domain].loc[t_star[domain]["t_star"] == t, "sample"].to_numpy()
+            style = ["-", "--"][k % 2]
+            ax.plot(x, rows[metric], color=METRIC_COLOR, ls=style, marker="o", label=f"{label}, Pretrain@{t}")
+            twin.plot(x, loss[domain][:, members].mean(1), color=LOSS_COLOR, ls=style, alpha=0.7, label=f"loss, Pretrain@{t}")
+            ax.axvline(list(steps).index(t), color="gray", ls=style, lw=0.8)
+        ax.set_ylabel(label, color=METRIC_COLOR)
+        twin.set_ylabel("group loss", color=LOSS_COLOR)
+        ax.set_xticks(x, [str(s) for s in steps], rotation=60, fontsize=7)
+        ax.set_title(domain)
+        ax.legend(fontsize=6, loc="upper left")
+    fig.suptitle(title)
+    _save(fig, path)
+
+
+def fig4_distance(groups, loss, t_star, path) -> None:
+    """Fig. 4: pathway edit distance of two memorization groups with their loss; vertical line at t*."""
+    _metric_with_loss(groups, loss, t_star, "distance", "edit distance", "Pathway distance after memorization (paper Fig. 4)", path)
+
+
+def fig6_consistency(groups, loss, t_star, path) -> None:
+    """Fig. 6: pathway consistency C_i of two memorization groups with their loss; vertical line at t*."""
+    _metric_with_loss(groups, loss, t_star, "consistency", "consistency C_i", "Pathway consistency after memorization (paper Fig. 6)", path)
+
+
+def fig5_layers(layers: Mapping[str, pd.DataFrame], groups: Mapping[str, pd.DataFrame], path) -> None:
+    """Fig. 5: per-layer edit distance across checkpoints for one memorization group per domain."""
+    fig, axes = _panels(len(layers))
+    for ax, domain in zip(axes, layers):
+        steps = np.sort(groups[domain]["step"].unique())
+        tracked = tracked_groups(groups[domain], steps, n=1)
+        if not tracked:
+            ax.set_title(f"{domain}: no memorization group")
+            continue
+        rows = layers[domain][layers[domain]["group"] == f"Pretrain@{tracked[0]}"]
+        table = rows.pivot(index="layer", columns="step", values="distance")
+        cmap = plt.get_cmap("viridis")
+        for i, step in enumerate(table.columns):
+            ax.plot(table.index, table[step], color=cmap(i / max(1, len(table.columns) - 1)), label=str(step))
+        ax.set_xlabel("layer")
+        ax.set_ylabel("edit distance")
+        ax.set_title(f"{domain}, Pretrain@{tracked[0]}")
+        ax.legend(fontsize=5, ncol=2, title="step", title_fontsize=6)
+    fig.suptitle("Per-layer pathway distance (paper Fig. 5)")
+    _save(fig, path)
+
+
+def fig7_scatter(series: Mapping[str, pd.DataFrame], path) -> None:
+    """Fig. 7: each metric (standardized per domain) against accuracy, all domains, with a linear fit, MSE and R^2."""
+    metrics = [("distance", "pathway distance"), ("consistency", "consistency"), ("train_loss", "training loss"), ("train_loss_ma", "training loss (MA)"), ("validation_loss", "validation loss")]
+    fig, axes = _panels(len(metrics), width=3.4)
+    for ax, (column, label) in zip(axes, metrics):
+        xs, ys = [], []
+        for domain, s in series.items():
+            x = s[column].to_numpy(dtype=float)
+            x = (x - np.nanmean(x)) / (np.nanstd(x) or 1.0)
+            ax.scatter(x, s["accuracy"], s=14, label=domain)
+            xs.append(x)
+            ys.append(s["accuracy"].to_numpy(dtype=float))
+        x, y = np.concatenate(xs), np.concatenate(ys)
+        ok = np.isfinite(x) & np.isfinite(y)
+        if ok.sum() >= 3 and np.ptp(x[ok]) > 0:
+            slope, intercept = np.polyfit(x[ok], y[ok], 1)
+            fit = slope * x[ok] + intercept
+            mse = float(np.mean((y[ok] - fit) ** 2))
+            r2 = 1 - mse / float(np.var(y[ok])) if np.var(y[ok]) > 0 else float("nan")
+            grid = np.linspace(x[ok].min(), x[ok].max(), 20)
+            ax.plot(grid, slope * grid + intercept, color="black", lw=1)
+            ax.set_title(f"{label}\nMSE {mse:.4f}  R² {r2:.3f}", fontsize=9)
+        else:
+            ax.set_title(label, fontsize=9)
+        ax.set_xlabel(f"{label} (standardized)")
+        ax.set_ylabel("accuracy")
+    axes[0].legend(fontsize=6)
+    fig.suptitle("Metrics against benchmark accuracy across checkpoints (paper Fig. 7)")
+    _save(fig, path)
+
+
+def fig9_cut_sweep(groups: Mapping[str, pd.DataFrame], path) -> None:
+    """Fig. 9: the memorized set's pathway distance at each cumulative-weight cut, across checkpoints."""
+    fig, axes = _panels(len(groups))
+    for ax, domain in zip(axes, groups):
+        g = groups[domain][groups[domain]["group"] == "memorized"].sort_values("step")
+        cuts = [c for c in g.columns if c.startswith("distance_cut")]
+        for c in cuts:
+            ax.plot(g["step"], g[c], marker="o", label=c.removeprefix("distance_cut"))
+        ax.set_xlabel("step")
+        ax.set_ylabel("edit distance")
+        ax.set_title(domain)
+        ax.legend(title="cut", fontsize=7)
+    fig.suptitle("Threshold ablation of the pathway cut (paper Fig. 9)")
+    _save(fig, path)

@@ -1,0 +1,45 @@
+"""What every workflow job does first: log to the rule's log, say where it runs, seed everything."""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import socket
+import sys
+
+import numpy as np
+
+
+def start_job(snakemake, seed: int | None = None) -> logging.Logger:
+    """Send stdout/stderr to the rule's log, write the `grokmon job:` header line, set threads and seeds."""
+    if snakemake.log:
+        log = open(str(snakemake.log[0]), "a", buffering=1)
+        sys.stdout = sys.stderr = log
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(levelname)s %(message)s", force=True)
+    print(
+        f"grokmon job: rule={snakemake.rule} slurm_job_id={os.environ.get('SLURM_JOB_ID', 'none')} "
+        f"cuda_visible_devices={os.environ.get('CUDA_VISIBLE_DEVICES', 'unset')} host={socket.gethostname()}",
+        file=sys.stderr,
+    )
+    threads = max(1, int(getattr(snakemake, "threads", 1)))
+    os.environ.setdefault("OMP_NUM_THREADS", str(threads))
+    if seed is not None:
+        random.seed(seed)
+        np.random.seed(seed)
+    if "torch" in sys.modules:
+        import torch
+
+        torch.set_num_threads(threads)
+        if seed is not None:
+            torch.manual_seed(seed)
+    return logging.getLogger(f"grokmon.{snakemake.rule}")
+
+
+def resolve_device(device: str) -> str:
+    """`auto` -> 'cuda' when a GPU is visible to torch, else 'cpu'; other values pass through."""
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"

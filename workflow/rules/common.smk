@@ -1,0 +1,43 @@
+# Shared helpers: config validation, paths, wildcard constraints. Everything else lives in rules.
+import yaml
+
+from grokmon.config import validate_config
+
+
+config.update(validate_config(config, workflow.source_path("../schemas/config.schema.yaml")))
+
+RUN = config["run"]
+STEPS = config["checkpoints"]["steps"]
+DOMAINS = list(config["domains"])
+SPLITS = ["train", "validation", "test"]
+GPU_RULE_RESOURCES = {"gpu": 1}
+
+
+wildcard_constraints:
+    step=r"\d+",
+    domain="|".join(DOMAINS),
+    split="|".join(SPLITS),
+
+
+def out(path):
+    """Path of an artifact of this run."""
+    return f"results/{RUN}/{path}"
+
+
+def checkpoint_pointer(wildcards):
+    """checkpoint.json of the {step} wildcard's checkpoint."""
+    return out(f"checkpoints/{wildcards.step}/checkpoint.json")
+
+
+def per_step(pattern):
+    """Input function: `pattern` (with {step} and {domain}) over every analysed checkpoint."""
+
+    def inputs(wildcards):
+        return expand(pattern, step=STEPS, domain=wildcards.domain)
+
+    return inputs
+
+
+def section(name):
+    """A config section as a plain dict, for params (so a change reruns the rule)."""
+    return dict(config.get(name, {}))

@@ -1,0 +1,37 @@
+# Correlate every metric with benchmark accuracy across checkpoints (paper Sec. 4.3, Table 1).
+
+
+rule series:
+    input:
+        accuracy=out("generalization/{domain}/accuracy.tsv"),
+        loss=out("memorization/{domain}/loss.npz"),
+        t_star=out("memorization/{domain}/t_star.tsv"),
+        validation=per_step(out("routes/{step}/{domain}/validation.npz")),
+        pathways=out("pathways/{domain}.groups.tsv"),
+    output:
+        out("correlation/{domain}.series.tsv"),
+    params:
+        correlation=section("correlation"),
+        steps=STEPS,
+    log:
+        out("logs/series/{domain}.log"),
+    script:
+        "../scripts/series.py"
+
+
+rule table1:
+    input:
+        series=expand(out("correlation/{domain}.series.tsv"), domain=DOMAINS),
+    output:
+        report(
+            out("correlation/table1.tsv"),
+            caption="../report/table1.rst",
+            category="Table 1: correlation with accuracy",
+        ),
+    params:
+        correlation=section("correlation"),
+        domains=DOMAINS,
+    log:
+        out("logs/table1.log"),
+    script:
+        "../scripts/table1.py"

@@ -1,0 +1,66 @@
+# The paper's figures, registered in the Snakemake report with captions.
+
+FIGURES = [
+    out("figures/fig1_memorization.png"),
+    *expand(out("figures/fig2_matched_pairs_{domain}.png"), domain=DOMAINS),
+    out("figures/fig4_distance.png"),
+    out("figures/fig5_layers.png"),
+    out("figures/fig6_consistency.png"),
+    out("figures/fig7_scatter.png"),
+    out("figures/fig9_cut_sweep.png"),
+]
+
+
+def per_domain(pattern):
+    """`pattern` (with {domain}) for every domain of the run."""
+    return expand(pattern, domain=DOMAINS)
+
+
+rule fig1:
+    input:
+        t_star=per_domain(out("memorization/{domain}/t_star.tsv")),
+        accuracy=per_domain(out("generalization/{domain}/accuracy.tsv")),
+    output:
+        report(out("figures/fig1_memorization.png"), caption="../report/fig1.rst", category="Figures"),
+    params:
+        domains=DOMAINS,
+    log:
+        out("logs/figures/fig1.log"),
+    script:
+        "../scripts/figures.py"
+
+
+rule fig2:
+    input:
+        loss=out("memorization/{domain}/loss.npz"),
+        t_star=out("memorization/{domain}/t_star.tsv"),
+        correct=out("generalization/{domain}/correct.npz"),
+        t_sharp=out("generalization/{domain}/t_sharp.tsv"),
+        matching=out("matching/{domain}.tsv"),
+    output:
+        report(out("figures/fig2_matched_pairs_{domain}.png"), caption="../report/fig2.rst", category="Figures"),
+    log:
+        out("logs/figures/fig2_{domain}.log"),
+    script:
+        "../scripts/figures.py"
+
+
+rule pathway_figures:
+    input:
+        groups=per_domain(out("pathways/{domain}.groups.tsv")),
+        layers=per_domain(out("pathways/{domain}.layers.tsv")),
+        loss=per_domain(out("memorization/{domain}/loss.npz")),
+        t_star=per_domain(out("memorization/{domain}/t_star.tsv")),
+        series=per_domain(out("correlation/{domain}.series.tsv")),
+    output:
+        fig4=report(out("figures/fig4_distance.png"), caption="../report/fig4.rst", category="Figures"),
+        fig5=report(out("figures/fig5_layers.png"), caption="../report/fig5.rst", category="Figures"),
+        fig6=report(out("figures/fig6_consistency.png"), caption="../report/fig6.rst", category="Figures"),
+        fig7=report(out("figures/fig7_scatter.png"), caption="../report/fig7.rst", category="Figures"),
+        fig9=report(out("figures/fig9_cut_sweep.png"), caption="../report/fig9.rst", category="Figures"),
+    params:
+        domains=DOMAINS,
+    log:
+        out("logs/figures/pathway_figures.log"),
+    script:
+        "../scripts/figures.py"

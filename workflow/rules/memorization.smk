@@ -1,0 +1,18 @@
+# Memorization step t* of every training sample (paper Sec. 3.1) and its groups Pretrain@t*.
+
+
+rule memorization:
+    input:
+        routes=per_step(out("routes/{step}/{domain}/train.npz")),
+        train=out("data/{domain}/train.jsonl"),
+    output:
+        loss=out("memorization/{domain}/loss.npz"),
+        t_star=out("memorization/{domain}/t_star.tsv"),
+        epsilon=out("memorization/{domain}/epsilon.json"),
+    params:
+        memorization=section("memorization"),
+        steps=STEPS,
+    log:
+        out("logs/memorization/{domain}.log"),
+    script:
+        "../scripts/memorization.py"

@@ -1,0 +1,35 @@
+# Pathway distance and consistency per checkpoint (paper Sec. 4.1-4.2), per Pretrain@t* group.
+
+
+rule pathways:
+    input:
+        train=out("routes/{step}/{domain}/train.npz"),
+        validation=out("routes/{step}/{domain}/validation.npz"),
+        test=out("routes/{step}/{domain}/test.npz"),
+        routers=out("routes/{step}/routers.npz"),
+        t_star=out("memorization/{domain}/t_star.tsv"),
+    output:
+        groups=out("pathways/{step}/{domain}.tsv"),
+        layers=out("pathways/{step}/{domain}.layers.tsv"),
+    params:
+        pathways=section("pathways"),
+        seed=config["seed"],
+    log:
+        out("logs/pathways/{step}/{domain}.log"),
+    script:
+        "../scripts/pathways.py"
+
+
+rule collect_pathways:
+    input:
+        groups=per_step(out("pathways/{step}/{domain}.tsv")),
+        layers=per_step(out("pathways/{step}/{domain}.layers.tsv")),
+    output:
+        groups=out("pathways/{domain}.groups.tsv"),
+        layers=out("pathways/{domain}.layers.tsv"),
+    params:
+        steps=STEPS,
+    log:
+        out("logs/collect_pathways/{domain}.log"),
+    script:
+        "../scripts/collect_pathways.py"

@@ -1,0 +1,38 @@
+# One forward pass per (checkpoint, domain): per-sample mean NLL and mean full-softmax routing
+# weights per layer, for the training samples, the validation samples and the test items.
+
+
+rule routes:
+    input:
+        checkpoint=checkpoint_pointer,
+        train=out("data/{domain}/train.jsonl"),
+        validation=out("data/{domain}/validation.jsonl"),
+        test=out("data/{domain}/benchmark.jsonl"),
+    output:
+        train=out("routes/{step}/{domain}/train.npz"),
+        validation=out("routes/{step}/{domain}/validation.npz"),
+        test=out("routes/{step}/{domain}/test.npz"),
+    params:
+        routes=section("routes"),
+        prompt_template=lambda wc: config["lora"]["prompt_template"],
+        device=config["device"],
+        dtype=config["dtype"],
+    resources:
+        **GPU_RULE_RESOURCES,
+    log:
+        out("logs/routes/{step}/{domain}.log"),
+    benchmark:
+        out("benchmarks/routes/{step}/{domain}.tsv")
+    script:
+        "../scripts/routes.py"
+
+
+rule router_matrices:
+    input:
+        checkpoint=checkpoint_pointer,
+    output:
+        out("routes/{step}/routers.npz"),
+    log:
+        out("logs/router_matrices/{step}.log"),
+    script:
+        "../scripts/router_matrices.py"

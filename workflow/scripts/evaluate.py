@@ -1,0 +1,29 @@
+"""Evaluate base + adapter of one checkpoint on one domain's benchmark; one record per item."""
+
+from pathlib import Path
+
+from grokmon.checkpoints import read_checkpoint_pointer
+from grokmon.evaluation import evaluate
+from grokmon.io import write_jsonl
+from grokmon.jobs import resolve_device, start_job
+
+
+def main(snakemake):
+    start_job(snakemake, seed=snakemake.params.seed)
+    params, task = snakemake.params, Path(snakemake.input.task)
+    records = evaluate(
+        read_checkpoint_pointer(snakemake.input.checkpoint)["path"],
+        [task.stem],
+        adapter_path=snakemake.input.adapter,
+        include_path=str(task.parent.resolve()),
+        device=resolve_device(params.device),
+        dtype=params.dtype,
+        batch_size=params.evaluation["batch_size"],
+        limit=params.evaluation["limit"],
+        confirm_run_unsafe_code=params.evaluation["confirm_run_unsafe_code"],
+        seed=params.seed,
+    )
+    write_jsonl(snakemake.output.records, records[task.stem])
+
+
+main(snakemake)

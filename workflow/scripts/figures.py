@@ -1,0 +1,35 @@
+"""Draw the paper's figures of this rule from the saved tables."""
+
+from grokmon import figures
+from grokmon.io import load_npz, read_tsv
+from grokmon.jobs import start_job
+
+
+def by_domain(domains, paths, read):
+    return {domain: read(path) for domain, path in zip(domains, paths)}
+
+
+def main(snakemake):
+    start_job(snakemake)
+    inp, out = snakemake.input, snakemake.output
+    if snakemake.rule == "fig1":
+        domains = snakemake.params.domains
+        figures.fig1_memorization(by_domain(domains, inp.t_star, read_tsv), by_domain(domains, inp.accuracy, read_tsv), out[0])
+    elif snakemake.rule == "fig2":
+        loss, correct = load_npz(inp.loss), load_npz(inp.correct)
+        figures.fig2_matched_pairs(
+            loss["loss"], loss["steps"], read_tsv(inp.t_star), correct["correct"], read_tsv(inp.t_sharp), read_tsv(inp.matching), snakemake.wildcards.domain, out[0]
+        )
+    else:
+        domains = snakemake.params.domains
+        groups = by_domain(domains, inp.groups, read_tsv)
+        loss = {d: z["loss"] for d, z in by_domain(domains, inp.loss, load_npz).items()}
+        t_star = by_domain(domains, inp.t_star, read_tsv)
+        figures.fig4_distance(groups, loss, t_star, out.fig4)
+        figures.fig5_layers(by_domain(domains, inp.layers, read_tsv), groups, out.fig5)
+        figures.fig6_consistency(groups, loss, t_star, out.fig6)
+        figures.fig7_scatter(by_domain(domains, inp.series, read_tsv), out.fig7)
+        figures.fig9_cut_sweep(groups, out.fig9)
+
+
+main(snakemake)

@@ -1,0 +1,23 @@
+"""Match Pretrain@t* groups to Test@t# groups by mean pairwise embedding similarity (paper Sec. 3.2)."""
+
+from grokmon.io import read_jsonl, read_tsv, write_tsv
+from grokmon.jobs import resolve_device, start_job
+from grokmon.matching import load_embedder
+from grokmon.tables import matching_table
+
+
+def main(snakemake):
+    log = start_job(snakemake)
+    embed = load_embedder(device=resolve_device(snakemake.params.device))
+    table = matching_table(
+        read_tsv(snakemake.input.t_star),
+        read_tsv(snakemake.input.t_sharp),
+        [row["text"] for row in read_jsonl(snakemake.input.train)],
+        [row["question"] for row in read_jsonl(snakemake.input.test)],
+        embed,
+    )
+    log.info("%d matched pairs", len(table))
+    write_tsv(snakemake.output[0], table)
+
+
+main(snakemake)

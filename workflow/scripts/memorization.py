@@ -1,0 +1,39 @@
+"""Memorization step t* of every training sample from its loss at every checkpoint (paper Sec. 3.1)."""
+
+import numpy as np
+import pandas as pd
+
+from grokmon.io import load_npz, read_jsonl, save_npz, write_json, write_tsv
+from grokmon.jobs import start_job
+from grokmon.memorization import calibrate_epsilon, memorization_index, memorized_fraction_before_final
+
+
+def main(snakemake):
+    log = start_job(snakemake)
+    params, steps = snakemake.params.memorization, np.asarray(snakemake.params.steps)
+    loss = np.stack([load_npz(path)["nll"] for path in snakemake.input.routes])
+    domain = snakemake.wildcards.domain
+    epsilon = params["epsilon"]
+    if isinstance(epsilon, dict):
+        epsilon = epsilon[domain]
+    calibration = None
+    if epsilon == "auto":
+        calibration = calibrate_epsilon(loss, delta=params["delta"], step=params["epsilon_step"], target=tuple(params["target_fraction"]))
+        epsilon = calibration.epsilon
+    t_index = memorization_index(loss, epsilon, params["delta"])
+    fraction = memorized_fraction_before_final(t_index, len(steps))
+    log.info("epsilon=%.4g: %.1f%% memorized before the last checkpoint", epsilon, 100 * fraction)
+    ids = [row["id"] for row in read_jsonl(snakemake.input.train)]
+    save_npz(snakemake.output.loss, steps=steps, loss=loss.astype(np.float32))
+    write_tsv(
+        snakemake.output.t_star,
+        pd.DataFrame({"sample": np.arange(len(ids)), "id": ids, "t_index": t_index, "t_star": np.where(t_index >= 0, steps[t_index], -1), "final_loss": loss[-1]}),
+    )
+    write_json(
+        snakemake.output.epsilon,
+        {"epsilon": float(epsilon), "delta": params["delta"], "calibrated": calibration is not None, "fraction_before_final": fraction,
+         "in_target": None if calibration is None else bool(calibration.in_target), "target_fraction": params["target_fraction"]},
+    )
+
+
+main(snakemake)

@@ -1,0 +1,24 @@
+"""Pathway distance and consistency of one checkpoint, per Pretrain@t* group and control set (paper Sec. 4)."""
+
+from grokmon.io import load_npz, read_tsv, write_tsv
+from grokmon.jobs import start_job
+from grokmon.tables import pathway_tables
+
+
+def main(snakemake):
+    start_job(snakemake)
+    params = snakemake.params.pathways
+    groups, layers = pathway_tables(
+        routing={split: load_npz(snakemake.input[split])["routing"] for split in ("train", "validation", "test")},
+        router_weights=load_npz(snakemake.input.routers)["weights"],
+        t_star=read_tsv(snakemake.input.t_star),
+        cut=params["cut"],
+        cut_sweep=params["cut_sweep"],
+        max_pairs=params["max_pairs"],
+        seed=snakemake.params.seed,
+    )
+    write_tsv(snakemake.output.groups, groups)
+    write_tsv(snakemake.output.layers, layers)
+
+
+main(snakemake)

@@ -1,0 +1,14 @@
+"""Write the validated config, defaults filled in, next to the run's results."""
+
+import yaml
+
+from grokmon.io import write_text
+from grokmon.jobs import start_job
+
+
+def main(snakemake):
+    start_job(snakemake)
+    write_text(snakemake.output[0], yaml.safe_dump(dict(snakemake.params.config), sort_keys=False))
+
+
+main(snakemake)

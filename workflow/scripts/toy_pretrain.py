@@ -1,0 +1,37 @@
+"""Pretrain the tiny OLMoE on the toy corpus, saving a checkpoint at every analysed step."""
+
+from pathlib import Path
+
+from grokmon.checkpoints import write_checkpoint_pointer
+from grokmon.io import read_jsonl
+from grokmon.jobs import start_job
+from grokmon.toy.model import tiny_olmoe_config, train_tokenizer
+from grokmon.toy.pretrain import pretrain
+
+
+def main(snakemake):
+    start_job(snakemake, seed=snakemake.params.seed)
+    toy, steps = snakemake.params.toy, snakemake.params.steps
+    data_dir = Path(snakemake.input.corpus).parent
+    corpus = [row["text"] for row in read_jsonl(snakemake.input.corpus)]
+    extra = [row["text"] for row in read_jsonl(data_dir / "vocabulary.jsonl")] if (data_dir / "vocabulary.jsonl").exists() else []
+    tokenizer = train_tokenizer(corpus + extra)
+    config = tiny_olmoe_config(tokenizer, **toy["model"])
+    models = Path(snakemake.output.log_tsv).parent / "models"
+    pretrain_args = {k: v for k, v in toy["pretrain"].items() if k != "steps"}
+    pretrain(
+        corpus,
+        tokenizer,
+        config,
+        out_dir=models,
+        steps=toy["pretrain"]["steps"],
+        save_steps=steps,
+        seed=snakemake.params.seed,
+        log_path=snakemake.output.log_tsv,
+        **pretrain_args,
+    )
+    for step, pointer in zip(steps, snakemake.output.pointers):
+        write_checkpoint_pointer(pointer, step=step, revision=f"toy-step{step}", model_path=str(models / str(step)))
+
+
+main(snakemake)

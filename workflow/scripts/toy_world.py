@@ -1,0 +1,15 @@
+"""Generate the toy world's four synthetic domains and write the data artifacts."""
+
+from pathlib import Path
+
+from grokmon.jobs import start_job
+from grokmon.toy.world import WorldSizes, build_world, write_world
+
+
+def main(snakemake):
+    start_job(snakemake, seed=snakemake.params.seed)
+    world = build_world(snakemake.params.seed, WorldSizes(**snakemake.params.world))
+    write_world(world, Path(snakemake.output.corpus).parent)
+
+
+main(snakemake)
