@@ -15,3 +15,37 @@ try:
     torch.set_num_threads(1)
 except ImportError:  # pragma: no cover - the pinned environment always has torch
     pass
+
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+TEST_CONFIG = REPO / "config" / "test.yaml"
+
+
+def snakemake_cmd(workdir: Path, *args: str, configfile: Path = TEST_CONFIG) -> list[str]:
+    """The command line that runs the repository's workflow in `workdir` with `configfile`."""
+    return [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "--directory", str(workdir), "--configfile", str(configfile), *args]
+
+
+def run_snakemake(workdir: Path, *args: str, configfile: Path = TEST_CONFIG, check: bool = True) -> subprocess.CompletedProcess:
+    """Run the workflow in `workdir`; on failure, show its output and the logs of failed jobs."""
+    proc = subprocess.run(snakemake_cmd(workdir, *args, configfile=configfile), capture_output=True, text=True)
+    if check and proc.returncode != 0:
+        logs = "\n".join(f"--- {p}\n{p.read_text()[-3000:]}" for p in sorted((workdir / "results").rglob("*.log"))[-5:])
+        pytest.fail(f"snakemake failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-8000:]}\n{logs}")
+    return proc
+
+
+@pytest.fixture(scope="session")
+def workflow_run(tmp_path_factory) -> Path:
+    """The whole workflow run once locally on config/test.yaml; returns the working directory."""
+    workdir = tmp_path_factory.mktemp("workflow")
+    run_snakemake(workdir, "--cores", "2")
+    return workdir

@@ -8,16 +8,16 @@ if config["checkpoints"]["source"] == "toy":
         output:
             pointers=expand(out("checkpoints/{step}/checkpoint.json"), step=STEPS),
             log_tsv=out("checkpoints/pretrain_log.tsv"),
-        params:
-            toy=section("toy"),
-            steps=STEPS,
-            seed=config["seed"],
-        resources:
-            **GPU_RULE_RESOURCES,
         log:
             out("logs/toy_pretrain.log"),
         benchmark:
             out("benchmarks/toy_pretrain.tsv")
+        resources:
+            **GPU_RULE_RESOURCES,
+        params:
+            toy=section("toy"),
+            steps=STEPS,
+            seed=config["seed"],
         script:
             "../scripts/toy_pretrain.py"
 
@@ -26,12 +26,12 @@ elif config["checkpoints"]["source"] == "hub":
     rule fetch_checkpoint:
         output:
             out("checkpoints/{step}/checkpoint.json"),
-        params:
-            checkpoints=section("checkpoints"),
         log:
             out("logs/fetch_checkpoint/{step}.log"),
         benchmark:
             out("benchmarks/fetch_checkpoint/{step}.tsv")
+        params:
+            checkpoints=section("checkpoints"),
         script:
             "../scripts/fetch_checkpoint.py"
 
@@ -40,9 +40,9 @@ else:
     rule local_checkpoint:
         output:
             out("checkpoints/{step}/checkpoint.json"),
-        params:
-            path_pattern=config["checkpoints"].get("path_pattern"),
         log:
             out("logs/local_checkpoint/{step}.log"),
+        params:
+            path_pattern=config["checkpoints"].get("path_pattern"),
         script:
             "../scripts/local_checkpoint.py"

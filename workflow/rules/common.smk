@@ -3,8 +3,9 @@ import yaml
 
 from grokmon.config import validate_config
 
-
-config.update(validate_config(config, workflow.source_path("../schemas/config.schema.yaml")))
+config.update(
+    validate_config(config, workflow.source_path("../schemas/config.schema.yaml"))
+)
 
 RUN = config["run"]
 STEPS = config["checkpoints"]["steps"]
@@ -41,3 +42,8 @@ def per_step(pattern):
 def section(name):
     """A config section as a plain dict, for params (so a change reruns the rule)."""
     return dict(config.get(name, {}))
+
+
+def per_domain(pattern):
+    """`pattern` (with {domain}) for every domain of the run."""
+    return expand(pattern, domain=DOMAINS)

@@ -10,11 +10,11 @@ rule series:
         pathways=out("pathways/{domain}.groups.tsv"),
     output:
         out("correlation/{domain}.series.tsv"),
+    log:
+        out("logs/series/{domain}.log"),
     params:
         correlation=section("correlation"),
         steps=STEPS,
-    log:
-        out("logs/series/{domain}.log"),
     script:
         "../scripts/series.py"
 
@@ -28,10 +28,10 @@ rule table1:
             caption="../report/table1.rst",
             category="Table 1: correlation with accuracy",
         ),
+    log:
+        out("logs/table1.log"),
     params:
         correlation=section("correlation"),
         domains=DOMAINS,
-    log:
-        out("logs/table1.log"),
     script:
         "../scripts/table1.py"

@@ -4,10 +4,10 @@
 rule resolved_config:
     output:
         out("config.resolved.yaml"),
-    params:
-        config=config,
     log:
         out("logs/resolved_config.log"),
+    params:
+        config=config,
     script:
         "../scripts/resolved_config.py"
 
@@ -22,14 +22,14 @@ if config["checkpoints"]["source"] == "toy":
                 domain=DOMAINS,
                 name=["train", "validation", "sft", "benchmark"],
             ),
-        params:
-            world=section("toy")["world"],
-            seed=config["seed"],
-            domains=DOMAINS,
         log:
             out("logs/toy_world.log"),
         benchmark:
             out("benchmarks/toy_world.tsv")
+        params:
+            world=section("toy")["world"],
+            seed=config["seed"],
+            domains=DOMAINS,
         script:
             "../scripts/toy_world.py"
 
@@ -41,12 +41,12 @@ else:
             validation=out("data/{domain}/validation.jsonl"),
             sft=out("data/{domain}/sft.jsonl"),
             benchmark=out("data/{domain}/benchmark.jsonl"),
-        params:
-            data=lambda wc: config["domains"][wc.domain]["data"],
-            seed=config["seed"],
         log:
             out("logs/paper_data/{domain}.log"),
         benchmark:
             out("benchmarks/paper_data/{domain}.tsv")
+        params:
+            data=lambda wc: config["domains"][wc.domain]["data"],
+            seed=config["seed"],
         script:
             "../scripts/paper_data.py"

@@ -6,12 +6,12 @@ rule benchmark_task:
         benchmark=out("data/{domain}/benchmark.jsonl"),
     output:
         out("eval/tasks/{domain}/{domain}_benchmark.yaml"),
+    log:
+        out("logs/benchmark_task/{domain}.log"),
     params:
         domain=lambda wc: config["domains"][wc.domain],
         prompt_template=lambda wc: config["lora"]["prompt_template"],
         evaluation=section("evaluation"),
-    log:
-        out("logs/benchmark_task/{domain}.log"),
     script:
         "../scripts/benchmark_task.py"
 
@@ -23,16 +23,16 @@ rule evaluate:
         task=out("eval/tasks/{domain}/{domain}_benchmark.yaml"),
     output:
         records=out("eval/{step}/{domain}.jsonl"),
+    log:
+        out("logs/evaluate/{step}/{domain}.log"),
+    benchmark:
+        out("benchmarks/evaluate/{step}/{domain}.tsv")
+    resources:
+        **GPU_RULE_RESOURCES,
     params:
         evaluation=section("evaluation"),
         device=config["device"],
         dtype=config["dtype"],
         seed=config["seed"],
-    resources:
-        **GPU_RULE_RESOURCES,
-    log:
-        out("logs/evaluate/{step}/{domain}.log"),
-    benchmark:
-        out("benchmarks/evaluate/{step}/{domain}.tsv")
     script:
         "../scripts/evaluate.py"

@@ -11,21 +11,20 @@ FIGURES = [
 ]
 
 
-def per_domain(pattern):
-    """`pattern` (with {domain}) for every domain of the run."""
-    return expand(pattern, domain=DOMAINS)
-
-
 rule fig1:
     input:
         t_star=per_domain(out("memorization/{domain}/t_star.tsv")),
         accuracy=per_domain(out("generalization/{domain}/accuracy.tsv")),
     output:
-        report(out("figures/fig1_memorization.png"), caption="../report/fig1.rst", category="Figures"),
-    params:
-        domains=DOMAINS,
+        report(
+            out("figures/fig1_memorization.png"),
+            caption="../report/fig1.rst",
+            category="Figures",
+        ),
     log:
         out("logs/figures/fig1.log"),
+    params:
+        domains=DOMAINS,
     script:
         "../scripts/figures.py"
 
@@ -38,7 +37,11 @@ rule fig2:
         t_sharp=out("generalization/{domain}/t_sharp.tsv"),
         matching=out("matching/{domain}.tsv"),
     output:
-        report(out("figures/fig2_matched_pairs_{domain}.png"), caption="../report/fig2.rst", category="Figures"),
+        report(
+            out("figures/fig2_matched_pairs_{domain}.png"),
+            caption="../report/fig2.rst",
+            category="Figures",
+        ),
     log:
         out("logs/figures/fig2_{domain}.log"),
     script:
@@ -53,14 +56,34 @@ rule pathway_figures:
         t_star=per_domain(out("memorization/{domain}/t_star.tsv")),
         series=per_domain(out("correlation/{domain}.series.tsv")),
     output:
-        fig4=report(out("figures/fig4_distance.png"), caption="../report/fig4.rst", category="Figures"),
-        fig5=report(out("figures/fig5_layers.png"), caption="../report/fig5.rst", category="Figures"),
-        fig6=report(out("figures/fig6_consistency.png"), caption="../report/fig6.rst", category="Figures"),
-        fig7=report(out("figures/fig7_scatter.png"), caption="../report/fig7.rst", category="Figures"),
-        fig9=report(out("figures/fig9_cut_sweep.png"), caption="../report/fig9.rst", category="Figures"),
-    params:
-        domains=DOMAINS,
+        fig4=report(
+            out("figures/fig4_distance.png"),
+            caption="../report/fig4.rst",
+            category="Figures",
+        ),
+        fig5=report(
+            out("figures/fig5_layers.png"),
+            caption="../report/fig5.rst",
+            category="Figures",
+        ),
+        fig6=report(
+            out("figures/fig6_consistency.png"),
+            caption="../report/fig6.rst",
+            category="Figures",
+        ),
+        fig7=report(
+            out("figures/fig7_scatter.png"),
+            caption="../report/fig7.rst",
+            category="Figures",
+        ),
+        fig9=report(
+            out("figures/fig9_cut_sweep.png"),
+            caption="../report/fig9.rst",
+            category="Figures",
+        ),
     log:
         out("logs/figures/pathway_figures.log"),
+    params:
+        domains=DOMAINS,
     script:
         "../scripts/figures.py"

@@ -8,10 +8,10 @@ rule generalization:
         correct=out("generalization/{domain}/correct.npz"),
         t_sharp=out("generalization/{domain}/t_sharp.tsv"),
         accuracy=out("generalization/{domain}/accuracy.tsv"),
+    log:
+        out("logs/generalization/{domain}.log"),
     params:
         generalization=section("generalization"),
         steps=STEPS,
-    log:
-        out("logs/generalization/{domain}.log"),
     script:
         "../scripts/generalization.py"

@@ -9,10 +9,10 @@ rule matching:
         test=out("data/{domain}/benchmark.jsonl"),
     output:
         out("matching/{domain}.tsv"),
+    log:
+        out("logs/matching/{domain}.log"),
     params:
         matching=section("matching"),
         device=config["device"],
-    log:
-        out("logs/matching/{domain}.log"),
     script:
         "../scripts/matching.py"

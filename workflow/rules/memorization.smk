@@ -9,10 +9,10 @@ rule memorization:
         loss=out("memorization/{domain}/loss.npz"),
         t_star=out("memorization/{domain}/t_star.tsv"),
         epsilon=out("memorization/{domain}/epsilon.json"),
+    log:
+        out("logs/memorization/{domain}.log"),
     params:
         memorization=section("memorization"),
         steps=STEPS,
-    log:
-        out("logs/memorization/{domain}.log"),
     script:
         "../scripts/memorization.py"

@@ -11,11 +11,11 @@ rule pathways:
     output:
         groups=out("pathways/{step}/{domain}.tsv"),
         layers=out("pathways/{step}/{domain}.layers.tsv"),
+    log:
+        out("logs/pathways/{step}/{domain}.log"),
     params:
         pathways=section("pathways"),
         seed=config["seed"],
-    log:
-        out("logs/pathways/{step}/{domain}.log"),
     script:
         "../scripts/pathways.py"
 
@@ -27,9 +27,9 @@ rule collect_pathways:
     output:
         groups=out("pathways/{domain}.groups.tsv"),
         layers=out("pathways/{domain}.layers.tsv"),
-    params:
-        steps=STEPS,
     log:
         out("logs/collect_pathways/{domain}.log"),
+    params:
+        steps=STEPS,
     script:
         "../scripts/collect_pathways.py"

@@ -12,17 +12,17 @@ rule routes:
         train=out("routes/{step}/{domain}/train.npz"),
         validation=out("routes/{step}/{domain}/validation.npz"),
         test=out("routes/{step}/{domain}/test.npz"),
+    log:
+        out("logs/routes/{step}/{domain}.log"),
+    benchmark:
+        out("benchmarks/routes/{step}/{domain}.tsv")
+    resources:
+        **GPU_RULE_RESOURCES,
     params:
         routes=section("routes"),
         prompt_template=lambda wc: config["lora"]["prompt_template"],
         device=config["device"],
         dtype=config["dtype"],
-    resources:
-        **GPU_RULE_RESOURCES,
-    log:
-        out("logs/routes/{step}/{domain}.log"),
-    benchmark:
-        out("benchmarks/routes/{step}/{domain}.tsv")
     script:
         "../scripts/routes.py"
 

@@ -7,16 +7,16 @@ rule lora:
         sft=out("data/{domain}/sft.jsonl"),
     output:
         adapter=directory(out("lora/{step}/{domain}")),
+    log:
+        out("logs/lora/{step}/{domain}.log"),
+    benchmark:
+        out("benchmarks/lora/{step}/{domain}.tsv")
+    resources:
+        **GPU_RULE_RESOURCES,
     params:
         lora=section("lora"),
         seed=config["seed"],
         device=config["device"],
         dtype=config["dtype"],
-    resources:
-        **GPU_RULE_RESOURCES,
-    log:
-        out("logs/lora/{step}/{domain}.log"),
-    benchmark:
-        out("benchmarks/lora/{step}/{domain}.tsv")
     script:
         "../scripts/lora.py"

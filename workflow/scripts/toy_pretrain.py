@@ -12,10 +12,8 @@ from grokmon.toy.pretrain import pretrain
 def main(snakemake):
     start_job(snakemake, seed=snakemake.params.seed)
     toy, steps = snakemake.params.toy, snakemake.params.steps
-    data_dir = Path(snakemake.input.corpus).parent
     corpus = [row["text"] for row in read_jsonl(snakemake.input.corpus)]
-    extra = [row["text"] for row in read_jsonl(data_dir / "vocabulary.jsonl")] if (data_dir / "vocabulary.jsonl").exists() else []
-    tokenizer = train_tokenizer(corpus + extra)
+    tokenizer = train_tokenizer(corpus)
     config = tiny_olmoe_config(tokenizer, **toy["model"])
     models = Path(snakemake.output.log_tsv).parent / "models"
     pretrain_args = {k: v for k, v in toy["pretrain"].items() if k != "steps"}

@@ -3,13 +3,14 @@
 from pathlib import Path
 
 from grokmon.jobs import start_job
-from grokmon.toy.world import WorldSizes, build_world, write_world
+from grokmon.toy.world import ToySizes, build_world, write_world
 
 
 def main(snakemake):
     start_job(snakemake, seed=snakemake.params.seed)
-    world = build_world(snakemake.params.seed, WorldSizes(**snakemake.params.world))
-    write_world(world, Path(snakemake.output.corpus).parent)
+    seed = snakemake.params.seed
+    world = build_world(seed, ToySizes(**snakemake.params.world))
+    write_world(world, Path(snakemake.output.corpus).parent, seed=seed)
 
 
 main(snakemake)

@@ -1,0 +1,65 @@
+"""Correlating a monitoring metric with test accuracy across checkpoints (paper Sec. 4.3, Table 1)."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import stats
+
+
+def correlate(metric: np.ndarray, accuracy: np.ndarray) -> dict:
+    """Pearson and Spearman r with two-sided p-values (keys pearson, pearson_p, spearman, spearman_p, n) of metric float[n] vs accuracy float[n].
+
+    With n < 3 or a constant series the four values are NaN (n is still set).
+    """
+    metric = _check_series(metric, "metric")
+    accuracy = _check_series(accuracy, "accuracy")
+    if metric.shape != accuracy.shape:
+        raise ValueError(f"metric has {metric.size} points, accuracy {accuracy.size}")
+    n = int(metric.size)
+    if n < 3 or np.ptp(metric) == 0 or np.ptp(accuracy) == 0:
+        return {"pearson": np.nan, "pearson_p": np.nan, "spearman": np.nan, "spearman_p": np.nan, "n": n}
+    pearson, spearman = stats.pearsonr(metric, accuracy), stats.spearmanr(metric, accuracy)
+    return {
+        "pearson": float(pearson.statistic),
+        "pearson_p": float(pearson.pvalue),
+        "spearman": float(spearman.statistic),
+        "spearman_p": float(spearman.pvalue),
+        "n": n,
+    }
+
+
+def moving_average(x: np.ndarray, window: int) -> np.ndarray:
+    """Trailing moving average float64[n] of x float[n]: y[t] = mean(x[max(0, t - window + 1) : t + 1])."""
+    x = _check_series(x, "x")
+    if int(window) != window or window < 1:
+        raise ValueError(f"window must be an integer >= 1, got {window!r}")
+    window = int(window)
+    csum = np.concatenate([[0.0], np.cumsum(x)])
+    t = np.arange(x.size)
+    lo = np.maximum(0, t - window + 1)
+    return (csum[t + 1] - csum[lo]) / (t + 1 - lo)
+
+
+def sustained_rise_start(accuracy: np.ndarray, floor_fraction: float = 0.1) -> int:
+    """Index where accuracy float[n] begins its sustained rise: the LAST index whose value is <= min + floor_fraction * (max - min).
+
+    After that index the curve never returns to its floor band, so the checkpoints from it on
+    (`accuracy[start:]`, the start included) are the rise the paper correlates over. A constant
+    curve gives 0; a curve whose minimum is its last point gives n - 1.
+    """
+    accuracy = _check_series(accuracy, "accuracy")
+    if not 0 <= floor_fraction < 1:
+        raise ValueError(f"floor_fraction must be in [0, 1), got {floor_fraction!r}")
+    if np.ptp(accuracy) == 0:
+        return 0
+    floor = accuracy.min() + floor_fraction * np.ptp(accuracy)
+    return int(np.flatnonzero(accuracy <= floor)[-1])
+
+
+def _check_series(x: np.ndarray, name: str) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 1 or x.size == 0:
+        raise ValueError(f"{name} must be a non-empty 1-D array, got shape {x.shape}")
+    if not np.isfinite(x).all():
+        raise ValueError(f"{name} contains NaN or inf")
+    return x

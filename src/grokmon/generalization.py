@@ -1,0 +1,44 @@
+"""Generalization step t# per test item from its correctness across checkpoints (paper Sec. 3.1, App. B)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from grokmon.memorization import groups
+
+__all__ = ["accuracy_curve", "generalization_index", "groups"]
+
+
+def generalization_index(correct: np.ndarray, min_accuracy: float = 0.8, max_errors: int = 1) -> np.ndarray:
+    """t#[n_items] (int64 checkpoint indices, -1 = never) from correct {0,1}[n_ckpt, n_items] (last row = T).
+
+    t#_j is the earliest checkpoint t with correct[t, j] == 1 such that over checkpoints t..T the
+    mean accuracy is > min_accuracy (strictly) and the number of errors is <= max_errors
+    ("becomes correct and stays correct"). An item right at T alone gets t# = T.
+    """
+    correct = _check_correct(correct)
+    if not 0 <= min_accuracy < 1:
+        raise ValueError(f"min_accuracy must be in [0, 1), got {min_accuracy!r}")
+    if int(max_errors) != max_errors or max_errors < 0:
+        raise ValueError(f"max_errors must be an integer >= 0, got {max_errors!r}")
+    n_ckpt = correct.shape[0]
+    errors = np.cumsum((~correct)[::-1], axis=0)[::-1]  # errors[t] = wrong answers in t..T
+    length = (n_ckpt - np.arange(n_ckpt))[:, None]
+    ok = correct & (errors <= max_errors) & (1.0 - errors / length > min_accuracy)
+    return np.where(ok.any(axis=0), ok.argmax(axis=0), -1).astype(np.int64)
+
+
+def accuracy_curve(correct: np.ndarray) -> np.ndarray:
+    """Mean accuracy float[n_ckpt] (0..1) over items of correct {0,1}[n_ckpt, n_items]."""
+    return _check_correct(correct).mean(axis=1)
+
+
+def _check_correct(correct: np.ndarray) -> np.ndarray:
+    correct = np.asarray(correct)
+    if correct.ndim != 2:
+        raise ValueError(f"correct must be 2-D [n_ckpt, n_items], got shape {correct.shape}")
+    if correct.size == 0:
+        raise ValueError(f"correct is empty (shape {correct.shape})")
+    if not np.isin(correct, (0, 1)).all():
+        raise ValueError("correct must hold only 0/1 (or bool) values")
+    return correct.astype(bool)

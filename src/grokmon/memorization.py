@@ -1,0 +1,113 @@
+"""Memorization step t* per pretraining sample from its loss across checkpoints (paper Sec. 3.1)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class EpsilonCalibration:
+    """Result of `calibrate_epsilon`: the chosen epsilon (nats), its memorized fraction, and whether it lies in the target."""
+
+    epsilon: float
+    fraction: float
+    in_target: bool
+
+
+def memorization_index(loss: np.ndarray, epsilon: float, delta: float = 0.05) -> np.ndarray:
+    """t*[n] (int64 checkpoint indices, -1 = never) from loss float[n_ckpt, n] (mean token NLL, nats; last row = T).
+
+    t*_i is the earliest checkpoint t such that for every t' >= t: loss[t', i] <= epsilon and
+    |loss[t', i] - loss[T, i]| <= delta. Comparisons are exact (no tolerance).
+    """
+    loss = _check_loss(loss)
+    if not np.isfinite(epsilon):
+        raise ValueError(f"epsilon must be finite, got {epsilon!r}")
+    if not (np.isfinite(delta) and delta >= 0):
+        raise ValueError(f"delta must be finite and >= 0, got {delta!r}")
+    ok = (loss <= epsilon) & (np.abs(loss - loss[-1]) <= delta)
+    # stays[t, i]: the condition holds at every checkpoint from t to T; it is monotone in t.
+    stays = np.logical_and.accumulate(ok[::-1], axis=0)[::-1]
+    n_stay = stays.sum(axis=0)
+    return np.where(n_stay > 0, loss.shape[0] - n_stay, -1).astype(np.int64)
+
+
+def memorized_fraction_before_final(t_index: np.ndarray, n_ckpt: int) -> float:
+    """Fraction (0..1) of samples in t_index int[n] memorized strictly before the final checkpoint (0 <= t* < n_ckpt - 1)."""
+    t_index = _check_index(t_index, "t_index")
+    if n_ckpt < 1:
+        raise ValueError(f"n_ckpt must be >= 1, got {n_ckpt!r}")
+    if t_index.max() >= n_ckpt:
+        raise ValueError(f"t_index has values >= n_ckpt={n_ckpt}")
+    return float(np.mean((t_index >= 0) & (t_index < n_ckpt - 1)))
+
+
+def calibrate_epsilon(
+    loss: np.ndarray,
+    delta: float = 0.05,
+    step: float = 0.1,
+    start: float | None = None,
+    target: tuple[float, float] = (0.20, 0.25),
+    max_epsilon: float | None = None,
+) -> EpsilonCalibration:
+    """Paper rule for epsilon (nats) from loss float[n_ckpt, n]: raise it in steps until 20-25% are memorized before T.
+
+    Grid: epsilon_k = round(start + k * step, 10) for k = 0, 1, ... (start defaults to `step`), up to
+    `max_epsilon` (default: max loss + step). Returns the first epsilon whose fraction (see
+    `memorized_fraction_before_final`) is >= target[0]; `in_target` is False when that fraction
+    already exceeds target[1] (the grid is too coarse for this domain). Raises ValueError if no grid
+    value reaches target[0].
+    """
+    loss = _check_loss(loss)
+    if loss.shape[0] < 2:
+        raise ValueError("loss needs >= 2 checkpoints to memorize anything before the final one")
+    if not (np.isfinite(step) and step > 0):
+        raise ValueError(f"step must be finite and > 0, got {step!r}")
+    low, high = target
+    if not 0 <= low <= high <= 1:
+        raise ValueError(f"target must satisfy 0 <= target[0] <= target[1] <= 1, got {target!r}")
+    start = step if start is None else start
+    max_epsilon = float(loss.max()) + step if max_epsilon is None else max_epsilon
+    n_steps = int(np.floor(round((max_epsilon - start) / step, 10))) + 1
+    for k in range(max(n_steps, 0)):
+        epsilon = round(start + k * step, 10)
+        fraction = memorized_fraction_before_final(memorization_index(loss, epsilon, delta), loss.shape[0])
+        if fraction >= low:
+            return EpsilonCalibration(epsilon, fraction, fraction <= high)
+    raise ValueError(
+        f"no epsilon in [{start}, {max_epsilon}] (step {step}) memorizes target[0]={low} of the samples "
+        f"before the final checkpoint (delta={delta})"
+    )
+
+
+def groups(t_index: np.ndarray) -> dict[int, np.ndarray]:
+    """Checkpoint index -> int64 sample indices (ascending) with that t* or t#; -1 (never) left out; keys ascending."""
+    t_index = _check_index(t_index, "t_index")
+    order = np.argsort(t_index, kind="stable")
+    keys, first = np.unique(t_index[order], return_index=True)
+    members = np.split(order, first[1:])
+    return {int(k): m.astype(np.int64) for k, m in zip(keys, members) if k >= 0}
+
+
+def _check_loss(loss: np.ndarray) -> np.ndarray:
+    loss = np.asarray(loss, dtype=np.float64)
+    if loss.ndim != 2:
+        raise ValueError(f"loss must be 2-D [n_ckpt, n_samples], got shape {loss.shape}")
+    if loss.size == 0:
+        raise ValueError(f"loss is empty (shape {loss.shape})")
+    if not np.isfinite(loss).all():
+        raise ValueError("loss contains NaN or inf")
+    return loss
+
+
+def _check_index(t_index: np.ndarray, name: str) -> np.ndarray:
+    t_index = np.asarray(t_index)
+    if t_index.ndim != 1 or t_index.size == 0:
+        raise ValueError(f"{name} must be a non-empty 1-D array, got shape {t_index.shape}")
+    if not np.issubdtype(t_index.dtype, np.integer):
+        raise ValueError(f"{name} must hold integers, got dtype {t_index.dtype}")
+    if t_index.min() < -1:
+        raise ValueError(f"{name} has values < -1")
+    return t_index

@@ -1,0 +1,29 @@
+"""The offline demo's toy world: synthetic domains, character tokenizer, tiny OLMoE, pretraining with checkpoints."""
+
+from grokmon.toy.model import tiny_olmoe_config, train_tokenizer
+from grokmon.toy.pretrain import pretrain, save_checkpoint
+from grokmon.toy.world import (
+    DEMO_SIZES,
+    DOMAINS,
+    PROMPT_TEMPLATE,
+    TEST_SIZES,
+    ToyDomain,
+    ToySizes,
+    build_world,
+    write_world,
+)
+
+__all__ = [
+    "DEMO_SIZES",
+    "DOMAINS",
+    "PROMPT_TEMPLATE",
+    "TEST_SIZES",
+    "ToyDomain",
+    "ToySizes",
+    "build_world",
+    "pretrain",
+    "save_checkpoint",
+    "tiny_olmoe_config",
+    "train_tokenizer",
+    "write_world",
+]

@@ -1,0 +1,55 @@
+"""Config validation names the key and the allowed values, and fills defaults."""
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from grokmon.config import ConfigError, validate_config
+
+REPO = Path(__file__).resolve().parents[1]
+SCHEMA = REPO / "workflow/schemas/config.schema.yaml"
+DEMO = yaml.safe_load((REPO / "config/config.yaml").read_text())
+
+
+def check(config):
+    return validate_config(config, SCHEMA)
+
+
+@pytest.mark.parametrize("name", ["config.yaml", "test.yaml"])
+def test_shipped_configs_are_valid(name):
+    resolved = check(yaml.safe_load((REPO / "config" / name).read_text()))
+    assert resolved["pathways"]["cut"] == 0.7 and resolved["memorization"]["delta"] == 0.05
+
+
+def test_defaults_are_filled_for_missing_sections():
+    config = {k: DEMO[k] for k in ("run", "checkpoints", "toy", "domains")}
+    resolved = check(config)
+    assert resolved["lora"]["rank"] == 32 and resolved["lora"]["target_modules"] == ["q_proj", "k_proj", "v_proj"]
+    assert resolved["generalization"] == {"min_accuracy": 0.8, "max_errors": 1}
+    assert "lora" not in config, "the caller's dict must not be modified"
+
+
+@pytest.mark.parametrize(
+    "edit, expected",
+    [
+        (lambda c: c.update(lorra={}), ["unknown config key(s) 'lorra'", "allowed keys:", "lora"]),
+        (lambda c: c["lora"].update(rank="big"), ["'lora.rank'", "'big' is not of type 'integer'"]),
+        (lambda c: c["checkpoints"].update(source="cloud"), ["'checkpoints.source'", "'toy', 'hub', 'local'"]),
+        (lambda c: c["pathways"].update(cut=1.5), ["'pathways.cut'", "1.5"]),
+        (lambda c: c.pop("domains"), ["missing required config key", "'domains'"]),
+        (lambda c: c["memorization"].update(epsilon="often"), ["'memorization.epsilon'", "'often'"]),
+        (lambda c: c["checkpoints"].update(steps=[600, 300]), ["'checkpoints.steps'", "ascending"]),
+        (lambda c: c["domains"].update(biology={"task": "generate"}), ["toy world only has", "biology"]),
+        (lambda c: c["checkpoints"].update(source="hub"), ["'checkpoints.repo'", "hub"]),
+        (lambda c: c["toy"]["pretrain"].update(steps=100), ["'toy.pretrain.steps' is 100"]),
+    ],
+)
+def test_bad_config_names_the_key(edit, expected):
+    config = copy.deepcopy(DEMO)
+    edit(config)
+    with pytest.raises(ConfigError) as err:
+        check(config)
+    for text in expected:
+        assert text in str(err.value)

@@ -1,0 +1,97 @@
+import numpy as np
+import pytest
+
+from grokmon.memorization import (
+    EpsilonCalibration,
+    calibrate_epsilon,
+    groups,
+    memorization_index,
+    memorized_fraction_before_final,
+)
+
+# 4 checkpoints (T = 3), epsilon = 2.0, delta = 0.05; one column per sample.
+LOSS = np.array(
+    [
+        # s0   s1    s2   s3    s4
+        [3.0, 1.9, 3.0, 1.00, 3.0],
+        [1.9, 2.5, 2.8, 1.02, 2.5],
+        [1.8, 1.9, 2.6, 0.99, 2.2],
+        [1.8, 1.92, 2.4, 1.00, 1.5],
+    ]
+)
+
+
+def test_memorization_index_hand_cases():
+    # s0: t=1 has 1.9 <= 2 but |1.9 - 1.8| = 0.1 > delta, so t* = 2.
+    # s1: dips to 1.9 at t=0 (|1.9 - 1.92| = 0.02 ok) but rises to 2.5 > eps at t=1, so t* = 2, not 0.
+    # s2: final loss 2.4 > eps: never (-1).  s3: within eps and delta everywhere: t* = 0.
+    # s4: only the final checkpoint qualifies: t* = T = 3.
+    assert memorization_index(LOSS, epsilon=2.0, delta=0.05).tolist() == [2, 2, -1, 0, 3]
+
+
+def test_memorization_index_delta_and_epsilon_matter():
+    # delta 0.2 admits s0 at t=1 (|1.9 - 1.8| = 0.1) and s1 at t=2 still (t=1 is 2.5 > eps).
+    assert memorization_index(LOSS, epsilon=2.0, delta=0.2).tolist() == [1, 2, -1, 0, 3]
+    # epsilon 2.5 admits s1's t=1 loss 2.5, but |2.5 - 1.92| = 0.58 > delta, so s1 stays at 2.
+    assert memorization_index(LOSS, epsilon=2.5, delta=0.05).tolist() == [2, 2, 3, 0, 3]
+
+
+def test_memorized_fraction_before_final():
+    # t* = [2, 2, -1, 0, 3] with 4 checkpoints: 0 <= t* < 3 holds for s0, s1, s3 -> 3/5.
+    assert memorized_fraction_before_final(np.array([2, 2, -1, 0, 3]), 4) == pytest.approx(0.6)
+    with pytest.raises(ValueError, match="n_ckpt"):
+        memorized_fraction_before_final(np.array([0, 4]), 4)
+
+
+def test_calibrate_epsilon_known_answer():
+    # 20 samples, loss constant over 3 checkpoints (delta always holds): memorized at t=0 iff loss <= eps.
+    values = np.array([0.15, 0.35, 0.55, 0.75] + [5.0] * 16)
+    loss = np.tile(values, (3, 1))
+    # eps 0.1..0.7 memorize 0..3 samples (< 20%); eps 0.8 memorizes 4/20 = 0.20 -> in target.
+    assert calibrate_epsilon(loss) == EpsilonCalibration(epsilon=0.8, fraction=0.2, in_target=True)
+
+
+def test_calibrate_epsilon_coarse_grid_and_no_drift():
+    # 3 of 10 samples at 0.3: the first eps reaching 20% (0.3, exactly, not 0.30000000000000004) gives 30% > 25%.
+    loss = np.tile(np.array([0.3] * 3 + [4.0] * 7), (2, 1))
+    result = calibrate_epsilon(loss)
+    assert result.epsilon == 0.3 and result.fraction == pytest.approx(0.3) and result.in_target is False
+    # start=0.25, step=0.05: grid 0.25, 0.3 -> 0.3 again.
+    assert calibrate_epsilon(loss, step=0.05, start=0.25).epsilon == 0.3
+
+
+def test_calibrate_epsilon_unreachable():
+    # Every sample moves by 0.5 between the last two checkpoints (> delta): nothing is memorized before T.
+    loss = np.array([[1.0, 1.0, 1.0], [1.5, 1.5, 1.5]])
+    with pytest.raises(ValueError, match="target"):
+        calibrate_epsilon(loss)
+
+
+def test_groups_sorted_and_never_excluded():
+    g = groups(np.array([2, -1, 0, 2, 5, 0]))
+    assert list(g) == [0, 2, 5]
+    assert [v.tolist() for v in g.values()] == [[2, 5], [0, 3], [4]]
+    assert groups(np.array([-1, -1])) == {}
+
+
+@pytest.mark.parametrize(
+    "loss, match",
+    [
+        (np.zeros((0, 3)), "loss is empty"),
+        (np.array([1.0, 2.0]), "loss must be 2-D"),
+        (np.array([[1.0, np.nan]]), "loss contains NaN"),
+        (np.array([[1.0, np.inf]]), "loss contains NaN"),
+    ],
+)
+def test_bad_loss(loss, match):
+    with pytest.raises(ValueError, match=match):
+        memorization_index(loss, epsilon=2.0)
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="delta"):
+        memorization_index(LOSS, epsilon=2.0, delta=-0.1)
+    with pytest.raises(ValueError, match="t_index"):
+        groups(np.array([0.5, 1.0]))
+    with pytest.raises(ValueError, match="t_index"):
+        groups(np.array([], dtype=int))

@@ -1,0 +1,212 @@
+"""The SLURM profile (slurm/config.yaml) on a real one-node cluster started by scripts/slurm-local.sh.
+
+Opt-in, because it installs packages and starts daemons: `pytest -m slurm tests/test_slurm.py` as root on
+Debian. Checks that every job goes through sbatch, GPU rules get a GPU and CPU rules none, a failed job
+is retried, site values come from the environment, and the workflow's results equal a local run's.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+pytestmark = pytest.mark.slurm
+
+REPO = Path(__file__).resolve().parents[1]
+SCRIPT = REPO / "scripts" / "slurm-local.sh"
+PROFILE = REPO / "slurm"
+FIXTURE = REPO / "tests" / "fixtures" / "slurm" / "Snakefile"
+TEST_CONFIG = REPO / "config" / "test.yaml"
+SLURM_CONF = Path(os.environ.get("GROKMON_SLURM_DIR", "/tmp/grokmon-slurm")) / "etc" / "slurm.conf"
+# First status check 3 s after a submission instead of the profile's 10: tiny jobs take ~8 s each.
+FAST_STATUS = ["--slurm-init-seconds-before-status-checks", "3"]
+
+HEADER = re.compile(r"^grokmon job: rule=(\S+) slurm_job_id=(\S+) cuda_visible_devices=(\S+)", re.M)
+JOB_BLOCK = re.compile(r"^(local)?(?:rule|checkpoint) (\w+):\n((?:    .*\n)+)", re.M)
+SBATCH_CALL = re.compile(r"^sbatch call: (sbatch .*)$", re.M)
+SUBMITTED = re.compile(r"^Job (\d+) has been submitted with SLURM jobid (\d+) \(log: (\S+)\)", re.M)
+GPU_RESOURCE = re.compile(r"\bgpu=[1-9]|\bgpu_model=|\bgres=\S*gpu")
+GPU_SBATCH_FLAG = re.compile(r"--gpus=|--gres=\S*gpu")
+
+
+@dataclass(frozen=True)
+class Submission:
+    """One sbatch submission in snakemake's --verbose log."""
+
+    job: str  # snakemake's job id: the same for every attempt of one job
+    rule: str
+    slurm_id: str
+    gpu_declared: bool  # the job's resources ask for a GPU
+    sbatch: str  # the sbatch command line without its --wrap payload
+
+
+def parse_submissions(log: str) -> tuple[list[Submission], int]:
+    """Submissions in a --verbose log, and how many non-local job attempts the log started."""
+    jobs, attempts = {}, 0
+    for local, rule, body in JOB_BLOCK.findall(log):
+        if not local:
+            attempts += 1
+            jobid = re.search(r"^ +jobid: (\d+)$", body, re.M).group(1)
+            jobs[jobid] = (rule, bool(GPU_RESOURCE.search(body)))
+    calls = {}
+    for call in SBATCH_CALL.findall(log):
+        command = call.split(" --wrap=")[0]
+        calls[os.path.dirname(re.search(r"--output (\S+)", command).group(1))] = command
+    submissions = [
+        Submission(jobid, jobs[jobid][0], slurm_id, jobs[jobid][1], calls[os.path.dirname(slurm_log)])
+        for jobid, slurm_id, slurm_log in SUBMITTED.findall(log)
+    ]
+    return submissions, attempts
+
+
+def job_headers(workdir: Path) -> list[tuple[str, str, str]]:
+    """(rule, slurm_job_id, cuda_visible_devices) of every `grokmon job:` line in the run's rule logs."""
+    return [
+        header
+        for path in sorted(workdir.rglob("*.log"))
+        if ".snakemake" not in path.relative_to(workdir).parts
+        for header in HEADER.findall(path.read_text(errors="replace"))
+    ]
+
+
+def cluster_jobs() -> dict[str, str]:
+    """SLURM job id -> its `scontrol --oneliner show job` line (finished jobs stay for MinJobAge)."""
+    out = subprocess.run(
+        ["scontrol", "--oneliner", "show", "job"], env=slurm_env(), capture_output=True, text=True, check=True
+    ).stdout
+    return {line.split()[0].removeprefix("JobId="): line for line in out.splitlines() if line.startswith("JobId=")}
+
+
+def slurm_env(**site: str) -> dict[str, str]:
+    """The test's environment for snakemake and SLURM clients: this cluster, no GPU of our own, `site` values."""
+    env = {k: v for k, v in os.environ.items() if k != "CUDA_VISIBLE_DEVICES" and not k.startswith("GROKMON_SLURM_")}
+    env["SLURM_CONF"] = str(SLURM_CONF)
+    env.update({f"GROKMON_SLURM_{key.upper()}": value for key, value in site.items()})
+    return env
+
+
+def snakemake(snakefile: Path, workdir: Path, *args: str, env: dict[str, str], timeout: int) -> str:
+    """Run snakemake in `workdir` with the SLURM profile and --verbose; its log text (fails the test on error)."""
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(snakefile), "--directory", str(workdir)]
+    cmd += ["--profile", str(PROFILE), "--verbose", *FAST_STATUS, *args]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+    log = proc.stdout + proc.stderr
+    (workdir / "snakemake-verbose.txt").write_text(log)
+    assert proc.returncode == 0, f"snakemake failed ({proc.returncode}); log tail:\n{log[-3000:]}"
+    return log
+
+
+def assert_every_job_on_slurm(workdir: Path, log: str) -> list[Submission]:
+    """Every non-local job was an sbatch job that logged its header; GPUs exactly where the rule asks."""
+    submissions, attempts = parse_submissions(log)
+    assert submissions and len(submissions) == attempts, (len(submissions), attempts)
+    by_id = {s.slurm_id: s for s in submissions}
+    slurm_logs = {p.stem for p in (workdir / ".snakemake" / "slurm_logs").rglob("*.log")}
+    assert slurm_logs == set(by_id)
+    # A retry starts the rule's log afresh: the last attempt of each job wrote the header that is left.
+    last_attempts = {s.job: s.slurm_id for s in submissions}
+    headers = job_headers(workdir)
+    assert sorted(slurm_id for _, slurm_id, _ in headers) == sorted(last_attempts.values())
+    jobs = cluster_jobs()
+    for rule, slurm_id, cuda_visible_devices in headers:
+        sub = by_id[slurm_id]
+        assert sub.rule == rule
+        asked = bool(GPU_SBATCH_FLAG.search(sub.sbatch))
+        granted = "TresPerJob=gres:gpu" in jobs[slurm_id]
+        saw_gpu = cuda_visible_devices != "unset"
+        assert (asked, granted, saw_gpu) == (sub.gpu_declared,) * 3, (rule, slurm_id, sub.sbatch, cuda_visible_devices)
+    return submissions
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster(request):
+    """The local cluster, up for the session (taken down afterwards when this session started it)."""
+    if "slurm" not in (request.config.option.markexpr or ""):
+        pytest.skip("opt-in (installs slurm-wlm, starts daemons, takes minutes): pytest -m slurm tests/test_slurm.py")
+    was_up = subprocess.run([str(SCRIPT), "status"], capture_output=True).returncode == 0
+    up = subprocess.run([str(SCRIPT), "up"], capture_output=True, text=True, timeout=600)
+    if up.returncode != 0:
+        pytest.skip(f"no local SLURM cluster (slurm-local.sh up exited {up.returncode}): {up.stderr.strip()[-600:]}")
+    yield
+    if not was_up:
+        subprocess.run([str(SCRIPT), "down"], capture_output=True, timeout=120, check=True)
+
+
+@pytest.fixture(scope="module")
+def fixture_run(slurm_cluster, tmp_path_factory):
+    """The fixture workflow run through the profile, site values from GROKMON_SLURM_* and --set-resources."""
+    workdir = tmp_path_factory.mktemp("slurm_fixture")
+    env = slurm_env(partition="debug", runtime="7", mem_mb="300")
+    log = snakemake(FIXTURE, workdir, "--set-resources", "gpu_typed:gpu_model=fake", env=env, timeout=300)
+    return workdir, assert_every_job_on_slurm(workdir, log)
+
+
+def test_fixture_jobs_all_submitted_with_gpus_only_for_gpu_rules(fixture_run):
+    _, submissions = fixture_run
+    rules = sorted(s.rule for s in submissions)
+    assert rules == ["flaky", "flaky", "gpu_step", "gpu_step", "gpu_typed", "prep", "prep"]
+    assert {s.rule for s in submissions if s.gpu_declared} == {"gpu_step", "gpu_typed"}
+
+
+def test_site_values_come_from_environment_and_command_line(fixture_run):
+    _, submissions = fixture_run
+    for sub in submissions:
+        flags = sub.sbatch.split()
+        assert flags[flags.index("-p") + 1] == "debug"
+        assert flags[flags.index("-t") + 1] == "7"
+        assert flags[flags.index("--mem") + 1] == "300"
+        expected_gpus = {"gpu_step": ["--gpus=1"], "gpu_typed": ["--gpus=fake:1"]}.get(sub.rule, [])
+        assert [f for f in flags if f.startswith("--gpus")] == expected_gpus
+
+
+def test_failed_job_is_retried_and_run_completes(fixture_run):
+    workdir, submissions = fixture_run
+    flaky = [s.slurm_id for s in submissions if s.rule == "flaky"]
+    jobs = cluster_jobs()
+    states = [re.search(r"JobState=(\w+)", jobs[slurm_id]).group(1) for slurm_id in flaky]
+    assert states == ["FAILED", "COMPLETED"]
+    assert (workdir / "out" / "flaky.txt").read_text() == "attempt=2\n"
+
+
+def test_workflow_on_slurm_equals_local_run(slurm_cluster, tmp_path):
+    if not TEST_CONFIG.exists():
+        pytest.skip(f"the workflow's smallest config {TEST_CONFIG.relative_to(REPO)} does not exist yet")
+    run = yaml.safe_load(TEST_CONFIG.read_text())["run"]
+    snakefile = REPO / "Snakefile"
+    local_dir, slurm_dir = tmp_path / "local", tmp_path / "slurm"
+    local_dir.mkdir()
+    # The reference run goes on beside the SLURM run, on one core, while SLURM waits between status checks.
+    local_cmd = [sys.executable, "-m", "snakemake", "-s", str(snakefile), "--directory", str(local_dir)]
+    local_cmd += ["--configfile", str(TEST_CONFIG), "--cores", "1"]
+    with open(local_dir / "snakemake.txt", "w") as local_log:
+        local = subprocess.Popen(local_cmd, env=slurm_env(), stdout=local_log, stderr=subprocess.STDOUT)
+        try:
+            slurm_dir.mkdir()
+            log = snakemake(snakefile, slurm_dir, "--configfile", str(TEST_CONFIG), env=slurm_env(), timeout=1800)
+            assert local.wait(timeout=1800) == 0, (local_dir / "snakemake.txt").read_text()[-3000:]
+        finally:
+            local.kill()
+    submissions = assert_every_job_on_slurm(slurm_dir, log)
+    assert {s.gpu_declared for s in submissions} == {True, False}
+
+    losses = sorted((local_dir / "results" / run / "memorization").glob("*/loss.npz"))
+    assert losses
+    for local_file in losses:
+        slurm_file = slurm_dir / local_file.relative_to(local_dir)
+        with np.load(local_file) as expected, np.load(slurm_file) as actual:
+            assert sorted(actual.files) == sorted(expected.files)
+            for key in expected.files:
+                np.testing.assert_array_equal(actual[key], expected[key], err_msg=f"{slurm_file}:{key}")
+    table = Path("results") / run / "correlation" / "table1.tsv"
+    pd.testing.assert_frame_equal(
+        pd.read_csv(slurm_dir / table, sep="\t"), pd.read_csv(local_dir / table, sep="\t"), check_exact=True
+    )

@@ -1,0 +1,164 @@
+"""End to end: the real workflow on the smallest config, checked by the content of its artifacts."""
+
+import os
+import re
+import signal
+import subprocess
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import REPO, TEST_CONFIG, run_snakemake, snakemake_cmd
+from grokmon.io import load_npz, read_jsonl
+
+pytestmark = pytest.mark.slow
+CONFIG = yaml.safe_load(TEST_CONFIG.read_text())
+STEPS = CONFIG["checkpoints"]["steps"]
+DOMAINS = list(CONFIG["domains"])
+
+
+def results(workdir):
+    return workdir / "results" / CONFIG["run"]
+
+
+def test_loss_matrix_has_one_row_per_checkpoint_and_falls(workflow_run):
+    for domain in DOMAINS:
+        z = load_npz(results(workflow_run) / f"memorization/{domain}/loss.npz")
+        assert z["loss"].shape == (len(STEPS), CONFIG["toy"]["world"]["train"])
+        assert z["steps"].tolist() == STEPS
+        assert z["loss"][-1].mean() < z["loss"][0].mean()
+
+
+def test_routing_weights_sum_to_one(workflow_run):
+    for split in ("train", "validation", "test"):
+        z = load_npz(results(workflow_run) / f"routes/{STEPS[-1]}/math/{split}.npz")
+        assert z["routing"].shape[1:] == (CONFIG["toy"]["model"]["num_layers"], CONFIG["toy"]["model"]["num_experts"])
+        np.testing.assert_allclose(z["routing"].sum(-1), 1.0, atol=1e-4)
+        assert np.all(np.isfinite(z["nll"])) and np.all(z["n_tokens"] > 0)
+
+
+def test_memorization_groups_are_not_empty(workflow_run):
+    for domain in DOMAINS:
+        t_star = pd.read_csv(results(workflow_run) / f"memorization/{domain}/t_star.tsv", sep="\t")
+        memorized = t_star[t_star["t_star"] >= 0]
+        assert len(memorized) > 0, domain
+        assert set(memorized["t_star"]) <= set(STEPS)
+
+
+def test_accuracies_lie_in_unit_interval(workflow_run):
+    for domain in DOMAINS:
+        acc = pd.read_csv(results(workflow_run) / f"generalization/{domain}/accuracy.tsv", sep="\t")
+        assert acc["step"].tolist() == STEPS
+        assert acc["accuracy"].between(0, 1).all()
+        records = read_jsonl(results(workflow_run) / f"eval/{STEPS[-1]}/{domain}.jsonl")
+        assert len(records) == CONFIG["toy"]["world"]["benchmark"]
+        assert {r["correct"] for r in records} <= {0, 1}
+
+
+def test_matching_is_a_valid_assignment(workflow_run):
+    for domain in DOMAINS:
+        table = pd.read_csv(results(workflow_run) / f"matching/{domain}.tsv", sep="\t")
+        assert table["train_step"].is_unique and table["test_step"].is_unique
+        assert set(table["train_step"]) | set(table["test_step"]) <= set(STEPS)
+        assert (table["delay"] == table["test_step"] - table["train_step"]).all()
+        assert table["similarity"].between(-1, 1).all()
+
+
+def test_figures_are_non_empty_pngs(workflow_run):
+    pngs = sorted((results(workflow_run) / "figures").glob("*.png"))
+    assert len(pngs) == 6 + len(DOMAINS)
+    for png in pngs:
+        data = png.read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000, png.name
+
+
+def test_table1_has_finite_values(workflow_run):
+    table = pd.read_csv(results(workflow_run) / "correlation/table1.tsv", sep="\t")
+    assert set(table["domain"]) == set(DOMAINS)
+    assert {"Pathway distance", "Pathway consistency", "Training loss", "Validation loss"} <= set(table["metric"])
+    assert np.isfinite(table[["pearson", "spearman"]].to_numpy()).all()
+    assert table[["pearson", "spearman"]].abs().le(1 + 1e-9).all().all()
+
+
+def test_resolved_config_is_saved_with_defaults(workflow_run):
+    resolved = yaml.safe_load((results(workflow_run) / "config.resolved.yaml").read_text())
+    assert resolved["lora"]["lr"] == CONFIG["lora"]["lr"]
+    assert resolved["generalization"] == {"min_accuracy": 0.8, "max_errors": 1}
+
+
+def test_every_rule_wrote_its_log_header(workflow_run):
+    logs = list((results(workflow_run) / "logs").rglob("*.log"))
+    assert logs
+    for log in logs:
+        assert re.search(r"^grokmon job: rule=\w+ slurm_job_id=\S+ cuda_visible_devices=\S+", log.read_text(), re.M), log
+
+
+def planned_jobs(workdir, config_path):
+    """Rule -> number of jobs a dry run plans."""
+    proc = run_snakemake(workdir, "-n", "--quiet", "rules", configfile=config_path)
+    counts = {}
+    for line in proc.stdout.splitlines():
+        m = re.match(r"^(\w+)\s+(\d+)$", line.strip())
+        if m and m.group(1) not in ("job", "total"):
+            counts[m.group(1)] = int(m.group(2))
+    return counts
+
+
+def changed_config(tmp_path, section, key, value):
+    config = yaml.safe_load(TEST_CONFIG.read_text())
+    config[section][key] = value
+    path = tmp_path / "changed.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def test_up_to_date_run_plans_nothing(workflow_run):
+    assert planned_jobs(workflow_run, TEST_CONFIG) == {}
+
+
+def test_lora_learning_rate_change_reruns_only_tuning_and_after(workflow_run, tmp_path):
+    jobs = planned_jobs(workflow_run, changed_config(tmp_path, "lora", "lr", 0.001))
+    assert jobs["lora"] == len(STEPS) * len(DOMAINS) and jobs["evaluate"] == len(STEPS) * len(DOMAINS)
+    assert {"toy_world", "toy_pretrain", "routes", "router_matrices", "memorization", "pathways"}.isdisjoint(jobs)
+
+
+def test_epsilon_change_reruns_only_memorization_and_after(workflow_run, tmp_path):
+    jobs = planned_jobs(workflow_run, changed_config(tmp_path, "memorization", "epsilon", 9.0))
+    assert jobs["memorization"] == len(DOMAINS) and "table1" in jobs
+    assert {"toy_world", "toy_pretrain", "routes", "lora", "evaluate", "generalization"}.isdisjoint(jobs)
+
+
+def test_killed_job_leaves_no_partial_artifact_and_rerun_matches(workflow_run):
+    step, domain = STEPS[-1], DOMAINS[0]
+    res = results(workflow_run)
+    adapter, records = res / f"lora/{step}/{domain}", res / f"eval/{step}/{domain}.jsonl"
+    before = read_jsonl(records)
+    target = str(records.relative_to(workflow_run))
+    proc = subprocess.Popen(snakemake_cmd(workflow_run, "--cores", "1", "--forcerun", "lora", "--", target), start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = res / f"logs/lora/{step}/{domain}.log"
+    deadline = time.time() + 120
+    while time.time() < deadline and not (log.exists() and "grokmon job" in log.read_text() and log.stat().st_size > 200):
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not adapter.exists() or (adapter / "adapter_model.safetensors").exists() and (adapter / "adapter_config.json").exists()
+    run_snakemake(workflow_run, "--cores", "1", "--rerun-incomplete", "--", target)
+    assert read_jsonl(records) == before
+
+
+def test_bad_config_fails_before_any_job_naming_the_key(tmp_path):
+    config = yaml.safe_load(TEST_CONFIG.read_text())
+    config["lora"]["rnak"] = 8
+    config["checkpoints"]["source"] = "cloud"
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(config))
+    proc = run_snakemake(tmp_path, "-n", configfile=path, check=False)
+    assert proc.returncode != 0
+    message = proc.stdout + proc.stderr
+    assert "'rnak'" in message and "lora" in message
+    assert "checkpoints.source" in message and "'toy', 'hub', 'local'" in message
+    assert not (tmp_path / "results").exists()
