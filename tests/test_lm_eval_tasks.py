@@ -15,7 +15,6 @@ from grokmon.evaluation import evaluate
 from grokmon.lm_eval_tasks import dart_math, humaneval_plus
 
 
-
 @pytest.fixture(autouse=True)
 def _private_datasets_cache(tmp_path, monkeypatch):
     monkeypatch.setattr(hf_datasets.config, "HF_DATASETS_CACHE", str(tmp_path / "hf_datasets_cache"))

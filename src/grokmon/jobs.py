@@ -36,6 +36,13 @@ def start_job(snakemake, seed: int | None = None) -> logging.Logger:
     return logging.getLogger(f"grokmon.{snakemake.rule}")
 
 
+def export_package_path(repo_root: str) -> None:
+    """Prepend `repo_root`/src to PYTHONPATH so every job (local, conda env, SLURM) imports this checkout's grokmon."""
+    src = os.path.join(repo_root, "src")
+    paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and p != src]
+    os.environ["PYTHONPATH"] = os.pathsep.join([src, *paths])
+
+
 def resolve_device(device: str) -> str:
     """`auto` -> 'cuda' when a GPU is visible to torch, else 'cpu'; other values pass through."""
     if device != "auto":

@@ -12,6 +12,8 @@ if config["checkpoints"]["source"] == "toy":
             out("logs/toy_pretrain.log"),
         benchmark:
             out("benchmarks/toy_pretrain.tsv")
+        conda:
+            "../../envs/torch.yaml"
         resources:
             **GPU_RULE_RESOURCES,
         params:
@@ -30,6 +32,8 @@ elif config["checkpoints"]["source"] == "hub":
             out("logs/fetch_checkpoint/{step}.log"),
         benchmark:
             out("benchmarks/fetch_checkpoint/{step}.tsv")
+        conda:
+            "../../envs/torch.yaml"
         params:
             checkpoints=section("checkpoints"),
         script:
@@ -42,6 +46,8 @@ else:
             out("checkpoints/{step}/checkpoint.json"),
         log:
             out("logs/local_checkpoint/{step}.log"),
+        conda:
+            "../../envs/analysis.yaml"
         params:
             path_pattern=config["checkpoints"].get("path_pattern"),
         script:

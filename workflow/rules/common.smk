@@ -1,7 +1,9 @@
 # Shared helpers: config validation, paths, wildcard constraints. Everything else lives in rules.
-import yaml
-
 from grokmon.config import validate_config
+from grokmon.jobs import export_package_path
+
+# Jobs import the grokmon package from this checkout, also inside conda environments (--sdm conda).
+export_package_path(workflow.basedir)
 
 config.update(
     validate_config(config, workflow.source_path("../schemas/config.schema.yaml"))

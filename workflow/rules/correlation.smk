@@ -12,6 +12,8 @@ rule series:
         out("correlation/{domain}.series.tsv"),
     log:
         out("logs/series/{domain}.log"),
+    conda:
+        "../../envs/analysis.yaml"
     params:
         correlation=section("correlation"),
         steps=STEPS,
@@ -30,6 +32,8 @@ rule table1:
         ),
     log:
         out("logs/table1.log"),
+    conda:
+        "../../envs/analysis.yaml"
     params:
         correlation=section("correlation"),
         domains=DOMAINS,

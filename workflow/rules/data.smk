@@ -6,6 +6,8 @@ rule resolved_config:
         out("config.resolved.yaml"),
     log:
         out("logs/resolved_config.log"),
+    conda:
+        "../../envs/analysis.yaml"
     params:
         config=config,
     script:
@@ -26,6 +28,8 @@ if config["checkpoints"]["source"] == "toy":
             out("logs/toy_world.log"),
         benchmark:
             out("benchmarks/toy_world.tsv")
+        conda:
+            "../../envs/analysis.yaml"
         params:
             world=section("toy")["world"],
             seed=config["seed"],
@@ -45,6 +49,8 @@ else:
             out("logs/paper_data/{domain}.log"),
         benchmark:
             out("benchmarks/paper_data/{domain}.tsv")
+        conda:
+            "../../envs/torch.yaml"
         params:
             data=lambda wc: config["domains"][wc.domain]["data"],
             seed=config["seed"],

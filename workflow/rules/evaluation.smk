@@ -8,6 +8,8 @@ rule benchmark_task:
         out("eval/tasks/{domain}/{domain}_benchmark.yaml"),
     log:
         out("logs/benchmark_task/{domain}.log"),
+    conda:
+        "../../envs/torch.yaml"
     params:
         domain=lambda wc: config["domains"][wc.domain],
         prompt_template=lambda wc: config["lora"]["prompt_template"],
@@ -27,6 +29,8 @@ rule evaluate:
         out("logs/evaluate/{step}/{domain}.log"),
     benchmark:
         out("benchmarks/evaluate/{step}/{domain}.tsv")
+    conda:
+        "../../envs/torch.yaml"
     resources:
         **GPU_RULE_RESOURCES,
     params:

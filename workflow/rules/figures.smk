@@ -23,6 +23,8 @@ rule fig1:
         ),
     log:
         out("logs/figures/fig1.log"),
+    conda:
+        "../../envs/report.yaml"
     params:
         domains=DOMAINS,
     script:
@@ -44,6 +46,8 @@ rule fig2:
         ),
     log:
         out("logs/figures/fig2_{domain}.log"),
+    conda:
+        "../../envs/report.yaml"
     script:
         "../scripts/figures.py"
 
@@ -83,6 +87,8 @@ rule pathway_figures:
         ),
     log:
         out("logs/figures/pathway_figures.log"),
+    conda:
+        "../../envs/report.yaml"
     params:
         domains=DOMAINS,
     script:

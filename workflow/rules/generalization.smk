@@ -10,6 +10,8 @@ rule generalization:
         accuracy=out("generalization/{domain}/accuracy.tsv"),
     log:
         out("logs/generalization/{domain}.log"),
+    conda:
+        "../../envs/analysis.yaml"
     params:
         generalization=section("generalization"),
         steps=STEPS,

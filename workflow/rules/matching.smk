@@ -11,6 +11,8 @@ rule matching:
         out("matching/{domain}.tsv"),
     log:
         out("logs/matching/{domain}.log"),
+    conda:
+        "../../envs/torch.yaml"
     params:
         matching=section("matching"),
         device=config["device"],

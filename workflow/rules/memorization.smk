@@ -11,6 +11,8 @@ rule memorization:
         epsilon=out("memorization/{domain}/epsilon.json"),
     log:
         out("logs/memorization/{domain}.log"),
+    conda:
+        "../../envs/analysis.yaml"
     params:
         memorization=section("memorization"),
         steps=STEPS,

@@ -13,6 +13,8 @@ rule pathways:
         layers=out("pathways/{step}/{domain}.layers.tsv"),
     log:
         out("logs/pathways/{step}/{domain}.log"),
+    conda:
+        "../../envs/analysis.yaml"
     params:
         pathways=section("pathways"),
         seed=config["seed"],
@@ -29,6 +31,8 @@ rule collect_pathways:
         layers=out("pathways/{domain}.layers.tsv"),
     log:
         out("logs/collect_pathways/{domain}.log"),
+    conda:
+        "../../envs/analysis.yaml"
     params:
         steps=STEPS,
     script:

@@ -16,6 +16,8 @@ rule routes:
         out("logs/routes/{step}/{domain}.log"),
     benchmark:
         out("benchmarks/routes/{step}/{domain}.tsv")
+    conda:
+        "../../envs/torch.yaml"
     resources:
         **GPU_RULE_RESOURCES,
     params:
@@ -34,5 +36,7 @@ rule router_matrices:
         out("routes/{step}/routers.npz"),
     log:
         out("logs/router_matrices/{step}.log"),
+    conda:
+        "../../envs/torch.yaml"
     script:
         "../scripts/router_matrices.py"

@@ -11,6 +11,8 @@ rule lora:
         out("logs/lora/{step}/{domain}.log"),
     benchmark:
         out("benchmarks/lora/{step}/{domain}.tsv")
+    conda:
+        "../../envs/torch.yaml"
     resources:
         **GPU_RULE_RESOURCES,
     params:
