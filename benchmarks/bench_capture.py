@@ -83,11 +83,15 @@ def main() -> None:
     model = tiny_olmoe(tok, hidden_size=64, intermediate_size=128)
     texts = make_texts(400)
     capture_seconds(model, tok, texts[:16])  # warm-up
-    runs = np.array([(*plain_forward_seconds(model, tok, texts), capture_seconds(model, tok, texts)) for _ in range(REPEATS)])
+    runs = np.array(
+        [(*plain_forward_seconds(model, tok, texts), capture_seconds(model, tok, texts)) for _ in range(REPEATS)]
+    )
     prep, plain, capt = runs.min(axis=0)
     ratios = runs[:, 2] / runs[:, 1]
     n_layers, n_experts = model.config.num_hidden_layers, model.config.num_experts
-    print(f"model: tiny OLMoE hidden 64, {n_layers} layers, {n_experts} experts, vocab {len(tok)}; batch {BATCH}, 1 thread")
+    print(
+        f"model: tiny OLMoE hidden 64, {n_layers} layers, {n_experts} experts, vocab {len(tok)}; batch {BATCH}, 1 thread"
+    )
     print(
         f"{len(texts)} samples, CPU time, best of {REPEATS}: plain forward {plain:.3f} s, capture {capt:.3f} s, "
         f"ratio {capt / plain:.3f} (target <= 1.10); per-repeat ratios {np.round(ratios, 3).tolist()}"

@@ -47,7 +47,12 @@ def test_routing_equals_recomputation_from_router_logits(arch, tok):
     n = enc.attention_mask.sum(1)
     want = np.stack(
         [
-            np.stack([out.router_logits[l].float().softmax(-1).view(b, t, -1)[i, : n[i]].mean(0).numpy() for l in range(len(layers))])
+            np.stack(
+                [
+                    out.router_logits[l].float().softmax(-1).view(b, t, -1)[i, : n[i]].mean(0).numpy()
+                    for l in range(len(layers))
+                ]
+            )
             for i in range(b)
         ]
     )
@@ -128,6 +133,10 @@ def test_bad_inputs_raise(tok):
         capture_routes(model, tok, ["a b", ""], progress=False)
     with pytest.raises(ValueError, match="batch_size"):
         capture_routes(model, tok, TEXTS, batch_size=0, progress=False)
+    with pytest.raises(ValueError, match="shard_size"):
+        iter_capture(model, tok, TEXTS, shard_size=0)  # raised at the call, before any iteration
+    with pytest.raises(UnsupportedArchitectureError):
+        iter_capture(tiny_llama(tok), tok, TEXTS)
 
 
 def test_shards_stream_in_input_order(tok):

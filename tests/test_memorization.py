@@ -95,3 +95,11 @@ def test_bad_arguments():
         groups(np.array([0.5, 1.0]))
     with pytest.raises(ValueError, match="t_index"):
         groups(np.array([], dtype=int))
+
+
+def test_calibrate_epsilon_unreachable_best_effort():
+    # Sample 0 is stable within delta from checkpoint 0 (loss 1.0, 1.02, 1.0) but needs epsilon >= 1.02;
+    # samples 1-9 jump by 0.5 at the end: at most 1/10 < 0.2 can be memorized before T.
+    loss = np.array([[1.0] + [1.0] * 9, [1.02] + [1.0] * 9, [1.0] + [1.5] * 9])
+    result = calibrate_epsilon(loss, step=0.01, on_unreachable="best")
+    assert result == EpsilonCalibration(epsilon=1.02, fraction=0.1, in_target=False)

@@ -16,6 +16,7 @@ from grokmon.toy import (
     ToySizes,
     build_world,
     pretrain,
+    save_checkpoint,
     tiny_olmoe_config,
     train_tokenizer,
     write_world,
@@ -217,7 +218,8 @@ def test_tiny_olmoe_config(tokenizer):
     )
     assert (cfg.num_experts, cfg.num_experts_per_tok, cfg.intermediate_size) == (8, 2, 64)
     assert (cfg.router_aux_loss_coef, cfg.norm_topk_prob, cfg.max_position_embeddings) == (0.001, False, 128)
-    assert (cfg.pad_token_id, cfg.bos_token_id, cfg.eos_token_id) == (0, 1, 1)
+    assert (cfg.pad_token_id, cfg.bos_token_id, cfg.eos_token_id, cfg.tie_word_embeddings) == (0, 1, 1, True)
+    assert not tiny_olmoe_config(tokenizer, tie_embeddings=False).tie_word_embeddings
     with pytest.raises(ValueError, match="top_k"):
         tiny_olmoe_config(tokenizer, top_k=9)
     with pytest.raises(ValueError, match="num_heads"):
@@ -285,6 +287,18 @@ def test_pretrain_saves_reloadable_checkpoints_at_the_requested_steps(tiny_run, 
         assert torch.equal(reloaded(**enc).logits, model(**enc).logits)
     early = AutoModelForCausalLM.from_pretrained(out / "ckpt" / "10")
     assert not torch.equal(early.lm_head.weight, reloaded.lm_head.weight)
+
+
+def test_save_checkpoint_replaces_an_existing_dir(tiny_run, tokenizer, tmp_path):
+    _, runs = tiny_run
+    model = runs["c"][1]
+    (tmp_path / "7").mkdir()
+    (tmp_path / "7" / "stale.txt").write_text("old")
+    save_checkpoint(model, tokenizer, tmp_path / "7")
+    assert [p.name for p in tmp_path.iterdir()] == ["7"]
+    assert not (tmp_path / "7" / "stale.txt").exists()
+    reloaded = AutoModelForCausalLM.from_pretrained(tmp_path / "7")
+    assert torch.equal(reloaded.model.layers[0].mlp.gate.weight, model.model.layers[0].mlp.gate.weight)
 
 
 def test_pretrain_is_seeded_and_a_callback_does_not_change_it(tiny_run):

@@ -30,8 +30,14 @@ TEXTS = [
 ]
 # Shared small sizes; initializer_range 0.2 (not 0.02) so that routing is far from uniform.
 _SIZES = dict(
-    hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-    max_position_embeddings=256, initializer_range=0.2, tie_word_embeddings=False,
+    hidden_size=32,
+    intermediate_size=64,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    num_key_value_heads=2,
+    max_position_embeddings=256,
+    initializer_range=0.2,
+    tie_word_embeddings=False,
 )
 
 
@@ -52,8 +58,10 @@ def tiny_tokenizer(texts: list[str] | None = None) -> PreTrainedTokenizerFast:
 
 def _ids(tokenizer) -> dict:
     return dict(
-        vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id,
-        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+        vocab_size=len(tokenizer),
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
     )
 
 
@@ -77,8 +85,12 @@ def tiny_mixtral(tokenizer, seed: int = 0, **overrides) -> MixtralForCausalLM:
 def tiny_qwen2_moe(tokenizer, seed: int = 0, **overrides) -> Qwen2MoeForCausalLM:
     """Seeded Qwen2-MoE: 3 layers, layer 1 dense (mlp_only_layers=[1]), 6 routed experts top-2 plus a shared expert."""
     settings = dict(
-        num_hidden_layers=3, mlp_only_layers=[1], num_experts=6, num_experts_per_tok=2,
-        moe_intermediate_size=32, shared_expert_intermediate_size=48,
+        num_hidden_layers=3,
+        mlp_only_layers=[1],
+        num_experts=6,
+        num_experts_per_tok=2,
+        moe_intermediate_size=32,
+        shared_expert_intermediate_size=48,
     )
     return _build(Qwen2MoeForCausalLM, Qwen2MoeConfig, tokenizer, seed, settings, overrides)
 
@@ -86,8 +98,12 @@ def tiny_qwen2_moe(tokenizer, seed: int = 0, **overrides) -> Qwen2MoeForCausalLM
 def tiny_qwen3_moe(tokenizer, seed: int = 0, **overrides) -> Qwen3MoeForCausalLM:
     """Seeded Qwen3-MoE: 4 layers with decoder_sparse_step=2 (MoE layers 1 and 3), 4 experts top-2."""
     settings = dict(
-        num_hidden_layers=4, decoder_sparse_step=2, num_experts=4, num_experts_per_tok=2,
-        moe_intermediate_size=32, head_dim=8,
+        num_hidden_layers=4,
+        decoder_sparse_step=2,
+        num_experts=4,
+        num_experts_per_tok=2,
+        moe_intermediate_size=32,
+        head_dim=8,
     )
     return _build(Qwen3MoeForCausalLM, Qwen3MoeConfig, tokenizer, seed, settings, overrides)
 

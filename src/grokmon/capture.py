@@ -80,13 +80,18 @@ def capture_routes(
     progress: bool = True,
     add_eos: bool = False,
 ) -> RouteCapture:
-    """Capture all `texts` at once: nll float32[n], n_tokens int64[n], routing float32[n, n_moe_layers, n_experts]."""
+    """Capture all `texts` at once (see `iter_capture`): nll float32[n], n_tokens int64[n], routing float32[n, L, E]."""
     texts = list(texts)
-    if not texts:
-        raise ValueError("texts: empty")
     parts = iter_capture(
-        model, tokenizer, texts, shard_size=len(texts), batch_size=batch_size, max_length=max_length,
-        device=device, progress=progress, add_eos=add_eos,
+        model,
+        tokenizer,
+        texts,
+        shard_size=len(texts),
+        batch_size=batch_size,
+        max_length=max_length,
+        device=device,
+        progress=progress,
+        add_eos=add_eos,
     )
     return RouteCapture.concat(list(parts))
 
@@ -109,26 +114,31 @@ def iter_capture(
     `max_length` tokens, and run through `model` (eval mode, inference mode) in length-sorted batches padded on
     `tokenizer.padding_side`. nll is the mean next-token NLL over positions 1..len-1 (NaN for a 1-token text);
     routing is, per MoE layer, the mean over the text's tokens of the softmax over all experts of the router logits.
-    `device` (default: the model's) moves the model there.
+    `device` (default: the model's) moves the model there. Bad arguments raise at the call, not at the first shard.
     """
+    if hasattr(texts, "__len__") and len(texts) == 0:
+        raise ValueError("texts: empty")
     for name, value in (("shard_size", shard_size), ("batch_size", batch_size), ("max_length", max_length)):
         if not isinstance(value, int) or value < 1:
             raise ValueError(f"{name}: expected a positive int, got {value!r}")
-    spec = get_router_spec(model)
-    routers = moe_routers(model)
+    hooks = _RoutingMeans(get_router_spec(model), moe_routers(model))
     if device is not None:
         model.to(device)
+    return _iter_shards(model, tokenizer, texts, hooks, shard_size, batch_size, max_length, add_eos, progress)
+
+
+def _iter_shards(model, tokenizer, texts, hooks, shard_size, batch_size, max_length, add_eos, progress):
+    """The generator behind `iter_capture` (arguments already checked)."""
     device = next(model.parameters()).device
     total = len(texts) if hasattr(texts, "__len__") else None
     source = iter(texts)
     with tqdm(total=total, disable=not progress, file=sys.stderr, unit="sample", desc="capture") as bar:
-        first = True
+        n_shards = 0
         while shard := list(itertools.islice(source, shard_size)):
-            first = False
+            n_shards += 1
             ids = _encode(tokenizer, shard, max_length=max_length, add_eos=add_eos)
-            hooks = _RoutingMeans(spec, routers)
             yield _capture_shard(model, hooks, ids, tokenizer, batch_size, device, bar)
-        if first:
+        if n_shards == 0:
             raise ValueError("texts: empty")
 
 
@@ -210,7 +220,9 @@ def _encode(tokenizer, texts: list[str], *, max_length: int, add_eos: bool) -> l
     return ids
 
 
-def _capture_shard(model, hooks: _RoutingMeans, ids: list[list[int]], tokenizer, batch_size, device, bar) -> RouteCapture:
+def _capture_shard(
+    model, hooks: _RoutingMeans, ids: list[list[int]], tokenizer, batch_size, device, bar
+) -> RouteCapture:
     """Run one shard in length-sorted batches; outputs go back to input order."""
     n = len(ids)
     n_tokens = np.array([len(x) for x in ids], dtype=np.int64)
@@ -256,7 +268,8 @@ def _sample_nll(logits: torch.Tensor, input_ids: torch.Tensor, mask: torch.Tenso
     """Mean next-token NLL float32[b] (nats) over each row's real predicted tokens; float32 math in row chunks."""
     b, t, v = logits.shape
     valid = mask[:, 1:] & mask[:, :-1]
-    targets = input_ids[:, 1:].masked_fill(~valid, -100)  # ignored targets contribute exactly 0 (even if logits are NaN)
+    # ignored targets (-100) contribute exactly 0, even where padded logits are NaN
+    targets = input_ids[:, 1:].masked_fill(~valid, -100)
     rows_per_chunk = max(1, _NLL_CHUNK_ELEMENTS // max(1, (t - 1) * v))
     sums = []
     for r in range(0, b, rows_per_chunk):

@@ -51,15 +51,20 @@ def calibrate_epsilon(
     start: float | None = None,
     target: tuple[float, float] = (0.20, 0.25),
     max_epsilon: float | None = None,
+    on_unreachable: str = "raise",
 ) -> EpsilonCalibration:
     """Paper rule for epsilon (nats) from loss float[n_ckpt, n]: raise it in steps until 20-25% are memorized before T.
 
     Grid: epsilon_k = round(start + k * step, 10) for k = 0, 1, ... (start defaults to `step`), up to
     `max_epsilon` (default: max loss + step). Returns the first epsilon whose fraction (see
     `memorized_fraction_before_final`) is >= target[0]; `in_target` is False when that fraction
-    already exceeds target[1] (the grid is too coarse for this domain). Raises ValueError if no grid
-    value reaches target[0].
+    already exceeds target[1] (the grid is too coarse for this domain). If no grid value reaches
+    target[0] (the losses are not yet stable within delta), raises ValueError with
+    on_unreachable="raise", or returns the first epsilon with the largest fraction and
+    in_target=False with on_unreachable="best".
     """
+    if on_unreachable not in ("raise", "best"):
+        raise ValueError(f"on_unreachable must be 'raise' or 'best', got {on_unreachable!r}")
     loss = _check_loss(loss)
     if loss.shape[0] < 2:
         raise ValueError("loss needs >= 2 checkpoints to memorize anything before the final one")
@@ -71,11 +76,16 @@ def calibrate_epsilon(
     start = step if start is None else start
     max_epsilon = float(loss.max()) + step if max_epsilon is None else max_epsilon
     n_steps = int(np.floor(round((max_epsilon - start) / step, 10))) + 1
+    best = None
     for k in range(max(n_steps, 0)):
         epsilon = round(start + k * step, 10)
         fraction = memorized_fraction_before_final(memorization_index(loss, epsilon, delta), loss.shape[0])
         if fraction >= low:
             return EpsilonCalibration(epsilon, fraction, fraction <= high)
+        if best is None or fraction > best.fraction:
+            best = EpsilonCalibration(epsilon, fraction, False)
+    if on_unreachable == "best" and best is not None:
+        return best
     raise ValueError(
         f"no epsilon in [{start}, {max_epsilon}] (step {step}) memorizes target[0]={low} of the samples "
         f"before the final checkpoint (delta={delta})"

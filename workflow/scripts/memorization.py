@@ -18,7 +18,11 @@ def main(snakemake):
         epsilon = epsilon[domain]
     calibration = None
     if epsilon == "auto":
-        calibration = calibrate_epsilon(loss, delta=params["delta"], step=params["epsilon_step"], target=tuple(params["target_fraction"]))
+        calibration = calibrate_epsilon(
+            loss, delta=params["delta"], step=params["epsilon_step"], target=tuple(params["target_fraction"]), on_unreachable="best"
+        )
+        if not calibration.in_target:
+            log.warning("epsilon calibration missed the target %s: %.1f%% memorized before the last checkpoint", params["target_fraction"], 100 * calibration.fraction)
         epsilon = calibration.epsilon
     t_index = memorization_index(loss, epsilon, params["delta"])
     fraction = memorized_fraction_before_final(t_index, len(steps))

@@ -63,8 +63,13 @@ def tiny_olmoe_config(
     expert_size: int = 64,
     max_length: int | None = None,
     aux_loss_coef: float = 0.001,
+    tie_embeddings: bool = True,
 ) -> OlmoeConfig:
-    """OlmoeConfig for `tokenizer`'s vocabulary; sizes in units (max_length: positions, default the tokenizer's)."""
+    """OlmoeConfig for `tokenizer`'s vocabulary; sizes in units (max_length: positions, default the tokenizer's).
+
+    OLMoE's defaults otherwise (``norm_topk_prob=False``), except tied input/output embeddings by default: the toy
+    study's recipe (demo world, seed 0: code held-out accuracy 0.98 tied against 0.51 untied).
+    """
     for name, value in {
         "hidden_size": hidden_size,
         "num_layers": num_layers,
@@ -95,4 +100,5 @@ def tiny_olmoe_config(
         pad_token_id=tokenizer.pad_token_id,
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
+        tie_word_embeddings=tie_embeddings,
     )
