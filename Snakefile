@@ -24,6 +24,7 @@ include: "workflow/rules/routes.smk"
 include: "workflow/rules/memorization.smk"
 include: "workflow/rules/tuning.smk"
 include: "workflow/rules/evaluation.smk"
+include: "workflow/rules/contamination.smk"
 include: "workflow/rules/generalization.smk"
 include: "workflow/rules/matching.smk"
 include: "workflow/rules/pathways.smk"
@@ -35,5 +36,7 @@ rule all:
     input:
         resolved_config=out("config.resolved.yaml"),
         table1=out("correlation/table1.tsv"),
+        verdicts=out("verdicts/claims.tsv"),
         matching=expand(out("matching/{domain}.tsv"), domain=DOMAINS),
         figures=FIGURES,
+        evicted=EVICTED,

@@ -49,10 +49,16 @@ wait_for() {
     done
 }
 
+# installed: true when every daemon and client this script uses is on the PATH.
+installed() {
+    local tool
+    for tool in slurmctld slurmd sinfo squeue scancel munged munge unmunge; do
+        command -v "$tool" >/dev/null || return 1
+    done
+}
+
 install_packages() {
-    if command -v slurmctld slurmd sinfo munged >/dev/null 2>&1; then
-        return 0
-    fi
+    installed && return 0
     command -v apt-get >/dev/null || unusable "slurm-wlm/munge are not installed and there is no apt-get (Debian/Ubuntu only)"
     log "installing slurm-wlm and munge"
     local guard=""
@@ -65,7 +71,7 @@ install_packages() {
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends slurm-wlm munge >/dev/null
     [[ -z $guard ]] || rm -f "$guard"
-    command -v slurmctld slurmd sinfo munged >/dev/null || die "apt-get did not install slurmctld, slurmd, sinfo and munged"
+    installed || die "apt-get did not install slurm-wlm and munge completely"
 }
 
 write_config() {

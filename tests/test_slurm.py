@@ -80,22 +80,23 @@ def job_headers(workdir: Path) -> list[tuple[str, str, str]]:
 
 def cluster_jobs() -> dict[str, str]:
     """SLURM job id -> its `scontrol --oneliner show job` line (finished jobs stay for MinJobAge)."""
-    out = subprocess.run(
-        ["scontrol", "--oneliner", "show", "job"], env=slurm_env(), capture_output=True, text=True, check=True
-    ).stdout
-    return {line.split()[0].removeprefix("JobId="): line for line in out.splitlines() if line.startswith("JobId=")}
+    cmd = ["scontrol", "--oneliner", "show", "job"]
+    out = subprocess.run(cmd, env=slurm_env(), capture_output=True, text=True, check=True).stdout
+    lines = [line for line in out.splitlines() if line.startswith("JobId=")]
+    return {line.split()[0].removeprefix("JobId="): line for line in lines}
 
 
 def slurm_env(**site: str) -> dict[str, str]:
-    """The test's environment for snakemake and SLURM clients: this cluster, no GPU of our own, `site` values."""
-    env = {k: v for k, v in os.environ.items() if k != "CUDA_VISIBLE_DEVICES" and not k.startswith("GROKMON_SLURM_")}
+    """Environment for snakemake and SLURM clients: this cluster, no GPU of our own, `site` values."""
+    drop = ("CUDA_VISIBLE_DEVICES", "GROKMON_SLURM_")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
     env["SLURM_CONF"] = str(SLURM_CONF)
     env.update({f"GROKMON_SLURM_{key.upper()}": value for key, value in site.items()})
     return env
 
 
 def snakemake(snakefile: Path, workdir: Path, *args: str, env: dict[str, str], timeout: int) -> str:
-    """Run snakemake in `workdir` with the SLURM profile and --verbose; its log text (fails the test on error)."""
+    """Run snakemake in `workdir` with the SLURM profile and --verbose; its log (fails on an error)."""
     cmd = [sys.executable, "-m", "snakemake", "-s", str(snakefile), "--directory", str(workdir)]
     cmd += ["--profile", str(PROFILE), "--verbose", *FAST_STATUS, *args]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
@@ -123,7 +124,8 @@ def assert_every_job_on_slurm(workdir: Path, log: str) -> list[Submission]:
         asked = bool(GPU_SBATCH_FLAG.search(sub.sbatch))
         granted = "TresPerJob=gres:gpu" in jobs[slurm_id]
         saw_gpu = cuda_visible_devices != "unset"
-        assert (asked, granted, saw_gpu) == (sub.gpu_declared,) * 3, (rule, slurm_id, sub.sbatch, cuda_visible_devices)
+        expected = (sub.gpu_declared,) * 3
+        assert (asked, granted, saw_gpu) == expected, (rule, slurm_id, sub.sbatch, cuda_visible_devices)
     return submissions
 
 
@@ -131,11 +133,12 @@ def assert_every_job_on_slurm(workdir: Path, log: str) -> list[Submission]:
 def slurm_cluster(request):
     """The local cluster, up for the session (taken down afterwards when this session started it)."""
     if "slurm" not in (request.config.option.markexpr or ""):
-        pytest.skip("opt-in (installs slurm-wlm, starts daemons, takes minutes): pytest -m slurm tests/test_slurm.py")
+        pytest.skip("opt-in (installs slurm-wlm, starts daemons, minutes): pytest -m slurm tests/test_slurm.py")
     was_up = subprocess.run([str(SCRIPT), "status"], capture_output=True).returncode == 0
     up = subprocess.run([str(SCRIPT), "up"], capture_output=True, text=True, timeout=600)
     if up.returncode != 0:
-        pytest.skip(f"no local SLURM cluster (slurm-local.sh up exited {up.returncode}): {up.stderr.strip()[-600:]}")
+        reason = up.stderr.strip()[-600:]
+        pytest.skip(f"no local SLURM cluster (slurm-local.sh up exited {up.returncode}): {reason}")
     yield
     if not was_up:
         subprocess.run([str(SCRIPT), "down"], capture_output=True, timeout=120, check=True)
@@ -177,6 +180,7 @@ def test_failed_job_is_retried_and_run_completes(fixture_run):
     assert (workdir / "out" / "flaky.txt").read_text() == "attempt=2\n"
 
 
+@pytest.mark.slow
 def test_workflow_on_slurm_equals_local_run(slurm_cluster, tmp_path):
     if not TEST_CONFIG.exists():
         pytest.skip(f"the workflow's smallest config {TEST_CONFIG.relative_to(REPO)} does not exist yet")
@@ -184,15 +188,16 @@ def test_workflow_on_slurm_equals_local_run(slurm_cluster, tmp_path):
     snakefile = REPO / "Snakefile"
     local_dir, slurm_dir = tmp_path / "local", tmp_path / "slurm"
     local_dir.mkdir()
-    # The reference run goes on beside the SLURM run, on one core, while SLURM waits between status checks.
+    # The reference run goes on beside the SLURM run (which mostly waits), with as many cores as the node.
     local_cmd = [sys.executable, "-m", "snakemake", "-s", str(snakefile), "--directory", str(local_dir)]
-    local_cmd += ["--configfile", str(TEST_CONFIG), "--cores", "1"]
+    local_cmd += ["--configfile", str(TEST_CONFIG), "--cores", str(os.cpu_count())]
     with open(local_dir / "snakemake.txt", "w") as local_log:
         local = subprocess.Popen(local_cmd, env=slurm_env(), stdout=local_log, stderr=subprocess.STDOUT)
         try:
             slurm_dir.mkdir()
-            log = snakemake(snakefile, slurm_dir, "--configfile", str(TEST_CONFIG), env=slurm_env(), timeout=1800)
-            assert local.wait(timeout=1800) == 0, (local_dir / "snakemake.txt").read_text()[-3000:]
+            env = slurm_env(mem_mb="2000")  # the toy jobs peak near 0.5 GB
+            log = snakemake(snakefile, slurm_dir, "--configfile", str(TEST_CONFIG), env=env, timeout=3600)
+            assert local.wait(timeout=3600) == 0, (local_dir / "snakemake.txt").read_text()[-3000:]
         finally:
             local.kill()
     submissions = assert_every_job_on_slurm(slurm_dir, log)

@@ -15,7 +15,9 @@ T_STAR = pd.DataFrame({"sample": np.arange(len(T_INDEX)), "t_star": np.where(T_I
 ACCURACY = np.array([0.1, 0.1, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95])  # sustained rise from index 1 (step 200)
 _rng = np.random.default_rng(0)
 # A fixed random expert order per sample and layer (the sample's "disorder"), and one shared template.
-ORDERS = {split: np.argsort(_rng.random((n, N_LAYERS, N_EXPERTS)), axis=-1) for split, n in (("train", 22), ("validation", 12), ("test", 6))}
+ORDERS = {
+    split: np.argsort(_rng.random((n, N_LAYERS, N_EXPERTS)), axis=-1) for split, n in (("train", 22), ("validation", 12), ("test", 6))
+}
 TEMPLATE = np.argsort(_rng.random((N_LAYERS, N_EXPERTS)), axis=-1)
 ROUTERS = _rng.normal(size=(N_LAYERS, N_EXPERTS, 6))
 

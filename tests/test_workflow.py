@@ -162,3 +162,11 @@ def test_bad_config_fails_before_any_job_naming_the_key(tmp_path):
     assert "'rnak'" in message and "lora" in message
     assert "checkpoints.source" in message and "'toy', 'hub', 'local'" in message
     assert not (tmp_path / "results").exists()
+
+
+def test_verdict_table_covers_every_claim_and_domain(workflow_run):
+    table = pd.read_csv(results(workflow_run) / "verdicts/claims.tsv", sep="\t")
+    assert set(table["domain"]) == set(DOMAINS)
+    assert set(table["number"]) == {1, 2, 3, 4, 5}
+    assert set(table["verdict"]) <= {"holds", "does not hold", "explained by a control", "undecided"}
+    assert (results(workflow_run) / "verdicts/claims.md").read_text().count("|") > 20

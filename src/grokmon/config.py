@@ -7,9 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+import referencing
 import yaml
 
 TOY_DOMAINS = ("math", "code", "commonsense", "domain")
+# Benchmarks whose lm-eval task runs model-written code (`unsafe_code: true` in their YAML).
+UNSAFE_TASKS = ("grokmon_humaneval_plus",)
 
 
 class ConfigError(ValueError):
@@ -47,11 +50,21 @@ def _describe(error: jsonschema.ValidationError) -> str:
     return f"config key '{key}': {error.message}"
 
 
+def _sibling_schemas(schema_dir: Path) -> referencing.Registry:
+    """A registry that resolves a relative `$ref` (e.g. "paper_data.schema.yaml") to that YAML file in `schema_dir`."""
+
+    def retrieve(uri: str) -> referencing.Resource:
+        return referencing.Resource.from_contents(yaml.safe_load((schema_dir / uri).read_text()))
+
+    return referencing.Registry(retrieve=retrieve)
+
+
 def validate_config(config: dict[str, Any], schema_path: str | Path) -> dict[str, Any]:
     """Return a copy of `config` validated against the schema, defaults filled in; raise ConfigError naming the key."""
     schema = yaml.safe_load(Path(schema_path).read_text())
     resolved = copy.deepcopy(dict(config))
-    errors = sorted(_Validator(schema).iter_errors(resolved), key=lambda e: list(e.absolute_path))
+    validator = _Validator(schema, registry=_sibling_schemas(Path(schema_path).parent))
+    errors = sorted(validator.iter_errors(resolved), key=lambda e: list(e.absolute_path))
     if errors:
         raise ConfigError("invalid config:\n  " + "\n  ".join(_describe(e) for e in errors))
     _check_semantics(resolved)
@@ -78,9 +91,7 @@ def _check_semantics(config: dict[str, Any]) -> None:
         if max(steps) > pretrain_steps:
             raise ConfigError(f"config key 'checkpoints.steps' goes to {max(steps)} but 'toy.pretrain.steps' is {pretrain_steps}")
     else:
-        for name, domain in config["domains"].items():
-            if "data" not in domain or "benchmark" not in domain:
-                raise ConfigError(f"missing config key 'domains.{name}.data' or 'domains.{name}.benchmark', required when checkpoints.source is {source!r}")
+        _check_paper_sources(config)
     eps = config["memorization"]["epsilon"]
     if isinstance(eps, dict):
         missing = sorted(set(config["domains"]) - set(eps))
@@ -89,3 +100,23 @@ def _check_semantics(config: dict[str, Any]) -> None:
     lo, hi = config["memorization"]["target_fraction"]
     if lo > hi:
         raise ConfigError(f"config key 'memorization.target_fraction' must be [low, high], got {[lo, hi]}")
+    scoring_step = config["contamination"]["step"]
+    if scoring_step is not None and scoring_step not in steps:
+        raise ConfigError(f"config key 'contamination.step' = {scoring_step} is not one of 'checkpoints.steps' {steps}")
+
+
+def _check_paper_sources(config: dict[str, Any]) -> None:
+    """Semantic checks of the hub and local sources: paths, per-domain data and benchmark, eviction, unsafe code."""
+    ckpt = config["checkpoints"]
+    if ckpt["source"] == "local" and "{step}" not in ckpt["path_pattern"]:
+        raise ConfigError(f"config key 'checkpoints.path_pattern' must contain {{step}}, got {ckpt['path_pattern']!r}")
+    if ckpt["evict_after_use"] and ckpt["source"] != "hub":
+        raise ConfigError("config key 'checkpoints.evict_after_use' needs checkpoints.source 'hub' (only hub downloads are evicted)")
+    for name, domain in config["domains"].items():
+        if "data" not in domain or "benchmark" not in domain:
+            raise ConfigError(f"missing config key 'domains.{name}.data' or 'domains.{name}.benchmark', required when checkpoints.source is {ckpt['source']!r}")
+        if "test" in domain["data"]:
+            raise ConfigError(f"config key 'domains.{name}.data.test' is not used: the test items are the docs of 'domains.{name}.benchmark' (lm-eval's doc order)")
+        task = domain["benchmark"]["task"]
+        if task in UNSAFE_TASKS and not config["evaluation"]["confirm_run_unsafe_code"]:
+            raise ConfigError(f"config key 'domains.{name}.benchmark.task' = {task!r} runs model-written code: set 'evaluation.confirm_run_unsafe_code: true' to allow it")

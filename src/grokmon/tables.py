@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from grokmon import consistency, correlation, matching, pathways
+from grokmon import consistency, controls, correlation, matching, pathways
 
 # Table 1 rows: series column -> the paper's metric name.
 TABLE1_METRICS = {
@@ -20,12 +20,6 @@ TABLE1_METRICS = {
     "distance_normalized": "Pathway distance (length-normalized)",
     "adjacent_cosine": "Raw adjacent-layer cosine",
 }
-
-
-def routing_entropy(routing: np.ndarray) -> np.ndarray:
-    """Entropy (nats) of each sample's mean routing weights, averaged over layers: float[n]."""
-    p = np.clip(routing, 1e-12, 1.0)
-    return -(p * np.log(p)).sum(-1).mean(-1)
 
 
 def sample_sets(routing: Mapping[str, np.ndarray], t_star: pd.DataFrame) -> list[tuple[str, int, np.ndarray]]:
@@ -68,7 +62,7 @@ def pathway_tables(
             row["consistency"] = float(np.mean(consistency.paper_consistency(r, router_weights)))
             row["adjacent_cosine"] = float(np.mean(consistency.mean_adjacent_cosine(r, router_weights)))
             row["path_length"] = float(np.mean([len(s) for s in pathways.pathway_strings(r, cut=cut)]))
-            row["entropy"] = float(np.mean(routing_entropy(r)))
+            row["entropy"] = float(np.mean(controls.routing_entropy(r)))
         rows.append(row)
     return pd.DataFrame(rows), pd.DataFrame(layer_rows, columns=["group", "t_star", "layer", "distance"])
 

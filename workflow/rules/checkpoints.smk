@@ -1,4 +1,46 @@
 # Checkpoints: each analysed step becomes checkpoints/{step}/checkpoint.json pointing to a model dir.
+# Hub checkpoints can be evicted from the HF cache after use (checkpoints.evict_after_use): then the
+# pointer is temp() and evict_checkpoint waits for every job that reads the model; a later job that needs
+# the model again finds no pointer and fetches it again.
+import os
+
+from grokmon.checkpoints import read_revisions
+from grokmon.config import ConfigError
+
+EVICT = config["checkpoints"]["evict_after_use"]
+EVICTED = expand(out("checkpoints/{step}/evicted.json"), step=STEPS) if EVICT else []
+
+
+def repo_file(path):
+    """`path` if it exists (absolute, or relative to the working directory), else relative to the repository."""
+    return path if os.path.exists(path) else os.path.join(workflow.basedir, path)
+
+
+def hub_revisions():
+    """{step: branch} of every analysed step, from the checkpoints.revisions TSV (a missing step fails here)."""
+    path = repo_file(config["checkpoints"]["revisions"])
+    revisions = read_revisions(path)
+    missing = [s for s in STEPS if s not in revisions]
+    if missing:
+        raise ConfigError(
+            f"config key 'checkpoints.revisions' ({path}) has no revision for step(s) {missing}"
+        )
+    return revisions
+
+
+def checkpoint_consumers(wildcards):
+    """The pointer of checkpoint {step} and every artifact made from its model: eviction waits for them all."""
+    made = [
+        *rules.routes.output,
+        *rules.router_matrices.output,
+        *rules.lora.output,
+        *rules.evaluate.output,
+    ]
+    if config["contamination"]["enabled"] and int(wildcards.step) == CONTAMINATION_STEP:
+        made += rules.contamination.output
+    paths = expand(made, step=wildcards.step, domain=DOMAINS)
+    return [checkpoint_pointer(wildcards), *dict.fromkeys(paths)]
+
 
 if config["checkpoints"]["source"] == "toy":
 
@@ -15,7 +57,7 @@ if config["checkpoints"]["source"] == "toy":
         conda:
             "../../envs/torch.yaml"
         resources:
-            **GPU_RULE_RESOURCES,
+            **rule_resources("toy_pretrain", gpu=True),
         params:
             toy=section("toy"),
             steps=STEPS,
@@ -25,30 +67,54 @@ if config["checkpoints"]["source"] == "toy":
 
 elif config["checkpoints"]["source"] == "hub":
 
+    REVISIONS = hub_revisions()
+    POINTER = out("checkpoints/{step}/checkpoint.json")
+
     rule fetch_checkpoint:
         output:
-            out("checkpoints/{step}/checkpoint.json"),
+            temp(POINTER) if EVICT else POINTER,
         log:
             out("logs/fetch_checkpoint/{step}.log"),
         benchmark:
             out("benchmarks/fetch_checkpoint/{step}.tsv")
         conda:
             "../../envs/torch.yaml"
+        resources:
+            **rule_resources("fetch_checkpoint"),
         params:
-            checkpoints=section("checkpoints"),
+            repo=config["checkpoints"]["repo"],
+            revision=lambda wc: REVISIONS[int(wc.step)],
+            cache_dir=config["checkpoints"]["cache_dir"],
         script:
             "../scripts/fetch_checkpoint.py"
+
+    rule evict_checkpoint:
+        input:
+            checkpoint_consumers,
+        output:
+            out("checkpoints/{step}/evicted.json"),
+        log:
+            out("logs/evict_checkpoint/{step}.log"),
+        priority: 100
+        conda:
+            "../../envs/torch.yaml"
+        params:
+            repo=config["checkpoints"]["repo"],
+            revision=lambda wc: REVISIONS[int(wc.step)],
+            cache_dir=config["checkpoints"]["cache_dir"],
+        script:
+            "../scripts/evict_checkpoint.py"
 
 else:
 
     rule local_checkpoint:
+        input:
+            model=lambda wc: config["checkpoints"]["path_pattern"].format(step=wc.step),
         output:
             out("checkpoints/{step}/checkpoint.json"),
         log:
             out("logs/local_checkpoint/{step}.log"),
         conda:
-            "../../envs/analysis.yaml"
-        params:
-            path_pattern=config["checkpoints"].get("path_pattern"),
+            "../../envs/torch.yaml"
         script:
             "../scripts/local_checkpoint.py"

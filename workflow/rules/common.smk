@@ -13,7 +13,6 @@ RUN = config["run"]
 STEPS = config["checkpoints"]["steps"]
 DOMAINS = list(config["domains"])
 SPLITS = ["train", "validation", "test"]
-GPU_RULE_RESOURCES = {"gpu": 1}
 
 
 wildcard_constraints:
@@ -39,6 +38,11 @@ def per_step(pattern):
         return expand(pattern, step=STEPS, domain=wildcards.domain)
 
     return inputs
+
+
+def rule_resources(rule, gpu=False):
+    """Resources of `rule`: gpu=1 if it runs a model, plus config resources.<rule> (mem_mb, runtime); --set-resources wins."""
+    return {**({"gpu": 1} if gpu else {}), **config["resources"].get(rule, {})}
 
 
 def section(name):

@@ -39,3 +39,26 @@ rule table1:
         domains=DOMAINS,
     script:
         "../scripts/table1.py"
+
+
+rule verdicts:
+    input:
+        groups=per_domain(out("pathways/{domain}.groups.tsv")),
+        series=per_domain(out("correlation/{domain}.series.tsv")),
+    output:
+        tsv=out("verdicts/claims.tsv"),
+        md=report(
+            out("verdicts/claims.md"),
+            caption="../report/verdicts.rst",
+            category="Does the paper's claim hold in this run?",
+        ),
+    log:
+        out("logs/verdicts.log"),
+    conda:
+        "../../envs/analysis.yaml"
+    params:
+        domains=DOMAINS,
+        correlation=section("correlation"),
+        seed=config["seed"],
+    script:
+        "../scripts/verdicts.py"

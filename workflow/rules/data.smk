@@ -39,6 +39,14 @@ if config["checkpoints"]["source"] == "toy":
 
 else:
 
+    def benchmark_source(domain):
+        """The benchmark keys that decide which items exist (not the evaluation-only overrides)."""
+        return {
+            k: v
+            for k, v in config["domains"][domain]["benchmark"].items()
+            if k != "overrides"
+        }
+
     rule paper_data:
         output:
             train=out("data/{domain}/train.jsonl"),
@@ -51,8 +59,11 @@ else:
             out("benchmarks/paper_data/{domain}.tsv")
         conda:
             "../../envs/torch.yaml"
+        resources:
+            **rule_resources("paper_data"),
         params:
             data=lambda wc: config["domains"][wc.domain]["data"],
+            benchmark=lambda wc: benchmark_source(wc.domain),
             seed=config["seed"],
         script:
             "../scripts/paper_data.py"

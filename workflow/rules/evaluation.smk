@@ -1,21 +1,38 @@
 # Benchmark every tuned checkpoint with lm-evaluation-harness, logging per-item correctness.
 
 
-rule benchmark_task:
-    input:
-        benchmark=out("data/{domain}/benchmark.jsonl"),
-    output:
-        out("eval/tasks/{domain}/{domain}_benchmark.yaml"),
-    log:
-        out("logs/benchmark_task/{domain}.log"),
-    conda:
-        "../../envs/torch.yaml"
-    params:
-        domain=lambda wc: config["domains"][wc.domain],
-        prompt_template=lambda wc: config["lora"]["prompt_template"],
-        evaluation=section("evaluation"),
-    script:
-        "../scripts/benchmark_task.py"
+if config["checkpoints"]["source"] == "toy":
+
+    rule benchmark_task:
+        input:
+            benchmark=out("data/{domain}/benchmark.jsonl"),
+        output:
+            out("eval/tasks/{domain}/{domain}_benchmark.yaml"),
+        log:
+            out("logs/benchmark_task/{domain}.log"),
+        conda:
+            "../../envs/torch.yaml"
+        params:
+            domain=lambda wc: config["domains"][wc.domain],
+            prompt_template=lambda wc: config["lora"]["prompt_template"],
+            evaluation=section("evaluation"),
+        script:
+            "../scripts/benchmark_task.py"
+
+else:
+
+    # The paper's lm-eval task of the domain (grokmon.lm_eval_tasks), with the config's overrides.
+    rule benchmark_task:
+        output:
+            out("eval/tasks/{domain}/{domain}_benchmark.yaml"),
+        log:
+            out("logs/benchmark_task/{domain}.log"),
+        conda:
+            "../../envs/torch.yaml"
+        params:
+            benchmark=lambda wc: config["domains"][wc.domain]["benchmark"],
+        script:
+            "../scripts/benchmark_task.py"
 
 
 rule evaluate:
@@ -32,7 +49,7 @@ rule evaluate:
     conda:
         "../../envs/torch.yaml"
     resources:
-        **GPU_RULE_RESOURCES,
+        **rule_resources("evaluate", gpu=True),
     params:
         evaluation=section("evaluation"),
         device=config["device"],

@@ -4,6 +4,7 @@
 rule generalization:
     input:
         records=per_step(out("eval/{step}/{domain}.jsonl")),
+        keep=contamination_keep,
     output:
         correct=out("generalization/{domain}/correct.npz"),
         t_sharp=out("generalization/{domain}/t_sharp.tsv"),

@@ -19,7 +19,7 @@ rule routes:
     conda:
         "../../envs/torch.yaml"
     resources:
-        **GPU_RULE_RESOURCES,
+        **rule_resources("routes", gpu=True),
     params:
         routes=section("routes"),
         prompt_template=lambda wc: config["lora"]["prompt_template"],
@@ -38,5 +38,7 @@ rule router_matrices:
         out("logs/router_matrices/{step}.log"),
     conda:
         "../../envs/torch.yaml"
+    resources:
+        **rule_resources("router_matrices"),
     script:
         "../scripts/router_matrices.py"

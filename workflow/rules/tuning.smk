@@ -14,7 +14,7 @@ rule lora:
     conda:
         "../../envs/torch.yaml"
     resources:
-        **GPU_RULE_RESOURCES,
+        **rule_resources("lora", gpu=True),
     params:
         lora=section("lora"),
         seed=config["seed"],

@@ -1,23 +1,30 @@
-"""Write the lm-evaluation-harness task of one domain's benchmark (local JSONL)."""
+"""Write the lm-evaluation-harness task of one domain's benchmark: the toy's local JSONL, or the paper's task."""
 
 from pathlib import Path
 
 from grokmon.evaluation import write_local_task
 from grokmon.jobs import start_job
+from grokmon.lm_eval_tasks import write_task_variant
 
 
 def main(snakemake):
     start_job(snakemake)
-    params = snakemake.params
-    written = write_local_task(
-        f"{snakemake.wildcards.domain}_benchmark",
-        Path(snakemake.input.benchmark).resolve(),
-        Path(snakemake.output[0]).parent,
-        task=params.domain["task"],
-        prompt_template=params.prompt_template,
-        max_gen_toks=params.evaluation["max_gen_toks"],
-    )
-    assert Path(written) == Path(snakemake.output[0]), (written, snakemake.output[0])
+    params, out = snakemake.params, Path(snakemake.output[0])
+    if "benchmark" in params.keys():
+        b = params.benchmark
+        written = write_task_variant(
+            b["task"], out.parent, name=out.stem, data_files=b["data_files"], data_format=b["format"], **b["overrides"]
+        )
+    else:
+        written = write_local_task(
+            out.stem,
+            Path(snakemake.input.benchmark).resolve(),
+            out.parent,
+            task=params.domain["task"],
+            prompt_template=params.prompt_template,
+            max_gen_toks=params.evaluation["max_gen_toks"],
+        )
+    assert Path(written) == out, (written, out)
 
 
 main(snakemake)

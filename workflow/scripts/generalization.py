@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 
 from grokmon.generalization import accuracy_curve, generalization_index
-from grokmon.io import read_jsonl, save_npz, write_tsv
+from grokmon.io import read_jsonl, read_tsv, save_npz, write_tsv
 from grokmon.jobs import start_job
 
 
@@ -12,6 +12,9 @@ def main(snakemake):
     start_job(snakemake)
     params, steps = snakemake.params.generalization, np.asarray(snakemake.params.steps)
     per_step = [sorted(read_jsonl(path), key=lambda r: r["doc_id"]) for path in snakemake.input.records]
+    if snakemake.input.keep:  # Min-K%++ filter on: leave out the likely contaminated items
+        kept = set(read_tsv(snakemake.input.keep).query("keep == 1")["doc_id"])
+        per_step = [[r for r in records if r["doc_id"] in kept] for records in per_step]
     doc_ids = [r["doc_id"] for r in per_step[0]]
     if any([r["doc_id"] for r in records] != doc_ids for records in per_step):
         raise ValueError("evaluation records of different checkpoints cover different items")

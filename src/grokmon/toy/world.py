@@ -71,7 +71,7 @@ class ToyDomain:
     name: str
     task: str  # "generate" | "multiple_choice"
     n_choices: int | None
-    corpus: list[str]
+    corpus: list[str] = field(repr=False)
     train: list[dict] = field(repr=False)  # {"id", "text", "answer_char"}, a subset of corpus
     validation: list[dict] = field(repr=False)  # {"id", "text", "answer_char"}, never in corpus
     sft: list[dict] = field(repr=False)  # {"prompt", "response"}, items of the corpus

@@ -1,0 +1,17 @@
+"""Point checkpoints/{step}/checkpoint.json at a local Hugging Face model directory (checkpoints.path_pattern)."""
+
+from pathlib import Path
+
+from grokmon.checkpoints import write_checkpoint_pointer
+from grokmon.jobs import start_job
+
+
+def main(snakemake):
+    start_job(snakemake)
+    step, model = int(snakemake.wildcards.step), Path(snakemake.input.model).resolve()
+    if not (model / "config.json").is_file():
+        raise ValueError(f"checkpoints.path_pattern: {model} (step {step}) has no config.json, so it is not a model directory")
+    write_checkpoint_pointer(snakemake.output[0], step=step, revision="local", model_path=model)
+
+
+main(snakemake)
