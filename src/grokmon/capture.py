@@ -15,6 +15,7 @@ from tqdm.auto import tqdm
 
 from grokmon import io
 from grokmon.architectures import get_router_spec, moe_routers
+from grokmon.devices import resolve_device, resolve_dtype
 
 # Most logits elements turned into float32 log-probabilities at once by the NLL (2**24 floats = 64 MiB).
 _NLL_CHUNK_ELEMENTS = 2**24
@@ -152,13 +153,9 @@ def load_model(path_or_id: str | os.PathLike, revision: str | None = None, devic
     """(model in eval mode, tokenizer with a pad token) from a local dir or hub id; dtype "auto": bf16 on CUDA, fp32 on CPU."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    device = torch.device(device if device is not None else ("cuda" if torch.cuda.is_available() else "cpu"))
-    if dtype == "auto":
-        dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
-    elif isinstance(dtype, str):
-        if not isinstance(getattr(torch, dtype, None), torch.dtype):
-            raise ValueError(f"dtype: expected 'auto', a torch dtype or its name, got {dtype!r}")
-        dtype = getattr(torch, dtype)
+    device = torch.device(resolve_device(device))
+    if isinstance(dtype, str):
+        dtype = getattr(torch, resolve_dtype(dtype, device.type))
     model = AutoModelForCausalLM.from_pretrained(path_or_id, revision=revision, dtype=dtype, device_map=str(device))
     tokenizer = AutoTokenizer.from_pretrained(path_or_id, revision=revision)
     if tokenizer.pad_token is None:

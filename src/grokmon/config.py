@@ -8,6 +8,7 @@ from typing import Any
 
 import jsonschema
 import referencing
+import referencing.jsonschema
 import yaml
 
 TOY_DOMAINS = ("math", "code", "commonsense", "domain")
@@ -51,10 +52,15 @@ def _describe(error: jsonschema.ValidationError) -> str:
 
 
 def _sibling_schemas(schema_dir: Path) -> referencing.Registry:
-    """A registry that resolves a relative `$ref` (e.g. "paper_data.schema.yaml") to that YAML file in `schema_dir`."""
+    """A registry that resolves a relative `$ref` (e.g. "paper_data.schema.yaml") to that YAML file in `schema_dir`.
+
+    The file's `$schema` is dropped so that jsonschema keeps validating it with the default-filling validator.
+    """
 
     def retrieve(uri: str) -> referencing.Resource:
-        return referencing.Resource.from_contents(yaml.safe_load((schema_dir / uri).read_text()))
+        contents = yaml.safe_load((schema_dir / uri).read_text())
+        contents.pop("$schema", None)
+        return referencing.jsonschema.DRAFT202012.create_resource(contents)
 
     return referencing.Registry(retrieve=retrieve)
 

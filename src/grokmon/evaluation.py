@@ -17,7 +17,8 @@ import numpy as np
 import yaml
 
 from grokmon import io
-from grokmon.tuning import resolve_dtype, split_template
+from grokmon.devices import resolve_dtype
+from grokmon.tuning import split_template
 
 TASK_TYPES = ("generate", "multiple_choice")
 # Per-item metric that decides "correct", in order of preference (first present wins).

@@ -41,12 +41,3 @@ def export_package_path(repo_root: str) -> None:
     src = os.path.join(repo_root, "src")
     paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and p != src]
     os.environ["PYTHONPATH"] = os.pathsep.join([src, *paths])
-
-
-def resolve_device(device: str) -> str:
-    """`auto` -> 'cuda' when a GPU is visible to torch, else 'cpu'; other values pass through."""
-    if device != "auto":
-        return device
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"

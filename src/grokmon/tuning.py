@@ -26,12 +26,11 @@ import torch
 import torch.nn.functional as F
 
 from grokmon import io
-from grokmon.jobs import resolve_device
+from grokmon.devices import resolve_device, resolve_dtype
 
 PROMPT_FIELD = "{prompt}"
 IGNORE_INDEX = -100
 TARGET_DELIMITER = " "
-_DTYPES = ("float32", "bfloat16", "float16")
 _OPTIMIZERS = {"adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
 
 
@@ -45,15 +44,6 @@ def split_template(template: str) -> list[str]:
 def render_prompt(template: str, prompt: str) -> str:
     """Apply a prompt template: every `{prompt}` replaced by `prompt`, all other text literal."""
     return prompt.join(split_template(template))
-
-
-def resolve_dtype(dtype: str, device: str) -> str:
-    """Torch dtype name: "auto" gives bfloat16 on CUDA and float32 elsewhere."""
-    if dtype == "auto":
-        return "bfloat16" if str(device).startswith("cuda") else "float32"
-    if dtype not in _DTYPES:
-        raise ValueError(f"dtype must be 'auto' or one of {_DTYPES}, got {dtype!r}")
-    return dtype
 
 
 def encode_pair(

@@ -2,44 +2,8 @@
 # Hub checkpoints can be evicted from the HF cache after use (checkpoints.evict_after_use): then the
 # pointer is temp() and evict_checkpoint waits for every job that reads the model; a later job that needs
 # the model again finds no pointer and fetches it again.
-import os
-
-from grokmon.checkpoints import read_revisions
-from grokmon.config import ConfigError
-
 EVICT = config["checkpoints"]["evict_after_use"]
 EVICTED = expand(out("checkpoints/{step}/evicted.json"), step=STEPS) if EVICT else []
-
-
-def repo_file(path):
-    """`path` if it exists (absolute, or relative to the working directory), else relative to the repository."""
-    return path if os.path.exists(path) else os.path.join(workflow.basedir, path)
-
-
-def hub_revisions():
-    """{step: branch} of every analysed step, from the checkpoints.revisions TSV (a missing step fails here)."""
-    path = repo_file(config["checkpoints"]["revisions"])
-    revisions = read_revisions(path)
-    missing = [s for s in STEPS if s not in revisions]
-    if missing:
-        raise ConfigError(
-            f"config key 'checkpoints.revisions' ({path}) has no revision for step(s) {missing}"
-        )
-    return revisions
-
-
-def checkpoint_consumers(wildcards):
-    """The pointer of checkpoint {step} and every artifact made from its model: eviction waits for them all."""
-    made = [
-        *rules.routes.output,
-        *rules.router_matrices.output,
-        *rules.lora.output,
-        *rules.evaluate.output,
-    ]
-    if config["contamination"]["enabled"] and int(wildcards.step) == CONTAMINATION_STEP:
-        made += rules.contamination.output
-    paths = expand(made, step=wildcards.step, domain=DOMAINS)
-    return [checkpoint_pointer(wildcards), *dict.fromkeys(paths)]
 
 
 if config["checkpoints"]["source"] == "toy":

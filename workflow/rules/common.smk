@@ -1,12 +1,16 @@
 # Shared helpers: config validation, paths, wildcard constraints. Everything else lives in rules.
-from grokmon.config import validate_config
+import os
+
+from grokmon.checkpoints import read_revisions
+from grokmon.config import ConfigError, validate_config
 from grokmon.jobs import export_package_path
 
 # Jobs import the grokmon package from this checkout, also inside conda environments (--sdm conda).
 export_package_path(workflow.basedir)
 
+# The schema in the repository (not workflow.source_path's cached copy): it $refs paper_data.schema.yaml there.
 config.update(
-    validate_config(config, workflow.source_path("../schemas/config.schema.yaml"))
+    validate_config(config, f"{workflow.basedir}/workflow/schemas/config.schema.yaml")
 )
 
 RUN = config["run"]
@@ -53,3 +57,40 @@ def section(name):
 def per_domain(pattern):
     """`pattern` (with {domain}) for every domain of the run."""
     return expand(pattern, domain=DOMAINS)
+
+
+def repo_file(path):
+    """`path` if it exists (absolute, or relative to the working directory), else relative to the repository."""
+    return path if os.path.exists(path) else os.path.join(workflow.basedir, path)
+
+
+def hub_revisions():
+    """{step: branch} of every analysed step, from the checkpoints.revisions TSV (a missing step fails here)."""
+    path = repo_file(config["checkpoints"]["revisions"])
+    revisions = read_revisions(path)
+    missing = [s for s in STEPS if s not in revisions]
+    if missing:
+        raise ConfigError(
+            f"config key 'checkpoints.revisions' ({path}) has no revision for step(s) {missing}"
+        )
+    return revisions
+
+
+def checkpoint_consumers(wildcards):
+    """The pointer of checkpoint {step} and every artifact made from its model: eviction waits for them all."""
+    made = [
+        *rules.routes.output,
+        *rules.router_matrices.output,
+        *rules.lora.output,
+        *rules.evaluate.output,
+    ]
+    if config["contamination"]["enabled"] and int(wildcards.step) == CONTAMINATION_STEP:
+        made += rules.contamination.output
+    paths = expand(made, step=wildcards.step, domain=DOMAINS)
+    return [checkpoint_pointer(wildcards), *dict.fromkeys(paths)]
+
+
+def contamination_keep(wildcards):
+    """The domain's kept-items table when the filter is on, else no input (generalization keeps every item)."""
+    on = config["contamination"]["enabled"]
+    return out(f"contamination/{wildcards.domain}.tsv") if on else []

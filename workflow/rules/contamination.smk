@@ -7,13 +7,6 @@ CONTAMINATION_STEP = (
 )
 
 
-def contamination_keep(wildcards):
-    """The domain's kept-items table when the filter is on, else no input (generalization keeps every item)."""
-    return (
-        out(f"contamination/{wildcards.domain}.tsv") if CONTAMINATION["enabled"] else []
-    )
-
-
 rule contamination:
     input:
         checkpoint=out(f"checkpoints/{CONTAMINATION_STEP}/checkpoint.json"),

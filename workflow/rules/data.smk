@@ -39,14 +39,6 @@ if config["checkpoints"]["source"] == "toy":
 
 else:
 
-    def benchmark_source(domain):
-        """The benchmark keys that decide which items exist (not the evaluation-only overrides)."""
-        return {
-            k: v
-            for k, v in config["domains"][domain]["benchmark"].items()
-            if k != "overrides"
-        }
-
     rule paper_data:
         output:
             train=out("data/{domain}/train.jsonl"),
@@ -63,7 +55,12 @@ else:
             **rule_resources("paper_data"),
         params:
             data=lambda wc: config["domains"][wc.domain]["data"],
-            benchmark=lambda wc: benchmark_source(wc.domain),
+            # the keys that decide which items exist, not the evaluation-only overrides
+            benchmark=lambda wc: {
+                k: v
+                for k, v in config["domains"][wc.domain]["benchmark"].items()
+                if k != "overrides"
+            },
             seed=config["seed"],
         script:
             "../scripts/paper_data.py"

@@ -6,7 +6,8 @@ from grokmon.capture import load_model
 from grokmon.checkpoints import read_checkpoint_pointer
 from grokmon.contamination import drop_top_fraction, min_k_plus_plus
 from grokmon.io import read_jsonl, write_tsv
-from grokmon.jobs import resolve_device, start_job
+from grokmon.devices import resolve_device
+from grokmon.jobs import start_job
 from grokmon.texts import split_texts
 
 

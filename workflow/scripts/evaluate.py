@@ -5,7 +5,8 @@ from pathlib import Path
 from grokmon.checkpoints import read_checkpoint_pointer
 from grokmon.evaluation import evaluate
 from grokmon.io import write_jsonl
-from grokmon.jobs import resolve_device, start_job
+from grokmon.devices import resolve_device
+from grokmon.jobs import start_job
 
 
 def main(snakemake):

@@ -3,7 +3,8 @@
 from grokmon.capture import capture_routes, load_model
 from grokmon.checkpoints import read_checkpoint_pointer
 from grokmon.io import read_jsonl
-from grokmon.jobs import resolve_device, start_job
+from grokmon.devices import resolve_device
+from grokmon.jobs import start_job
 from grokmon.texts import split_texts
 
 

@@ -1,0 +1,391 @@
+"""The paper's config (config/olmoe.yaml): its values, its full DAG offline, and the hub path run for real
+offline: a tiny OLMoE in a local HF cache under the revision names, paper data from fixture files of the
+real formats, the Min-K%++ filter feeding generalization, and eviction after use."""
+
+import copy
+import json
+import re
+from pathlib import Path
+
+import datasets as hf_datasets
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import yaml
+from conftest import REPO, run_snakemake
+from huggingface_hub import scan_cache_dir
+from test_checkpoints import _place_in_hub_cache
+from test_datasets import MEDIAWIKI, _json_array, _jsonl, _parquet
+from tiny_models import tiny_olmoe, tiny_tokenizer
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from grokmon.checkpoints import branch_name, read_revisions
+from grokmon.config import UNSAFE_TASKS, ConfigError, validate_config
+from grokmon.contamination import min_k_plus_plus
+from grokmon.io import read_json, read_jsonl, read_tsv, write_jsonl
+from grokmon.lm_eval_tasks import PAPER_TASKS, task_yaml
+
+OLMOE = REPO / "config" / "olmoe.yaml"
+SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
+PAPER = yaml.safe_load(OLMOE.read_text())
+HUB_REPO = "allenai/OLMoE-1B-7B-0924"
+PAPER_STEPS = [5000, 125000, 245000, 370000, 490000, 615000, 735000, 855000, 980000, 1100000]
+GPU_RULES = {"routes", "lora", "evaluate", "contamination"}
+# Rules with one job per checkpoint, per (checkpoint, domain) and per domain in the paper's DAG.
+PER_STEP = {"fetch_checkpoint", "router_matrices", "evict_checkpoint"}
+PER_STEP_DOMAIN = {"routes", "lora", "evaluate", "pathways"}
+PER_DOMAIN = {"paper_data", "benchmark_task", "contamination", "memorization", "generalization", "collect_pathways",
+              "matching", "series", "fig2"}
+JOB_BLOCK = re.compile(r"^(?:local)?rule (\w+):\n((?:    .*\n)+)", re.M)
+
+
+@pytest.fixture(autouse=True)
+def _private_datasets_cache(tmp_path, monkeypatch):
+    monkeypatch.setattr(hf_datasets.config, "HF_DATASETS_CACHE", str(tmp_path / "hf_datasets_cache"))
+
+
+# ---------------- the config itself ----------------
+
+
+def test_olmoe_config_holds_the_papers_settings():
+    c = validate_config(PAPER, SCHEMA)
+    assert c["checkpoints"]["repo"] == HUB_REPO and c["checkpoints"]["steps"] == PAPER_STEPS
+    revisions = read_revisions(REPO / c["checkpoints"]["revisions"])
+    assert revisions == {s: branch_name(s) for s in PAPER_STEPS}
+    assert revisions[1100000] == "step1100000-tokens4613B"
+    assert c["dtype"] == "bfloat16" and c["checkpoints"]["evict_after_use"] is True
+    assert {k: c["lora"][k] for k in ("rank", "dropout", "lr", "batch_size", "epochs", "max_length", "target_modules")} == {
+        "rank": 32, "dropout": 0.1, "lr": 5e-5, "batch_size": 4, "epochs": 3, "max_length": 2048,
+        "target_modules": ["q_proj", "k_proj", "v_proj"]}
+    assert c["memorization"] == {"epsilon": "auto", "epsilon_step": 0.1, "target_fraction": [0.2, 0.25], "delta": 0.05,
+                                 "loss_span": "sequence"}
+    assert c["pathways"]["cut"] == 0.7 and c["generalization"] == {"min_accuracy": 0.8, "max_errors": 1}
+    assert c["contamination"]["enabled"] and c["contamination"]["fraction"] == 0.1
+    assert {d: v["benchmark"]["task"] for d, v in c["domains"].items()} == PAPER_TASKS
+    sources = {d: {s: v["data"][s]["dataset"] for s in ("train", "validation", "sft")} for d, v in c["domains"].items()}
+    assert sources == {  # paper Table 2 and App. B
+        "math": {"train": "open-web-math/open-web-math", "validation": "qwedsacf/competition_math",
+                 "sft": "meta-math/MetaMathQA"},
+        "code": {"train": "bigcode/starcoderdata", "validation": "newfacade/LeetCodeDataset",
+                 "sft": "HuggingFaceH4/CodeAlpaca_20K"},
+        "commonsense": {"train": "emozilla/dolma-v1_7-books", "validation": "kowndinya23/flan2021-commonsense",
+                        "sft": "yahma/alpaca-cleaned"},
+        "domain_specific": {"train": "blester125/mediawiki-dolma", "validation": "chemNLP/chemistry-bookshelves-merged",
+                            "sft": "yahma/alpaca-cleaned"},
+    }
+    for domain in c["domains"].values():
+        assert domain["data"]["train"]["n"] == domain["data"]["validation"]["n"] == 10000
+        assert domain["data"]["train"]["split"] == "train"  # defaults of paper_data.schema.yaml filled in
+    assert c["domains"]["domain_specific"]["data"]["train"]["keyword"] == {
+        "field": "text", "contains": "Organic Chemistry", "ignore_case": False}
+
+
+def test_schema_lists_exactly_the_paper_tasks_and_unsafe_ones_are_marked():
+    schema = yaml.safe_load(SCHEMA.read_text())
+    assert sorted(schema["$defs"]["benchmark"]["properties"]["task"]["enum"]) == sorted(PAPER_TASKS.values())
+    unsafe = {t for t in PAPER_TASKS.values() if re.search(r"^unsafe_code: true$", task_yaml(t).read_text(), re.M)}
+    assert unsafe == set(UNSAFE_TASKS) == {"grokmon_humaneval_plus"}
+
+
+@pytest.mark.parametrize(
+    "edit, expected",
+    [
+        (lambda c: c["evaluation"].update(confirm_run_unsafe_code=False),
+         ["'domains.code.benchmark.task'", "'evaluation.confirm_run_unsafe_code: true'"]),
+        (lambda c: c["domains"]["math"]["data"].update(test={"dataset": "x"}), ["'domains.math.data.test' is not used"]),
+        (lambda c: c["contamination"].update(step=7), ["'contamination.step' = 7"]),
+        (lambda c: c["checkpoints"].update(source="local", path_pattern="ckpt/{step}"), ["'checkpoints.evict_after_use'"]),
+        (lambda c: c["checkpoints"].update(source="local", path_pattern="ckpt/x", evict_after_use=False),
+         ["'checkpoints.path_pattern' must contain {step}"]),
+        (lambda c: c["domains"]["code"].pop("benchmark"), ["'domains.code.benchmark'"]),
+        (lambda c: c["domains"]["code"]["benchmark"].update(task="humaneval"), ["'domains.code.benchmark.task'",
+                                                                                "'grokmon_humaneval_plus'"]),
+        (lambda c: c["domains"]["math"]["data"]["train"].update(txt_field="t"), ["domains.math.data.train", "txt_field"]),
+        (lambda c: c["resources"].update(lroa={"mem_mb": 1}), ["'resources'", "'lroa'"]),
+    ],
+)
+def test_paper_semantic_checks_name_the_key(edit, expected):
+    config = copy.deepcopy(PAPER)
+    edit(config)
+    with pytest.raises(ConfigError) as err:
+        validate_config(config, SCHEMA)
+    for text in expected:
+        assert text in str(err.value)
+
+
+# ---------------- the full DAG, offline ----------------
+
+
+@pytest.fixture(scope="module")
+def paper_dry_run(tmp_path_factory):
+    """Jobs of `snakemake -n --configfile config/olmoe.yaml` (offline): [(rule, body of its block)]."""
+    proc = run_snakemake(tmp_path_factory.mktemp("olmoe_dry"), "-n", configfile=OLMOE)
+    return JOB_BLOCK.findall(proc.stdout)
+
+
+def _files(body, key):
+    line = re.search(rf"^    {key}: (.*)$", body, re.M)
+    return line.group(1).split(", ") if line else []
+
+
+def test_paper_dag_has_every_job_per_checkpoint_and_domain(paper_dry_run):
+    counts = pd.Series([rule for rule, _ in paper_dry_run]).value_counts().to_dict()
+    n_steps, n_domains = len(PAPER_STEPS), len(PAPER["domains"])
+    expected = ({r: n_steps for r in PER_STEP} | {r: n_steps * n_domains for r in PER_STEP_DOMAIN}
+                | {r: n_domains for r in PER_DOMAIN} | {"resolved_config": 1, "table1": 1, "all": 1})
+    assert {r: counts.get(r) for r in expected} == expected
+    assert {"toy_world", "toy_pretrain", "local_checkpoint"}.isdisjoint(counts)
+    routes = {(m.group(1), m.group(2)) for _, body in paper_dry_run
+              for m in [re.search(r"routes/(\d+)/(\w+)/train\.npz", " ".join(_files(body, "output")))] if m}
+    assert routes == {(str(s), d) for s in PAPER_STEPS for d in PAPER["domains"]}
+
+
+def test_gpu_resources_on_exactly_the_gpu_rules_with_the_configs_memory(paper_dry_run):
+    gpu = {rule for rule, body in paper_dry_run if re.search(r"^    resources: .*\bgpu=1\b", body, re.M)}
+    assert gpu == GPU_RULES
+    for rule, body in paper_dry_run:
+        if rule in PAPER["resources"]:
+            mem, runtime = PAPER["resources"][rule]["mem_mb"], PAPER["resources"][rule]["runtime"]
+            assert re.search(rf"\bmem_mb={mem}\b", body) and re.search(rf"\bruntime={runtime}\b", body), rule
+
+
+def test_eviction_waits_for_every_job_that_reads_the_checkpoint(paper_dry_run):
+    evict_inputs = {re.search(r"checkpoints/(\d+)/evicted", " ".join(_files(b, "output"))).group(1): set(_files(b, "input"))
+                    for r, b in paper_dry_run if r == "evict_checkpoint"}
+    readers = 0
+    for rule, body in paper_dry_run:
+        pointers = [f for f in _files(body, "input") if f.endswith("/checkpoint.json")]
+        if rule == "evict_checkpoint" or not pointers:
+            continue
+        readers += 1
+        for pointer in pointers:
+            step = pointer.split("/")[-2]
+            assert set(_files(body, "output")) <= evict_inputs[step], (rule, step)
+    n_steps, n_domains = len(PAPER_STEPS), len(PAPER["domains"])
+    assert readers == n_steps * (3 * n_domains + 1) + n_domains  # routes, lora, evaluate, router_matrices, contamination
+
+
+# ---------------- the hub path, offline, on tiny files ----------------
+
+STEPS = [5000, 125000]
+CSQA = [{"id": f"q{i}", "question": f"Where is the cat {i}?", "question_concept": "cat",
+         "choices": {"label": list("ABCDE"), "text": ["mat", "sea", "sky", "oven", "mud"]}, "answerKey": "ABCDE"[i]}
+        for i in range(3)]
+HUMANEVAL = [{"task_id": f"HumanEval/{i}", "prompt": f"def f{i}(x):\n", "canonical_solution": f"    return {i}\n",
+              "entry_point": f"f{i}", "test": f"def check(c):\n    assert c(0) == {i}\n"} for i in range(2)]
+ALPACA = [{"instruction": "Translate to French.", "input": "cat", "output": "chat"},
+          {"instruction": "Name a color.", "input": "", "output": "Blue"}]
+
+
+def _domains(d: Path) -> dict:
+    """The four paper domains, each source a tiny local file in its hub format (datasets.md)."""
+    owm = _parquet(d / "owm" / "train-00000-of-00114.parquet",
+                   [{"url": f"https://m.org/{i}", "text": f"Lemma {i}.", "date": "2023", "metadata": "{}"} for i in range(4)])
+    comp = _parquet(d / "comp.parquet", [{"problem": "Compute $2+2$.", "level": "Level 1", "type": "Algebra",
+                                          "solution": "$\\boxed{4}$"}])
+    metamath = _json_array(d / "MetaMathQA-395K.json", [{"query": "1+1?", "response": "The answer is: 2",
+                                                         "type": "GSM_AnsAug", "original_question": "1+1?"}])
+    dart = _parquet(d / "dart.parquet", [
+        {"query": "What is $1+1$?", "gt_ans": "2", "query_metadata": {"level": 1}, "resp": "\\boxed{2}"},
+        {"query": "What is $1+1$?", "gt_ans": "2", "query_metadata": {"level": 1}, "resp": "2"},
+        {"query": "Solve $2x=6$.", "gt_ans": "3", "query_metadata": {"level": 2}, "resp": "\\boxed{3}"}])
+    star = _parquet(d / "starcoderdata" / "python" / "train-00000-of-00059.parquet", [
+        {"id": f"sc-{i}", "content": f"x = {i}\n", "max_stars_repo_path": "a.py", "max_stars_repo_name": "o/a",
+         "max_stars_count": 1} for i in range(3)])
+    leet = {"task_id": "two-sum", "question_id": 1, "query": "Solve two sum.", "response": "Use a dict."}
+    leet_train = _jsonl(d / "LeetCodeDataset-train.jsonl", [leet])
+    code_alpaca = _parquet(d / "codealpaca.parquet", [{"prompt": "Reverse a list.", "completion": "xs[::-1]"}])
+    humaneval = _parquet(d / "humanevalplus.parquet", HUMANEVAL)
+    books = _parquet(d / "books.parquet", [
+        {"id": "g1", "text": "CHAPTER I.\n" + "word " * 50, "source": "gutenberg"},
+        {"id": "g2", "text": "Is fire hot?\n\nyes", "source": "gutenberg"}])  # also a validation text: dropped there
+    flan = _parquet(d / "flan.parquet", [{"inputs": "Is fire hot?", "targets": "yes", "task_name": "a"},
+                                         {"inputs": "Is ice cold?", "targets": "yes", "task_name": "b"}])
+    alpaca = _json_array(d / "alpaca_data_cleaned.json", ALPACA)
+    csqa = {"train": _parquet(d / "csqa_train.parquet", CSQA[:1]), "validation": _parquet(d / "csqa_val.parquet", CSQA)}
+    _jsonl(d / "mediawiki" / "wikibooks.jsonl.gz", MEDIAWIKI, gz=True)
+    chem = _parquet(d / "chem.parquet", [{"title": "1.1", "url": "u", "text": "Atoms are small.", "__index_level_0__": 41}])
+    mmlu = [{"question": f"Which gas {i}?", "subject": "college_chemistry", "choices": ["H2", "O2", "N2", "He"], "answer": i}
+            for i in range(3)]
+    mmlu_files = {"test": _parquet(d / "mmlu_test.parquet", mmlu), "dev": _parquet(d / "mmlu_dev.parquet", mmlu[:1])}
+
+    def pq(files, **kw):
+        return {"data_files": files, "format": "parquet", **kw}
+
+    alpaca_sft = {"data_files": alpaca, "format": "json", "prompt_field": "instruction", "input_field": "input",
+                  "response_field": "output"}
+    return {
+        "math": {"task": "generate", "data": {
+            "train": pq(str(d / "owm" / "*.parquet"), id_field="url", n=3),
+            "validation": pq(comp, text_field=["problem", "solution"]),
+            "sft": {"data_files": metamath, "format": "json", "prompt_field": "query", "response_field": "response"}},
+            "benchmark": {"task": "grokmon_dart_math", "data_files": {"train": dart}, "question_field": "question",
+                          "id_field": "id"}},
+        "code": {"task": "code", "data": {
+            "train": pq(star, text_field="content", id_field="id"),
+            "validation": {"data_files": {"train": leet_train}, "format": "json", "text_field": ["query", "response"],
+                           "id_field": "question_id"},
+            "sft": pq(code_alpaca, prompt_field="prompt", response_field="completion")},
+            "benchmark": {"task": "grokmon_humaneval_plus", "data_files": {"test": humaneval}, "question_field": "prompt",
+                          "id_field": "task_id"}},
+        "commonsense": {"task": "multiple_choice", "data": {
+            "train": pq(books, id_field="id", max_chars=20),
+            "validation": pq(flan, text_field=["inputs", "targets"]),
+            "sft": alpaca_sft},
+            "benchmark": {"task": "commonsense_qa", "data_files": csqa, "question_field": "question", "id_field": "id"}},
+        "domain_specific": {"task": "multiple_choice", "data": {
+            "train": {"data_files": str(d / "mediawiki" / "**"), "format": "json", "id_field": "id",
+                      "keyword": {"field": "metadata.title", "contains": "Organic Chemistry"}},
+            "validation": pq(chem, id_field="__index_level_0__"),
+            "sft": alpaca_sft},
+            "benchmark": {"task": "mmlu_college_chemistry", "data_files": mmlu_files, "question_field": "question"}},
+    }
+
+
+def _hub_config(d: Path, cache: Path, revisions: dict, **checkpoints) -> Path:
+    """A small hub config like olmoe.yaml: the tiny cache, the given revisions, local data files."""
+    tsv = d / "revisions.tsv"
+    tsv.write_text("step\trevision\n" + "".join(f"{s}\t{r}\n" for s, r in revisions.items()))
+    config = {**copy.deepcopy(PAPER), "run": "hub", "device": "cpu", "dtype": "float32", "domains": _domains(d / "data"),
+              "checkpoints": {"source": "hub", "repo": HUB_REPO, "steps": list(revisions), "revisions": str(tsv),
+                              "cache_dir": str(cache), "evict_after_use": True, **checkpoints},
+              "contamination": {"enabled": True, "fraction": 0.5, "batch_size": 2, "max_length": 64}}
+    path = d / "hub.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def _tiny_cache(root: Path) -> tuple[Path, dict]:
+    """A local HF cache holding a different tiny OLMoE under each paper branch of STEPS."""
+    cache, tok = root / "cache", tiny_tokenizer()
+    for seed, step in enumerate(STEPS):
+        model_dir = root / f"model{step}"
+        tiny_olmoe(tok, seed=seed).save_pretrained(model_dir)
+        tok.save_pretrained(model_dir)
+        _place_in_hub_cache(cache, HUB_REPO, branch_name(step), model_dir)
+    return cache, {s: branch_name(s) for s in STEPS}
+
+
+@pytest.fixture(scope="module")
+def hub_run(tmp_path_factory):
+    """The hub config's pointers, data of the four domains and one contamination table, made by the real rules."""
+    root = tmp_path_factory.mktemp("hub")
+    cache, revisions = _tiny_cache(root)
+    config = _hub_config(root, cache, revisions)
+    results = root / "results" / "hub"
+    targets = [f"results/hub/checkpoints/{s}/checkpoint.json" for s in STEPS]
+    targets += [f"results/hub/data/{d}/benchmark.jsonl" for d in PAPER["domains"]]
+    targets += ["results/hub/contamination/commonsense.tsv"]
+    run_snakemake(root, "--cores", "2", "--notemp", *targets, configfile=config)
+    return root, cache, config, results
+
+
+def test_fetch_points_at_the_cached_snapshot_of_each_revision(hub_run):
+    _, cache, _, results = hub_run
+    repo_dir = cache / "models--allenai--OLMoE-1B-7B-0924"
+    for step in STEPS:
+        pointer = read_json(results / f"checkpoints/{step}/checkpoint.json")
+        commit = (repo_dir / "refs" / branch_name(step)).read_text()
+        assert pointer == {"step": step, "revision": branch_name(step), "path": str(repo_dir / "snapshots" / commit)}
+
+
+def test_missing_revision_fails_naming_it(hub_run, tmp_path):
+    _, cache, _, _ = hub_run
+    config = _hub_config(tmp_path, cache, {5000: branch_name(5000), 245000: "step245000-tokens1027B"})
+    proc = run_snakemake(tmp_path, "--cores", "1", "results/hub/checkpoints/245000/checkpoint.json", configfile=config,
+                         check=False)
+    assert proc.returncode != 0
+    log = (tmp_path / "results/hub/logs/fetch_checkpoint/245000.log").read_text()
+    assert "'step245000-tokens1027B' of 'allenai/OLMoE-1B-7B-0924' not found in the local cache" in log
+    (tmp_path / "revisions.tsv").write_text("step\trevision\n5000\tstep5000-tokens20B\n")  # 245000 not listed
+    proc = run_snakemake(tmp_path, "-n", configfile=config, check=False)
+    assert proc.returncode != 0 and "has no revision for step(s) [245000]" in proc.stdout + proc.stderr
+
+
+def test_paper_data_from_local_files_of_the_real_formats(hub_run):
+    _, _, _, results = hub_run
+    data = results / "data"
+
+    def rows(domain, name):
+        return read_jsonl(data / domain / f"{name}.jsonl")
+
+    math_train = rows("math", "train")  # n = 3 of 4, id = url
+    assert len(math_train) == 3 and all(r["text"] == f"Lemma {r['id'].split('/')[-1]}." for r in math_train)
+    assert sorted(rows("code", "train"), key=lambda r: r["id"]) == [{"id": f"sc-{i}", "text": f"x = {i}\n"} for i in range(3)]
+    assert rows("math", "validation") == [{"id": "0", "text": "Compute $2+2$.\n\n$\\boxed{4}$"}]
+    assert rows("math", "sft") == [{"prompt": "1+1?", "response": "The answer is: 2"}]
+    assert rows("code", "validation") == [{"id": "1", "text": "Solve two sum.\n\nUse a dict."}]
+    assert sorted(r["text"] for r in rows("commonsense", "train")) == ["CHAPTER I.\nword word", "Is fire hot?\n\nyes"]
+    assert rows("commonsense", "validation") == [{"id": "1", "text": "Is ice cold?\n\nyes"}]  # the train text is dropped
+    assert sorted(rows("commonsense", "sft"), key=lambda p: p["response"]) == [
+        {"prompt": "Name a color.", "response": "Blue"}, {"prompt": "Translate to French.\n\ncat", "response": "chat"}]
+    assert sorted(r["id"] for r in rows("domain_specific", "train")) == ["0-11", "0-14"]
+    assert rows("domain_specific", "validation") == [{"id": "41", "text": "Atoms are small."}]
+    # benchmark rows: row i is lm-eval's doc_id i
+    assert rows("math", "benchmark") == [{"id": 0, "question": "What is $1+1$?", "answer": "2"},
+                                         {"id": 2, "question": "Solve $2x=6$.", "answer": "3"}]
+    assert rows("code", "benchmark") == [{"id": h["task_id"], "question": h["prompt"],
+                                          "answer": f"{h['test']}\ncheck({h['entry_point']})"} for h in HUMANEVAL]
+    assert rows("commonsense", "benchmark") == [
+        {"id": f"q{i}", "question": f"Where is the cat {i}?", "choices": list("ABCDE"), "label": i} for i in range(3)]
+    assert rows("domain_specific", "benchmark") == [
+        {"id": i, "question": f"Which gas {i}?", "choices": list("ABCD"), "label": i} for i in range(3)]
+
+
+def test_contamination_drops_the_top_scores_under_the_last_checkpoint(hub_run):
+    _, _, _, results = hub_run
+    table = read_tsv(results / "contamination/commonsense.tsv")
+    assert table["doc_id"].tolist() == [0, 1, 2] and table["id"].tolist() == ["q0", "q1", "q2"]
+    model_dir = read_json(results / f"checkpoints/{STEPS[-1]}/checkpoint.json")["path"]
+    model, tok = AutoModelForCausalLM.from_pretrained(model_dir).eval(), AutoTokenizer.from_pretrained(model_dir)
+    scores = min_k_plus_plus(model, tok, [f"Where is the cat {i}?" for i in range(3)], k=0.2, max_length=64)
+    np.testing.assert_allclose(table["score"], scores, rtol=1e-5)
+    assert table["keep"].tolist() == [int(i != np.argmax(scores)) for i in range(3)]  # floor(0.5 * 3) = 1 dropped
+
+
+def _fake_model_outputs(workdir: Path, step: int, eval_correct: dict) -> list[str]:
+    """Stand-ins for every artifact made from checkpoint `step` (routes, adapters, evaluations), as targets."""
+    made = []
+    for domain in PAPER["domains"]:
+        for split in ("train", "validation", "test"):
+            made.append(f"results/hub/routes/{step}/{domain}/{split}.npz")
+        made.append(f"results/hub/lora/{step}/{domain}")
+        made.append(f"results/hub/eval/{step}/{domain}.jsonl")
+        (workdir / made[-2]).mkdir(parents=True)
+        correct = eval_correct.get(domain, [1])
+        write_jsonl(workdir / made[-1], [{"doc_id": i, "correct": c} for i, c in enumerate(correct)])
+        (workdir / f"results/hub/eval/tasks/{domain}").mkdir(parents=True, exist_ok=True)
+        (workdir / f"results/hub/eval/tasks/{domain}/{domain}_benchmark.yaml").touch()
+    made.append(f"results/hub/routes/{step}/routers.npz")
+    for path in made:
+        (workdir / path).parent.mkdir(parents=True, exist_ok=True)
+        (workdir / path).touch()
+    return made
+
+
+def test_eviction_after_use_and_the_filter_feeding_generalization(hub_run):
+    root, cache, config, results = hub_run
+    # every model artifact of both checkpoints exists and is marked up to date (no model run here)
+    keep = read_tsv(results / "contamination/commonsense.tsv")["keep"].tolist()
+    made = []
+    for step, correct in zip(STEPS, ([1, 0, 1], [1, 1, 1])):
+        made += _fake_model_outputs(root, step, {"commonsense": correct})
+    run_snakemake(root, "--cores", "1", "--touch", *made, configfile=config)
+    before = {r.commit_hash for repo in scan_cache_dir(cache).repos for r in repo.revisions}
+    run_snakemake(root, "--cores", "1", "results/hub/checkpoints/5000/evicted.json",
+                  "results/hub/generalization/commonsense/t_sharp.tsv", configfile=config)
+    evicted = read_json(results / "checkpoints/5000/evicted.json")
+    assert evicted["revision"] == "step5000-tokens20B" and evicted["bytes_freed"] > 10_000
+    refs = {ref for repo in scan_cache_dir(cache).repos for r in repo.revisions for ref in r.refs}
+    assert refs == {"step125000-tokens524B"} and len(before) == 2
+    assert not (results / "checkpoints/5000/checkpoint.json").exists()  # temp: deleted with the model
+    # generalization left out the item that Min-K%++ dropped
+    t_sharp = read_tsv(results / "generalization/commonsense/t_sharp.tsv")
+    assert t_sharp["doc_id"].tolist() == [i for i in range(3) if keep[i]]
+    # nothing to redo: a missing temp pointer does not trigger its consumers ...
+    proc = run_snakemake(root, "-n", "results/hub/checkpoints/5000/evicted.json", configfile=config)
+    assert "Nothing to be done" in proc.stdout + proc.stderr
+    # ... but a job that needs the model again fetches it again
+    proc = run_snakemake(root, "-n", "--forcerun", "lora", "results/hub/eval/5000/math.jsonl", configfile=config)
+    assert re.search(r"^fetch_checkpoint\s+1$", proc.stdout, re.M), proc.stdout
