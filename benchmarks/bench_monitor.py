@@ -33,7 +33,9 @@ def main() -> None:
     tokenizer = train_tokenizer(corpus)
     config = tiny_olmoe_config(tokenizer)  # the toy recipe: hidden 64, 4 layers, 8 experts top-2
     probe = corpus[:: len(corpus) // args.probe][: args.probe]
-    print(f"corpus {len(corpus)} texts, probe {len(probe)} texts, {args.steps} steps of batch {args.batch_size}, every {args.every}")
+    print(
+        f"corpus {len(corpus)} texts, probe {len(probe)} texts, {args.steps} steps of batch {args.batch_size}, every {args.every}"
+    )
 
     times, cpu = {"without": [], "with": []}, {"without": [], "with": []}
     measured = []
@@ -42,8 +44,17 @@ def main() -> None:
             monitor = PathwayMonitor(probe, tokenizer, every=args.every) if arm == "with" else None
             with tempfile.TemporaryDirectory() as out:
                 start, start_cpu = time.perf_counter(), time.process_time()
-                pretrain(corpus, tokenizer, config, out_dir=out, steps=args.steps, save_steps=[],
-                         batch_size=args.batch_size, callback=monitor, progress=False)
+                pretrain(
+                    corpus,
+                    tokenizer,
+                    config,
+                    out_dir=out,
+                    steps=args.steps,
+                    save_steps=[],
+                    batch_size=args.batch_size,
+                    callback=monitor,
+                    progress=False,
+                )
                 times[arm].append(time.perf_counter() - start)
                 cpu[arm].append(time.process_time() - start_cpu)
             if monitor is not None:
@@ -56,7 +67,9 @@ def main() -> None:
     print(f"training without monitor: {base:.2f} s ({1000 * base / args.steps:.1f} ms/step); with: {monitored:.2f} s")
     print(f"wall-time overhead: {100 * (monitored - base) / base:+.2f} % (noisy on a shared machine)")
     base_cpu, monitored_cpu = min(cpu["without"]), min(cpu["with"])
-    print(f"CPU-time overhead: {100 * (monitored_cpu - base_cpu) / base_cpu:+.2f} % ({base_cpu:.2f} s vs {monitored_cpu:.2f} s)")
+    print(
+        f"CPU-time overhead: {100 * (monitored_cpu - base_cpu) / base_cpu:+.2f} % ({base_cpu:.2f} s vs {monitored_cpu:.2f} s)"
+    )
     print(
         f"monitor's own time: {min(measured):.3f} s for {calls} measurements "
         f"({1000 * min(measured) / calls:.0f} ms each) = {100 * min(measured) / base:.2f} % of training"

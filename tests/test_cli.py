@@ -41,7 +41,22 @@ def _printed(text: str) -> dict:
 
 def test_pathways_prints_and_saves_the_library_values(files, capsys):
     out = files / "out_one"
-    assert main(["pathways", "--model", str(files / "a"), "--data", str(files / "data.jsonl"), "--text-field", "body", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "pathways",
+                "--model",
+                str(files / "a"),
+                "--data",
+                str(files / "data.jsonl"),
+                "--text-field",
+                "body",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     expected = _expected(files / "a")
     printed = _printed(capsys.readouterr().out)
     assert printed["model"] == str(files / "a") and printed["n_texts"] == "5"
@@ -54,7 +69,17 @@ def test_pathways_prints_and_saves_the_library_values(files, capsys):
 
 def test_compare_prints_a_table_and_saves_it_with_a_plot(files, capsys):
     out, models = files / "out_many", [str(files / "a"), str(files / "b")]
-    argv = ["compare", "--model", models[0], "--model", models[1], "--data", str(files / "data.jsonl"), "--text-field", "body"]
+    argv = [
+        "compare",
+        "--model",
+        models[0],
+        "--model",
+        models[1],
+        "--data",
+        str(files / "data.jsonl"),
+        "--text-field",
+        "body",
+    ]
     assert main([*argv, "--out", str(out)]) == 0
     printed = pd.read_csv(pd.io.common.StringIO(capsys.readouterr().out), sep="\t")
     saved = io.read_tsv(out / "compare.tsv")
@@ -76,7 +101,10 @@ def test_bad_input_exits_2_with_a_clear_message(files, capsys):
         (["--model", a, "--data", data], "--text-field: row 0"),  # rows have "body", not "text"
         (["--model", str(files / "dense"), "--data", data, "--text-field", "body"], "'llama' is not a supported MoE"),
         (["--model", str(files / "nowhere"), "--data", data, "--text-field", "body"], "no such directory"),
-        (["--model", "no-org/no-model", "--data", data, "--text-field", "body"], "not a local model directory"),  # offline
+        (
+            ["--model", "no-org/no-model", "--data", data, "--text-field", "body"],
+            "not a local model directory",
+        ),  # offline
     ]
     for args, message in cases:
         assert main(["pathways", *args]) == 2
@@ -88,16 +116,28 @@ def test_bad_input_exits_2_with_a_clear_message(files, capsys):
 
 def test_console_script_dense_model_exits_2_without_traceback(files):
     proc = subprocess.run(
-        [GROKMON, "pathways", "--model", str(files / "dense"), "--data", str(files / "data.jsonl"), "--text-field", "body"],
-        capture_output=True, text=True,
+        [
+            GROKMON,
+            "pathways",
+            "--model",
+            str(files / "dense"),
+            "--data",
+            str(files / "data.jsonl"),
+            "--text-field",
+            "body",
+        ],
+        capture_output=True,
+        text=True,
     )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr and "not a supported MoE architecture" in proc.stderr
 
 
 def test_split_model():
-    assert split_model("allenai/OLMoE-1B-7B-0924@step5000-tokens20B") == ("allenai/OLMoE-1B-7B-0924", "step5000-tokens20B")
+    assert split_model("allenai/OLMoE-1B-7B-0924@step5000-tokens20B") == (
+        "allenai/OLMoE-1B-7B-0924",
+        "step5000-tokens20B",
+    )
     assert split_model("allenai/OLMoE-1B-7B-0924") == ("allenai/OLMoE-1B-7B-0924", None)
     with pytest.raises(ValueError, match="--model"):
         split_model("name@")
-

@@ -16,7 +16,7 @@ FAMILIES = ("torch", "analysis", "report")
 # grokmon modules whose rules run in the slim envs; every other module (and the toy subpackage) runs in torch,
 # which holds the analysis stack too but no matplotlib.
 ANALYSIS_MODULES = {"io", "jobs", "config", "texts", "memorization", "generalization", "pathways", "consistency",
-                    "correlation", "tables"}
+                    "correlation", "tables", "controls", "verdicts"}
 REPORT_MODULES = ANALYSIS_MODULES | {"figures"}
 # imports the family's rules need even where a module imports them lazily (io.read_tsv -> pandas, ...)
 REQUIRED_IMPORTS = {

@@ -7,10 +7,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from transformers import TrainerState
 
 from grokmon.architectures import UnsupportedArchitectureError
 from grokmon.capture import capture_routes, router_weights
-from grokmon.monitor import COLUMNS, METRICS, PathwayMonitor, routing_metrics
+from grokmon.monitor import COLUMNS, METRICS, PathwayMonitor
+from grokmon.tables import routing_metrics
 from grokmon.toy import pretrain, tiny_olmoe_config, train_tokenizer
 from tiny_models import TEXTS, tiny_llama, tiny_olmoe, tiny_tokenizer
 
@@ -144,8 +146,19 @@ def test_dense_model_fails_at_construction_or_first_call(tok):
     monitor = PathwayMonitor(TEXTS, tok, every=100)
     with pytest.raises(UnsupportedArchitectureError, match="llama"):
         monitor(1, dense)  # not a measuring step: validated anyway
+    with pytest.raises(UnsupportedArchitectureError, match="llama"):  # before the Trainer's first step
+        PathwayMonitor(TEXTS, tok).as_trainer_callback().on_train_begin(None, TrainerState(), None, model=dense)
     with pytest.raises(ValueError, match=">= 2 MoE layers"):
         PathwayMonitor(TEXTS, tok, model=tiny_olmoe(tok, num_hidden_layers=1))
+
+
+def test_trainer_callback_measures_on_the_main_process_at_multiples_of_every(tok):
+    model, monitor = tiny_olmoe(tok), PathwayMonitor(TEXTS, tok, every=2)
+    callback = monitor.as_trainer_callback()
+    for step, main_process in ((1, True), (2, True), (4, False), (6, True)):
+        state = TrainerState(global_step=step, is_world_process_zero=main_process)
+        callback.on_step_end(None, state, None, model=model)
+    assert [row["step"] for row in monitor.history] == [2, 6]
 
 
 def test_csv_appends_to_a_matching_file_and_tensorboard_style_writers_get_scalars(tok, tmp_path):
@@ -169,8 +182,18 @@ def test_readme_examples_run_as_written(example, capsys):
     runpy.run_path(str(DOCS / example), run_name="__main__")
     out = capsys.readouterr().out
     if example == "monitor_loop_example.py":
-        assert [line.split(":")[0] for line in out.splitlines() if line.startswith("step ")] == ["step 10", "step 20", "step 30"]
+        assert [line.split(":")[0] for line in out.splitlines() if line.startswith("step ")] == [
+            "step 10",
+            "step 20",
+            "step 30",
+        ]
         assert out.count("\n10,") + out.count("\n20,") + out.count("\n30,") == 3  # the CSV rows
     else:
         steps = [line.split()[0] for line in out.splitlines() if line[:2] in ("10", "20", "30")]
         assert steps == ["10", "20", "30"]
+
+
+def test_monitor_doc_shows_both_examples_verbatim():
+    doc = (DOCS / "monitor.md").read_text()
+    for example in ("monitor_loop_example.py", "monitor_trainer_example.py"):
+        assert (DOCS / example).read_text().strip() in doc

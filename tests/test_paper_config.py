@@ -103,6 +103,7 @@ def test_schema_lists_exactly_the_paper_tasks_and_unsafe_ones_are_marked():
                                                                                 "'grokmon_humaneval_plus'"]),
         (lambda c: c["domains"]["math"]["data"]["train"].update(txt_field="t"), ["domains.math.data.train", "txt_field"]),
         (lambda c: c["resources"].update(lroa={"mem_mb": 1}), ["'resources'", "'lroa'"]),
+        (lambda c: c["checkpoints"].update(evict_after_use=False), ["'checkpoints.max_cached' needs"]),
     ],
 )
 def test_paper_semantic_checks_name_the_key(edit, expected):
@@ -164,6 +165,15 @@ def test_eviction_waits_for_every_job_that_reads_the_checkpoint(paper_dry_run):
             assert set(_files(body, "output")) <= evict_inputs[step], (rule, step)
     n_steps, n_domains = len(PAPER_STEPS), len(PAPER["domains"])
     assert readers == n_steps * (3 * n_domains + 1) + n_domains  # routes, lora, evaluate, router_matrices, contamination
+
+
+def test_fetch_waits_for_an_eviction_to_keep_at_most_max_cached(paper_dry_run):
+    window = PAPER["checkpoints"]["max_cached"]
+    waits = {int(re.search(r"checkpoints/(\d+)/", " ".join(_files(b, "output"))).group(1)): _files(b, "input")
+             for r, b in paper_dry_run if r == "fetch_checkpoint"}
+    assert window == 3 and waits == {
+        s: [f"results/olmoe/checkpoints/{PAPER_STEPS[i - window]}/evicted.json"] if i >= window else []
+        for i, s in enumerate(PAPER_STEPS)}
 
 
 # ---------------- the hub path, offline, on tiny files ----------------
@@ -281,6 +291,7 @@ def hub_run(tmp_path_factory):
     return root, cache, config, results
 
 
+@pytest.mark.slow  # real jobs (paper_data, fetch, Min-K%++, eviction): about a minute
 def test_fetch_points_at_the_cached_snapshot_of_each_revision(hub_run):
     _, cache, _, results = hub_run
     repo_dir = cache / "models--allenai--OLMoE-1B-7B-0924"
@@ -290,6 +301,7 @@ def test_fetch_points_at_the_cached_snapshot_of_each_revision(hub_run):
         assert pointer == {"step": step, "revision": branch_name(step), "path": str(repo_dir / "snapshots" / commit)}
 
 
+@pytest.mark.slow  # real jobs (paper_data, fetch, Min-K%++, eviction): about a minute
 def test_missing_revision_fails_naming_it(hub_run, tmp_path):
     _, cache, _, _ = hub_run
     config = _hub_config(tmp_path, cache, {5000: branch_name(5000), 245000: "step245000-tokens1027B"})
@@ -303,6 +315,7 @@ def test_missing_revision_fails_naming_it(hub_run, tmp_path):
     assert proc.returncode != 0 and "has no revision for step(s) [245000]" in proc.stdout + proc.stderr
 
 
+@pytest.mark.slow  # real jobs (paper_data, fetch, Min-K%++, eviction): about a minute
 def test_paper_data_from_local_files_of_the_real_formats(hub_run):
     _, _, _, results = hub_run
     data = results / "data"
@@ -333,6 +346,7 @@ def test_paper_data_from_local_files_of_the_real_formats(hub_run):
         {"id": i, "question": f"Which gas {i}?", "choices": list("ABCD"), "label": i} for i in range(3)]
 
 
+@pytest.mark.slow  # real jobs (paper_data, fetch, Min-K%++, eviction): about a minute
 def test_contamination_drops_the_top_scores_under_the_last_checkpoint(hub_run):
     _, _, _, results = hub_run
     table = read_tsv(results / "contamination/commonsense.tsv")
@@ -364,28 +378,31 @@ def _fake_model_outputs(workdir: Path, step: int, eval_correct: dict) -> list[st
     return made
 
 
+@pytest.mark.slow  # real jobs (paper_data, fetch, Min-K%++, eviction): about a minute
 def test_eviction_after_use_and_the_filter_feeding_generalization(hub_run):
     root, cache, config, results = hub_run
-    # every model artifact of both checkpoints exists and is marked up to date (no model run here)
+    # every model artifact of both checkpoints exists and is marked up to date (no model runs here)
     keep = read_tsv(results / "contamination/commonsense.tsv")["keep"].tolist()
     made = []
     for step, correct in zip(STEPS, ([1, 0, 1], [1, 1, 1])):
         made += _fake_model_outputs(root, step, {"commonsense": correct})
     run_snakemake(root, "--cores", "1", "--touch", *made, configfile=config)
-    before = {r.commit_hash for repo in scan_cache_dir(cache).repos for r in repo.revisions}
+    model_dir = Path(read_json(results / "checkpoints/5000/checkpoint.json")["path"])
     run_snakemake(root, "--cores", "1", "results/hub/checkpoints/5000/evicted.json",
                   "results/hub/generalization/commonsense/t_sharp.tsv", configfile=config)
     evicted = read_json(results / "checkpoints/5000/evicted.json")
     assert evicted["revision"] == "step5000-tokens20B" and evicted["bytes_freed"] > 10_000
     refs = {ref for repo in scan_cache_dir(cache).repos for r in repo.revisions for ref in r.refs}
-    assert refs == {"step125000-tokens524B"} and len(before) == 2
-    assert not (results / "checkpoints/5000/checkpoint.json").exists()  # temp: deleted with the model
+    assert refs == {"step125000-tokens524B"} and not model_dir.exists()
     # generalization left out the item that Min-K%++ dropped
     t_sharp = read_tsv(results / "generalization/commonsense/t_sharp.tsv")
     assert t_sharp["doc_id"].tolist() == [i for i in range(3) if keep[i]]
-    # nothing to redo: a missing temp pointer does not trigger its consumers ...
+    # the pointer stays: nothing to redo, and a job that must rerun does not refetch (nor rerun the others)
     proc = run_snakemake(root, "-n", "results/hub/checkpoints/5000/evicted.json", configfile=config)
     assert "Nothing to be done" in proc.stdout + proc.stderr
-    # ... but a job that needs the model again fetches it again
-    proc = run_snakemake(root, "-n", "--forcerun", "lora", "results/hub/eval/5000/math.jsonl", configfile=config)
-    assert re.search(r"^fetch_checkpoint\s+1$", proc.stdout, re.M), proc.stdout
+    proc = run_snakemake(root, "-n", "--quiet", "rules", "--forcerun", "lora", "--", "results/hub/eval/5000/math.jsonl",
+                         configfile=config)
+    assert dict(re.findall(r"^(\w+)\s+(\d+)$", proc.stdout, re.M)) == {"lora": "1", "evaluate": "1", "total": "2"}
+    # ... once the revision is in the cache again (same commit, same snapshot path), as before eviction
+    _place_in_hub_cache(cache, HUB_REPO, branch_name(5000), root / "model5000")
+    assert model_dir.is_dir() and (model_dir / "model.safetensors").is_file()

@@ -69,7 +69,7 @@ def test_matching_is_a_valid_assignment(workflow_run):
 
 def test_figures_are_non_empty_pngs(workflow_run):
     pngs = sorted((results(workflow_run) / "figures").glob("*.png"))
-    assert len(pngs) == 6 + len(DOMAINS)
+    assert len(pngs) == 7 + len(DOMAINS)  # fig1, fig2 per domain, fig4-7, fig9, monitor
     for png in pngs:
         data = png.read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000, png.name

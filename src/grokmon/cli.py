@@ -87,7 +87,9 @@ def _compare(args) -> None:
     models = [(spec, *split_model(spec)) for spec in args.model]
     for spec, name, revision in models:  # fail before loading anything
         _check_config(spec, name, revision)
-    table = pd.DataFrame([{"model": spec, **_measure(args, spec, name, revision, texts)} for spec, name, revision in models])
+    table = pd.DataFrame(
+        [{"model": spec, **_measure(args, spec, name, revision, texts)} for spec, name, revision in models]
+    )
     print(table.to_csv(sep="\t", index=False, float_format="%.6g"), end="")
     io.write_tsv(Path(args.out) / "compare.tsv", table)
     _plot(table, [_short(name, revision) for _, name, revision in models], Path(args.out) / "compare.png")
@@ -115,7 +117,12 @@ def _measure(args, spec: str, name: str, revision: str | None, texts: list[str])
     except ValueError as error:
         raise ValueError(f"--model {spec}: {error}") from None
     texts = check_probe_texts(texts, tokenizer, args.max_length, name="--data")
-    settings = {"cut": args.cut, "max_pairs": args.max_pairs, "batch_size": args.batch_size, "max_length": args.max_length}
+    settings = {
+        "cut": args.cut,
+        "max_pairs": args.max_pairs,
+        "batch_size": args.batch_size,
+        "max_length": args.max_length,
+    }
     return probe_metrics(model, tokenizer, texts, seed=args.seed, **settings)
 
 

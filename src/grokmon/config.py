@@ -7,8 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
-import referencing
-import referencing.jsonschema
 import yaml
 
 TOY_DOMAINS = ("math", "code", "commonsense", "domain")
@@ -51,26 +49,23 @@ def _describe(error: jsonschema.ValidationError) -> str:
     return f"config key '{key}': {error.message}"
 
 
-def _sibling_schemas(schema_dir: Path) -> referencing.Registry:
-    """A registry that resolves a relative `$ref` (e.g. "paper_data.schema.yaml") to that YAML file in `schema_dir`.
-
-    The file's `$schema` is dropped so that jsonschema keeps validating it with the default-filling validator.
-    """
-
-    def retrieve(uri: str) -> referencing.Resource:
-        contents = yaml.safe_load((schema_dir / uri).read_text())
-        contents.pop("$schema", None)
-        return referencing.jsonschema.DRAFT202012.create_resource(contents)
-
-    return referencing.Registry(retrieve=retrieve)
+def _embed_siblings(schema: dict, schema_path: Path) -> dict:
+    """Embed the other *.schema.yaml files of the schema's folder under $defs, each with its file name as $id, so
+    that `$ref: "paper_data.schema.yaml"` resolves; their `$schema` is dropped so that jsonschema keeps
+    validating them with the default-filling validator."""
+    for path in sorted(schema_path.parent.glob("*.schema.yaml")):
+        if path.name != schema_path.name:
+            sibling = yaml.safe_load(path.read_text())
+            sibling.pop("$schema", None)
+            schema.setdefault("$defs", {})[path.name] = {**sibling, "$id": path.name}
+    return schema
 
 
 def validate_config(config: dict[str, Any], schema_path: str | Path) -> dict[str, Any]:
     """Return a copy of `config` validated against the schema, defaults filled in; raise ConfigError naming the key."""
-    schema = yaml.safe_load(Path(schema_path).read_text())
+    schema = _embed_siblings(yaml.safe_load(Path(schema_path).read_text()), Path(schema_path))
     resolved = copy.deepcopy(dict(config))
-    validator = _Validator(schema, registry=_sibling_schemas(Path(schema_path).parent))
-    errors = sorted(validator.iter_errors(resolved), key=lambda e: list(e.absolute_path))
+    errors = sorted(_Validator(schema).iter_errors(resolved), key=lambda e: list(e.absolute_path))
     if errors:
         raise ConfigError("invalid config:\n  " + "\n  ".join(_describe(e) for e in errors))
     _check_semantics(resolved)
@@ -118,6 +113,8 @@ def _check_paper_sources(config: dict[str, Any]) -> None:
         raise ConfigError(f"config key 'checkpoints.path_pattern' must contain {{step}}, got {ckpt['path_pattern']!r}")
     if ckpt["evict_after_use"] and ckpt["source"] != "hub":
         raise ConfigError("config key 'checkpoints.evict_after_use' needs checkpoints.source 'hub' (only hub downloads are evicted)")
+    if ckpt["max_cached"] is not None and not ckpt["evict_after_use"]:
+        raise ConfigError("config key 'checkpoints.max_cached' needs 'checkpoints.evict_after_use: true' (nothing is evicted otherwise)")
     for name, domain in config["domains"].items():
         if "data" not in domain or "benchmark" not in domain:
             raise ConfigError(f"missing config key 'domains.{name}.data' or 'domains.{name}.benchmark', required when checkpoints.source is {ckpt['source']!r}")

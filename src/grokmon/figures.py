@@ -181,3 +181,18 @@ def fig9_cut_sweep(groups: Mapping[str, pd.DataFrame], path) -> None:
         ax.legend(title="cut", fontsize=7)
     fig.suptitle("Threshold ablation of the pathway cut (paper Fig. 9)")
     _save(fig, path)
+
+
+def monitor_curves(monitor: pd.DataFrame, checkpoint_steps, path) -> None:
+    """The live monitor's probe metrics at every monitored pretraining step; dotted lines at the analysed checkpoints."""
+    panels = [("loss", "probe loss (nats/token)"), ("distance", "pathway distance"), ("distance_normalized", "distance / length"),
+              ("distance_experts", "distance (experts mode)"), ("consistency", "consistency C_i"), ("adjacent_cosine", "raw adjacent cosine")]
+    fig, axes = plt.subplots(2, 3, figsize=(12, 6), squeeze=False)
+    for ax, (column, label) in zip(axes.flat, panels):
+        ax.plot(monitor["step"], monitor[column], color=METRIC_COLOR if column != "loss" else LOSS_COLOR)
+        for step in checkpoint_steps:
+            ax.axvline(step, color="gray", ls=":", lw=0.7)
+        ax.set_title(label, fontsize=9)
+        ax.set_xlabel("pretraining step")
+    fig.suptitle("Pathway metrics monitored during pretraining (grokmon.monitor)")
+    _save(fig, path)

@@ -10,9 +10,11 @@ weights or gradients, so training with the monitor is bit for bit the training w
 from __future__ import annotations
 
 import contextlib
+import numbers
 import os
 import random
 import time
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
@@ -23,30 +25,14 @@ from transformers import TrainerCallback
 from grokmon import io
 from grokmon.architectures import moe_routers
 from grokmon.capture import capture_routes, router_weights
-from grokmon.consistency import mean_adjacent_cosine, paper_consistency
-from grokmon.pathways import mean_pairwise_distance
+from grokmon.tables import routing_metrics
 
 # Metric columns, in CSV order after "step"; names as in `grokmon.tables` (distance = paper mode, in edits).
 METRICS = ("loss", "distance", "distance_experts", "distance_normalized", "consistency", "adjacent_cosine", "seconds")
 COLUMNS = ("step", *METRICS)
-DEFAULT_MAX_PAIRS = 5000
+DEFAULT_MAX_PAIRS = 5000  # pairs averaged per measurement (all pairs below it)
 DEFAULT_BATCH_SIZE = 16
 DEFAULT_MAX_LENGTH = 256
-
-
-def routing_metrics(
-    routing: np.ndarray, weights: np.ndarray, *, cut: float = 0.7, max_pairs: int | None = DEFAULT_MAX_PAIRS, seed: int = 0
-) -> dict[str, float]:
-    """Means over samples of routing float[n, L, E] with router rows weights float[L, E, d]: distance (paper strings,
-    edits), distance_experts (edits), distance_normalized (paper strings, 0..1), consistency (paper C_i), adjacent_cosine."""
-    pairs = {"cut": cut, "max_pairs": max_pairs, "seed": seed}
-    return {
-        "distance": mean_pairwise_distance(routing, mode="paper", **pairs),
-        "distance_experts": mean_pairwise_distance(routing, mode="experts", **pairs),
-        "distance_normalized": mean_pairwise_distance(routing, mode="paper", normalize=True, **pairs),
-        "consistency": float(np.mean(paper_consistency(routing, weights))),
-        "adjacent_cosine": float(np.mean(mean_adjacent_cosine(routing, weights))),
-    }
 
 
 def probe_metrics(
@@ -120,31 +106,39 @@ class PathwayMonitor:
         _check_positive("batch_size", batch_size)
         if max_pairs is not None:
             _check_positive("max_pairs", max_pairs)
-        if isinstance(cut, bool) or not isinstance(cut, (int, float)) or not 0 < cut <= 1:
+        if isinstance(cut, bool) or not isinstance(cut, numbers.Real) or not 0 < cut <= 1:
             raise ValueError(f"cut: expected a number in (0, 1], got {cut!r}")
+        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+            raise ValueError(f"seed: expected an int, got {seed!r}")
         self.probe_texts = check_probe_texts(probe_texts, tokenizer, max_length)
         self.tokenizer = tokenizer
         self.every = every
-        self.settings = {"cut": float(cut), "max_pairs": max_pairs, "batch_size": batch_size, "max_length": max_length, "seed": seed}
+        self.settings = {
+            "cut": float(cut),
+            "max_pairs": max_pairs,
+            "batch_size": batch_size,
+            "max_length": max_length,
+            "seed": seed,
+        }
         self._log_fns = [_log_fn(logger) for logger in loggers]
         self.csv_path = None if csv_path is None else Path(csv_path)
         if self.csv_path is not None:
             _start_csv(self.csv_path)
         self.history: list[dict[str, float]] = []
-        self._checked = None
+        self._checked = lambda: None  # weak reference to the last validated model
         if model is not None:
             self.check_model(model)
 
     def check_model(self, model) -> None:
         """Validate `model` once (see `check_model`); later calls with the same model object are free."""
-        if self._checked is not model:
+        if self._checked() is not model:
             check_model(model)
-            self._checked = model
+            self._checked = weakref.ref(model)
 
     def __call__(self, step: int, model) -> dict[str, float] | None:
         """Measure and log if `step` % every == 0 (returns the row: step and `METRICS`), else None; `model` is validated first."""
         self.check_model(model)
-        if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+        if isinstance(step, bool) or not isinstance(step, numbers.Integral) or step < 0:
             raise ValueError(f"step: expected an int >= 0, got {step!r}")
         if step % self.every:
             return None
@@ -160,7 +154,7 @@ class PathwayMonitor:
 
     def log(self, step: int, metrics: dict[str, float]) -> dict[str, float]:
         """Append {step, **metrics} to `history` and the CSV, then pass (step, metrics) to every logger; returns the row."""
-        row = {"step": step, **{k: float(metrics[k]) for k in METRICS}}
+        row = {"step": int(step), **{k: float(metrics[k]) for k in METRICS}}
         self.history.append(row)
         if self.csv_path is not None:
             with open(self.csv_path, "a") as f:
@@ -214,6 +208,7 @@ def _isolated(model) -> Iterator[None]:
 
 def _log_fn(logger) -> Callable[[int, dict], None]:
     if hasattr(logger, "add_scalar"):
+
         def write(step: int, metrics: dict) -> None:
             for name, value in metrics.items():
                 logger.add_scalar(f"pathways/{name}", value, step)
@@ -221,7 +216,9 @@ def _log_fn(logger) -> Callable[[int, dict], None]:
         return write
     if callable(logger):
         return logger
-    raise ValueError(f"loggers: expected callables fn(step, metrics) or writers with add_scalar, got {type(logger).__name__}")
+    raise ValueError(
+        f"loggers: expected callables fn(step, metrics) or writers with add_scalar, got {type(logger).__name__}"
+    )
 
 
 def _start_csv(path: Path) -> None:
@@ -236,5 +233,5 @@ def _start_csv(path: Path) -> None:
 
 
 def _check_positive(name: str, value) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         raise ValueError(f"{name}: expected an int >= 1, got {value!r}")

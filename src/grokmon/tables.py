@@ -22,6 +22,27 @@ TABLE1_METRICS = {
 }
 
 
+def routing_metrics(
+    routing: np.ndarray,
+    weights: np.ndarray,
+    *,
+    cut: float = 0.7,
+    max_pairs: int | None = None,
+    seed: int = 0,
+) -> dict[str, float]:
+    """Means over samples of routing float[n, L, E] with router rows weights float[L, E, d]: distance (paper strings,
+    edits), distance_experts (edits), distance_normalized (paper strings, 0..1), consistency (paper C_i), adjacent_cosine.
+    """
+    pairs = {"cut": cut, "max_pairs": max_pairs, "seed": seed}
+    return {
+        "distance": pathways.mean_pairwise_distance(routing, mode="paper", **pairs),
+        "distance_experts": pathways.mean_pairwise_distance(routing, mode="experts", **pairs),
+        "distance_normalized": pathways.mean_pairwise_distance(routing, mode="paper", normalize=True, **pairs),
+        "consistency": float(np.mean(consistency.paper_consistency(routing, weights))),
+        "adjacent_cosine": float(np.mean(consistency.mean_adjacent_cosine(routing, weights))),
+    }
+
+
 def sample_sets(routing: Mapping[str, np.ndarray], t_star: pd.DataFrame) -> list[tuple[str, int, np.ndarray]]:
     """(label, t* step or -1, routing float[n, L, E]) for every Pretrain@t* group and the control sets."""
     train = routing["train"]
@@ -50,17 +71,12 @@ def pathway_tables(
     for label, step, r in sample_sets(routing, t_star):
         row = {"group": label, "t_star": step, "n": len(r)}
         if len(r) >= 2:
-            kwargs = {"cut": cut, "max_pairs": max_pairs, "seed": seed}
-            row["distance"] = pathways.mean_pairwise_distance(r, mode="paper", **kwargs)
-            row["distance_experts"] = pathways.mean_pairwise_distance(r, mode="experts", **kwargs)
-            row["distance_normalized"] = pathways.mean_pairwise_distance(r, mode="paper", normalize=True, **kwargs)
+            row |= routing_metrics(r, router_weights, cut=cut, max_pairs=max_pairs, seed=seed)
             for c in cut_sweep:
                 row[f"distance_cut{c:g}"] = pathways.mean_pairwise_distance(r, mode="paper", cut=c, max_pairs=max_pairs, seed=seed)
             for layer, d in enumerate(pathways.per_layer_distances(r, cut=cut, mode="paper", max_pairs=max_pairs, seed=seed)):
                 layer_rows.append({"group": label, "t_star": step, "layer": layer, "distance": d})
         if len(r) >= 1:
-            row["consistency"] = float(np.mean(consistency.paper_consistency(r, router_weights)))
-            row["adjacent_cosine"] = float(np.mean(consistency.mean_adjacent_cosine(r, router_weights)))
             row["path_length"] = float(np.mean([len(s) for s in pathways.pathway_strings(r, cut=cut)]))
             row["entropy"] = float(np.mean(controls.routing_entropy(r)))
         rows.append(row)

@@ -1,7 +1,9 @@
 # Checkpoints: each analysed step becomes checkpoints/{step}/checkpoint.json pointing to a model dir.
-# Hub checkpoints can be evicted from the HF cache after use (checkpoints.evict_after_use): then the
-# pointer is temp() and evict_checkpoint waits for every job that reads the model; a later job that needs
-# the model again finds no pointer and fetches it again.
+# Hub checkpoints can be evicted from the HF cache after use (checkpoints.evict_after_use):
+# evict_checkpoint waits for every job that reads the model, then deletes that revision. The pointer
+# stays (not temp(): a regenerated pointer would rerun every job of the checkpoint); a job that must
+# rerun later needs the revision downloaded again first (docs/paper.md). checkpoints.max_cached = W
+# bounds the disk: fetching a checkpoint waits until the one W places earlier is evicted.
 EVICT = config["checkpoints"]["evict_after_use"]
 EVICTED = expand(out("checkpoints/{step}/evicted.json"), step=STEPS) if EVICT else []
 
@@ -11,9 +13,11 @@ if config["checkpoints"]["source"] == "toy":
     rule toy_pretrain:
         input:
             corpus=out("data/corpus.jsonl"),
+            probes=expand(out("data/{domain}/train.jsonl"), domain=DOMAINS),
         output:
             pointers=expand(out("checkpoints/{step}/checkpoint.json"), step=STEPS),
             log_tsv=out("checkpoints/pretrain_log.tsv"),
+            monitor=out("checkpoints/monitor.csv"),
         log:
             out("logs/toy_pretrain.log"),
         benchmark:
@@ -32,11 +36,12 @@ if config["checkpoints"]["source"] == "toy":
 elif config["checkpoints"]["source"] == "hub":
 
     REVISIONS = hub_revisions()
-    POINTER = out("checkpoints/{step}/checkpoint.json")
 
     rule fetch_checkpoint:
+        input:
+            cache_slot,
         output:
-            temp(POINTER) if EVICT else POINTER,
+            out("checkpoints/{step}/checkpoint.json"),
         log:
             out("logs/fetch_checkpoint/{step}.log"),
         benchmark:

@@ -90,6 +90,15 @@ def checkpoint_consumers(wildcards):
     return [checkpoint_pointer(wildcards), *dict.fromkeys(paths)]
 
 
+def cache_slot(wildcards):
+    """With checkpoints.max_cached = W: the eviction record of the checkpoint W places earlier, which fetching
+    {step} waits for (ancient: its later reruns do not refetch), else nothing."""
+    window, i = config["checkpoints"]["max_cached"], STEPS.index(int(wildcards.step))
+    if window is None or i < window:
+        return []
+    return ancient(out(f"checkpoints/{STEPS[i - window]}/evicted.json"))
+
+
 def contamination_keep(wildcards):
     """The domain's kept-items table when the filter is on, else no input (generalization keeps every item)."""
     on = config["contamination"]["enabled"]

@@ -9,6 +9,8 @@ FIGURES = [
     out("figures/fig7_scatter.png"),
     out("figures/fig9_cut_sweep.png"),
 ]
+if config["checkpoints"]["source"] == "toy":
+    FIGURES.append(out("figures/monitor.png"))
 
 
 rule fig1:
@@ -91,5 +93,24 @@ rule pathway_figures:
         "../../envs/report.yaml"
     params:
         domains=DOMAINS,
+    script:
+        "../scripts/figures.py"
+
+
+rule fig_monitor:
+    input:
+        monitor=out("checkpoints/monitor.csv"),
+    output:
+        report(
+            out("figures/monitor.png"),
+            caption="../report/monitor.rst",
+            category="Figures",
+        ),
+    log:
+        out("logs/figures/monitor.log"),
+    conda:
+        "../../envs/report.yaml"
+    params:
+        steps=STEPS,
     script:
         "../scripts/figures.py"

@@ -1,5 +1,7 @@
 """Draw the paper's figures of this rule from the saved tables."""
 
+from pandas import read_csv
+
 from grokmon import figures
 from grokmon.io import load_npz, read_tsv
 from grokmon.jobs import start_job
@@ -20,6 +22,8 @@ def main(snakemake):
         figures.fig2_matched_pairs(
             loss["loss"], loss["steps"], read_tsv(inp.t_star), correct["correct"], read_tsv(inp.t_sharp), read_tsv(inp.matching), snakemake.wildcards.domain, out[0]
         )
+    elif snakemake.rule == "fig_monitor":
+        figures.monitor_curves(read_csv(inp.monitor), snakemake.params.steps, out[0])
     else:
         domains = snakemake.params.domains
         groups = by_domain(domains, inp.groups, read_tsv)

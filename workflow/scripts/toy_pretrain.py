@@ -5,6 +5,7 @@ from pathlib import Path
 from grokmon.checkpoints import write_checkpoint_pointer
 from grokmon.io import read_jsonl
 from grokmon.jobs import start_job
+from grokmon.monitor import PathwayMonitor
 from grokmon.toy.model import tiny_olmoe_config, train_tokenizer
 from grokmon.toy.pretrain import pretrain
 
@@ -16,6 +17,9 @@ def main(snakemake):
     tokenizer = train_tokenizer(corpus)
     config = tiny_olmoe_config(tokenizer, **toy["model"])
     models = Path(snakemake.output.log_tsv).parent / "models"
+    per_domain = max(1, toy["monitor"]["probe_size"] // len(snakemake.input.probes))
+    probe = [row["text"] for path in snakemake.input.probes for row in read_jsonl(path)[:per_domain]]
+    monitor = PathwayMonitor(probe, tokenizer, every=toy["monitor"]["every"], csv_path=snakemake.output.monitor, seed=snakemake.params.seed)
     pretrain_args = {k: v for k, v in toy["pretrain"].items() if k != "steps"}
     pretrain(
         corpus,
@@ -26,6 +30,7 @@ def main(snakemake):
         save_steps=steps,
         seed=snakemake.params.seed,
         log_path=snakemake.output.log_tsv,
+        callback=monitor,
         **pretrain_args,
     )
     for step, pointer in zip(steps, snakemake.output.pointers):
