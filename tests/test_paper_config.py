@@ -406,3 +406,20 @@ def test_eviction_after_use_and_the_filter_feeding_generalization(hub_run):
     # ... once the revision is in the cache again (same commit, same snapshot path), as before eviction
     _place_in_hub_cache(cache, HUB_REPO, branch_name(5000), root / "model5000")
     assert model_dir.is_dir() and (model_dir / "model.safetensors").is_file()
+
+
+@pytest.mark.slow  # two real jobs
+def test_local_source_points_at_model_directories(tmp_path):
+    (tmp_path / "ckpt" / "100").mkdir(parents=True)
+    (tmp_path / "ckpt" / "100" / "config.json").write_text("{}")
+    (tmp_path / "ckpt" / "200").mkdir()  # no config.json: not a model directory
+    config = {**copy.deepcopy(PAPER), "run": "local",
+              "checkpoints": {"source": "local", "steps": [100, 200], "path_pattern": "ckpt/{step}"}}
+    path = tmp_path / "local.yaml"
+    path.write_text(yaml.safe_dump(config))
+    targets = [f"results/local/checkpoints/{s}/checkpoint.json" for s in (100, 200)]
+    proc = run_snakemake(tmp_path, "--cores", "1", "--keep-going", *targets, configfile=path, check=False)
+    assert proc.returncode != 0
+    assert read_json(tmp_path / targets[0]) == {"step": 100, "revision": "local", "path": str(tmp_path / "ckpt" / "100")}
+    log = (tmp_path / "results/local/logs/local_checkpoint/200.log").read_text()
+    assert f"checkpoints.path_pattern: {tmp_path / 'ckpt' / '200'} (step 200) has no config.json" in log
