@@ -22,7 +22,6 @@ rule routes:
         **rule_resources("routes", gpu=True),
     params:
         routes=section("routes"),
-        prompt_template=lambda wc: config["lora"]["prompt_template"],
         device=config["device"],
         dtype=config["dtype"],
     script:
