@@ -13,7 +13,7 @@ export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: env demo test lint bench clean
+.PHONY: env demo test test-slurm lint bench clean
 
 env: $(STAMP)
 
@@ -34,6 +34,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q tests
+
+# The workflow through `snakemake --profile slurm` on a real local SLURM cluster (root + apt; skips otherwise).
+test-slurm: $(STAMP)
+	$(BIN)/python -m pytest -q -m slurm tests/test_slurm.py
 
 lint: $(STAMP)
 	$(BIN)/snakemake --lint

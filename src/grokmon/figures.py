@@ -23,8 +23,8 @@ def _save(fig, path: str | Path) -> None:
     plt.close(fig)
 
 
-def _panels(n: int, width: float = 4.2, height: float = 3.2):
-    fig, axes = plt.subplots(1, n, figsize=(width * n, height), squeeze=False)
+def _panels(n: int, width: float = 4.8, height: float = 3.4):
+    fig, axes = plt.subplots(1, n, figsize=(width * n, height), squeeze=False, layout="constrained")
     return fig, axes[0]
 
 
@@ -36,13 +36,13 @@ def tracked_groups(groups: pd.DataFrame, steps: np.ndarray, n: int = 2) -> list[
 
 
 def fig1_memorization(t_star: Mapping[str, pd.DataFrame], accuracy: Mapping[str, pd.DataFrame], path: str | Path) -> None:
-    """Fig. 1: newly memorized samples per checkpoint (bars) and benchmark accuracy (line), one panel per domain."""
+    """Fig. 1: samples first memorized at each checkpoint before the last (bars) and benchmark accuracy (line), per domain."""
     fig, axes = _panels(len(t_star))
     for ax, domain in zip(axes, t_star):
         steps = accuracy[domain]["step"].to_numpy()
-        counts = [int((t_star[domain]["t_star"] == s).sum()) for s in steps]
+        counts = [int((t_star[domain]["t_star"] == s).sum()) for s in steps[:-1]]  # t* = T is not "before T"
         x = np.arange(len(steps))
-        ax.bar(x, counts, color=LOSS_COLOR, alpha=0.6, label="newly memorized")
+        ax.bar(x[:-1], counts, color=LOSS_COLOR, alpha=0.6, label="newly memorized")
         ax.set_xticks(x, [str(s) for s in steps], rotation=60, fontsize=7)
         ax.set_ylabel("# memorized samples")
         ax.set_title(domain)
@@ -187,7 +187,7 @@ def monitor_curves(monitor: pd.DataFrame, checkpoint_steps, path) -> None:
     """The live monitor's probe metrics at every monitored pretraining step; dotted lines at the analysed checkpoints."""
     panels = [("loss", "probe loss (nats/token)"), ("distance", "pathway distance"), ("distance_normalized", "distance / length"),
               ("distance_experts", "distance (experts mode)"), ("consistency", "consistency C_i"), ("adjacent_cosine", "raw adjacent cosine")]
-    fig, axes = plt.subplots(2, 3, figsize=(12, 6), squeeze=False)
+    fig, axes = plt.subplots(2, 3, figsize=(12, 6), squeeze=False, layout="constrained")
     for ax, (column, label) in zip(axes.flat, panels):
         ax.plot(monitor["step"], monitor[column], color=METRIC_COLOR if column != "loss" else LOSS_COLOR)
         for step in checkpoint_steps:
