@@ -33,7 +33,6 @@ if config["checkpoints"]["source"] == "toy":
         params:
             world=section("toy")["world"],
             seed=config["seed"],
-            domains=DOMAINS,
         script:
             "../scripts/toy_world.py"
 
