@@ -58,8 +58,7 @@ def test_olmoe_config_holds_the_papers_settings():
     assert {k: c["lora"][k] for k in ("rank", "dropout", "lr", "batch_size", "epochs", "max_length", "target_modules")} == {
         "rank": 32, "dropout": 0.1, "lr": 5e-5, "batch_size": 4, "epochs": 3, "max_length": 2048,
         "target_modules": ["q_proj", "k_proj", "v_proj"]}
-    assert c["memorization"] == {"epsilon": "auto", "epsilon_step": 0.1, "target_fraction": [0.2, 0.25], "delta": 0.05,
-                                 "loss_span": "sequence"}
+    assert c["memorization"] == {"epsilon": "auto", "epsilon_step": 0.1, "target_fraction": [0.2, 0.25], "delta": 0.05}
     assert c["pathways"]["cut"] == 0.7 and c["generalization"] == {"min_accuracy": 0.8, "max_errors": 1}
     assert c["contamination"]["enabled"] and c["contamination"]["fraction"] == 0.1
     assert {d: v["benchmark"]["task"] for d, v in c["domains"].items()} == PAPER_TASKS
