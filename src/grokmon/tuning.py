@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import math
 import os
-import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -174,16 +172,6 @@ def train_lora(
 
 def _save_adapter(model, stats: dict, out_dir: Path) -> None:
     """Write the adapter and train_stats.json into a temp dir beside `out_dir`, then swap it into place."""
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=out_dir.parent))
-    old = out_dir.with_name(f".{out_dir.name}.old")
-    try:
+    with io.atomic_dir(out_dir) as tmp:
         model.save_pretrained(tmp)
         io.write_json(tmp / "train_stats.json", stats)
-        if out_dir.exists():
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(out_dir, old)
-        os.replace(tmp, out_dir)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-        shutil.rmtree(old, ignore_errors=True)

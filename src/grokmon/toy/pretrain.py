@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import os
 import random
-import shutil
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -92,20 +91,9 @@ def pretrain(
 
 def save_checkpoint(model: OlmoeForCausalLM, tokenizer: PreTrainedTokenizerBase, path: str | os.PathLike) -> None:
     """Save model + tokenizer as a HF dir at `path` atomically (temp dir beside it, then rename; replaces `path`)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    try:
+    with io.atomic_dir(path) as tmp:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
-        if path.exists():
-            shutil.rmtree(path)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
 
 
 def _check_args(corpus, steps, save_steps, batch_size, warmup, min_lr_ratio, lr) -> None:
