@@ -69,7 +69,7 @@ def test_matching_is_a_valid_assignment(workflow_run):
 
 def test_figures_are_non_empty_pngs(workflow_run):
     pngs = sorted((results(workflow_run) / "figures").glob("*.png"))
-    assert len(pngs) == 7 + len(DOMAINS)  # fig1, fig2 per domain, fig4-7, fig9, monitor
+    assert len(pngs) == 8 + len(DOMAINS)  # fig1, fig2 per domain, fig4-7, fig9, fig12, monitor
     for png in pngs:
         data = png.read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000, png.name
@@ -177,3 +177,10 @@ def test_verdict_table_covers_every_claim_and_domain(workflow_run):
     assert set(table["number"]) == {1, 2, 3, 4, 5}
     assert set(table["verdict"]) <= {"holds", "does not hold", "explained by a control", "undecided"}
     assert (results(workflow_run) / "verdicts/claims.md").read_text().count("|") > 20
+
+
+def test_cross_domain_table_covers_every_pair(workflow_run):
+    table = pd.read_csv(results(workflow_run) / f"pathways/{STEPS[-1]}/cross_domain.tsv", sep="\t")
+    assert len(table) == len(DOMAINS) * (len(DOMAINS) + 1) // 2
+    assert table["within"].sum() == len(DOMAINS)
+    assert (table["distance"] >= 0).all() and table["distance_normalized"].between(0, 1).all()

@@ -196,3 +196,20 @@ def monitor_curves(monitor: pd.DataFrame, checkpoint_steps, path) -> None:
         ax.set_xlabel("pretraining step")
     fig.suptitle("Pathway metrics monitored during pretraining (grokmon.monitor)")
     _save(fig, path)
+
+
+def fig12_cross_domain(tables: Mapping[int, pd.DataFrame], path) -> None:
+    """Fig. 12: mean pathway distance across each pair of domains (solid) and within each domain (dashed) by checkpoint."""
+    steps = sorted(tables)
+    fig, axes = _panels(2, width=5.5)
+    for ax, column, label in zip(axes, ("distance", "distance_normalized"), ("edit distance", "distance / length")):
+        first = tables[steps[0]]
+        for _, pair in first.iterrows():
+            a, b = pair["domain_a"], pair["domain_b"]
+            values = [float(tables[s].query("domain_a == @a and domain_b == @b")[column].iloc[0]) for s in steps]
+            ax.plot(steps, values, ls="--" if pair["within"] else "-", marker="o", ms=3, label=a if pair["within"] else f"{a} x {b}")
+        ax.set_xlabel("step")
+        ax.set_ylabel(label)
+    axes[0].legend(fontsize=6, ncol=2)
+    fig.suptitle("Pathway distance across domains (solid) and within domains (dashed) (paper Fig. 12)")
+    _save(fig, path)

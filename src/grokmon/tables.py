@@ -83,6 +83,25 @@ def pathway_tables(
     return pd.DataFrame(rows), pd.DataFrame(layer_rows, columns=["group", "t_star", "layer", "distance"])
 
 
+def cross_domain_table(
+    routing: Mapping[str, np.ndarray], cut: float = 0.7, max_pairs: int | None = None, seed: int = 0
+) -> pd.DataFrame:
+    """Mean pathway distance within each domain and across each pair of domains (paper Fig. 12), both string forms."""
+    rows = []
+    names = list(routing)
+    for i, a in enumerate(names):
+        for b in names[i:]:
+            kwargs = {"cut": cut, "max_pairs": max_pairs, "seed": seed}
+            if a == b:
+                distance = pathways.mean_pairwise_distance(routing[a], **kwargs)
+                normalized = pathways.mean_pairwise_distance(routing[a], normalize=True, **kwargs)
+            else:
+                distance = pathways.cross_distance(routing[a], routing[b], **kwargs)
+                normalized = pathways.cross_distance(routing[a], routing[b], normalize=True, **kwargs)
+            rows.append({"domain_a": a, "domain_b": b, "within": a == b, "distance": distance, "distance_normalized": normalized})
+    return pd.DataFrame(rows)
+
+
 def domain_series(
     steps: np.ndarray,
     accuracy: np.ndarray,

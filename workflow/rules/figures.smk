@@ -8,6 +8,7 @@ FIGURES = [
     out("figures/fig6_consistency.png"),
     out("figures/fig7_scatter.png"),
     out("figures/fig9_cut_sweep.png"),
+    out("figures/fig12_cross_domain.png"),
 ]
 if config["checkpoints"]["source"] == "toy":
     FIGURES.append(out("figures/monitor.png"))
@@ -108,6 +109,25 @@ rule fig_monitor:
         ),
     log:
         out("logs/figures/monitor.log"),
+    conda:
+        "../../envs/report.yaml"
+    params:
+        steps=STEPS,
+    script:
+        "../scripts/figures.py"
+
+
+rule fig12:
+    input:
+        tables=expand(out("pathways/{step}/cross_domain.tsv"), step=STEPS),
+    output:
+        report(
+            out("figures/fig12_cross_domain.png"),
+            caption="../report/fig12.rst",
+            category="Figures",
+        ),
+    log:
+        out("logs/figures/fig12.log"),
     conda:
         "../../envs/report.yaml"
     params:

@@ -37,3 +37,20 @@ rule collect_pathways:
         steps=STEPS,
     script:
         "../scripts/collect_pathways.py"
+
+
+rule cross_domain:
+    input:
+        train=expand(out("routes/{{step}}/{domain}/train.npz"), domain=DOMAINS),
+    output:
+        out("pathways/{step}/cross_domain.tsv"),
+    log:
+        out("logs/cross_domain/{step}.log"),
+    conda:
+        "../../envs/analysis.yaml"
+    params:
+        pathways=section("pathways"),
+        seed=config["seed"],
+        domains=DOMAINS,
+    script:
+        "../scripts/cross_domain.py"

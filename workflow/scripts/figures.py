@@ -22,6 +22,8 @@ def main(snakemake):
         figures.fig2_matched_pairs(
             loss["loss"], loss["steps"], read_tsv(inp.t_star), correct["correct"], read_tsv(inp.t_sharp), read_tsv(inp.matching), snakemake.wildcards.domain, out[0]
         )
+    elif snakemake.rule == "fig12":
+        figures.fig12_cross_domain(dict(zip(snakemake.params.steps, map(read_tsv, inp.tables))), out[0])
     elif snakemake.rule == "fig_monitor":
         figures.monitor_curves(read_csv(inp.monitor), snakemake.params.steps, out[0])
     else:

@@ -1,0 +1,15 @@
+"""Pathway distance within and across domains at one checkpoint (paper Fig. 12, a control)."""
+
+from grokmon.io import load_npz, write_tsv
+from grokmon.jobs import start_job
+from grokmon.tables import cross_domain_table
+
+
+def main(snakemake):
+    start_job(snakemake)
+    params = snakemake.params.pathways
+    routing = {d: load_npz(path)["routing"] for d, path in zip(snakemake.params.domains, snakemake.input.train)}
+    write_tsv(snakemake.output[0], cross_domain_table(routing, cut=params["cut"], max_pairs=params["max_pairs"], seed=snakemake.params.seed))
+
+
+main(snakemake)
