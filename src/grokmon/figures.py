@@ -198,6 +198,10 @@ def monitor_curves(monitor: pd.DataFrame, checkpoint_steps, path) -> None:
     _save(fig, path)
 
 
+def _pair_value(table: pd.DataFrame, a: str, b: str, column: str) -> float:
+    return float(table.loc[(table["domain_a"] == a) & (table["domain_b"] == b), column].iloc[0])
+
+
 def fig12_cross_domain(tables: Mapping[int, pd.DataFrame], path) -> None:
     """Fig. 12: mean pathway distance across each pair of domains (solid) and within each domain (dashed) by checkpoint."""
     steps = sorted(tables)
@@ -206,7 +210,7 @@ def fig12_cross_domain(tables: Mapping[int, pd.DataFrame], path) -> None:
         first = tables[steps[0]]
         for _, pair in first.iterrows():
             a, b = pair["domain_a"], pair["domain_b"]
-            values = [float(tables[s].query("domain_a == @a and domain_b == @b")[column].iloc[0]) for s in steps]
+            values = [_pair_value(tables[s], a, b, column) for s in steps]
             ax.plot(steps, values, ls="--" if pair["within"] else "-", marker="o", ms=3, label=a if pair["within"] else f"{a} x {b}")
         ax.set_xlabel("step")
         ax.set_ylabel(label)
