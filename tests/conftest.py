@@ -17,7 +17,6 @@ except ImportError:  # pragma: no cover - the pinned environment always has torc
     pass
 
 
-import shutil
 import subprocess
 import sys
 from pathlib import Path

@@ -3,7 +3,6 @@ offline: a tiny OLMoE in a local HF cache under the revision names, paper data f
 real formats, the Min-K%++ filter feeding generalization, and eviction after use."""
 
 import copy
-import json
 import re
 from pathlib import Path
 
@@ -11,7 +10,6 @@ import datasets as hf_datasets
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 import yaml
 from conftest import REPO, run_snakemake
 from huggingface_hub import scan_cache_dir

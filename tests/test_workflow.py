@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import REPO, TEST_CONFIG, run_snakemake, snakemake_cmd
+from conftest import TEST_CONFIG, run_snakemake, snakemake_cmd
 from grokmon.io import load_npz, read_jsonl
 
 pytestmark = pytest.mark.slow
