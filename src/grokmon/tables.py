@@ -72,8 +72,10 @@ def pathway_tables(
         row = {"group": label, "t_star": step, "n": len(r)}
         if len(r) >= 2:
             row |= routing_metrics(r, router_weights, cut=cut, max_pairs=max_pairs, seed=seed)
-            for c in cut_sweep:
-                row[f"distance_cut{c:g}"] = pathways.mean_pairwise_distance(r, mode="paper", cut=c, max_pairs=max_pairs, seed=seed)
+            for c in cut_sweep:  # the main cut's distance is already in the row
+                row[f"distance_cut{c:g}"] = (
+                    row["distance"] if c == cut else pathways.mean_pairwise_distance(r, mode="paper", cut=c, max_pairs=max_pairs, seed=seed)
+                )
             for layer, d in enumerate(pathways.per_layer_distances(r, cut=cut, mode="paper", max_pairs=max_pairs, seed=seed)):
                 layer_rows.append({"group": label, "t_star": step, "layer": layer, "distance": d})
         if len(r) >= 1:
