@@ -2,16 +2,18 @@ import math
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from grokmon.controls import (
     bootstrap_correlation,
     correlation_estimate,
     entropy_distance_correlation,
+    entropy_distance_pairs,
     permutation_pvalue,
     post_memorization_trend,
     routing_entropy,
 )
-from grokmon.pathways import mean_pairwise_distance
+from grokmon.pathways import mean_pairwise_distance, sample_pairs
 
 # One layer, four experts. At cut 0.7: uniform takes 3 experts "0,1,2" (0.75 > 0.7); one-hots take one.
 UNIFORM, FIRST, LAST = [[0.25] * 4], [[1.0, 0, 0, 0]], [[0, 0, 0, 1.0]]
@@ -56,6 +58,59 @@ def test_entropy_distance_correlation_uses_the_same_pairs_as_mean_distance():
     assert out["n"] == 50
     assert out["mean_distance"] == pytest.approx(mean_pairwise_distance(routing, max_pairs=50, seed=4))
     assert out["mean_distance"] != pytest.approx(mean_pairwise_distance(routing, max_pairs=50, seed=5))
+
+
+# Two layers, four experts, cut 0.7: strings "0,1,2-0", "0-0", "0,1-3" (0.5 + 0.5 takes two experts);
+# layer-mean entropies (ln4 + 0)/2 = ln2, 0, (ln2 + 0)/2 = ln2/2 nats.
+HALF = [0.5, 0.5, 0, 0]
+TWO_LAYERS = np.array([[UNIFORM[0], FIRST[0]], [FIRST[0], FIRST[0]], [HALF, LAST[0]]])
+
+
+def test_entropy_distance_pairs_hand_values():
+    distance, entropy = entropy_distance_pairs(TWO_LAYERS)
+    # (0,1): delete ",1,2" = 4; (0,2): delete ",2", 0 -> 3 = 3; (1,2): insert ",1", 0 -> 3 = 3.
+    assert distance.dtype == np.float64 and distance.tolist() == [4.0, 3.0, 3.0]
+    ln2 = math.log(2)
+    assert entropy.dtype == np.float64
+    assert entropy == pytest.approx(np.array([ln2 / 2, 3 * ln2 / 4, ln2 / 4]), abs=1e-12)
+    # At cut 0.4 the uniform layer takes two experts and the half layer one: "0,1-0", "0-0", "0-3"
+    # -> (0,1): delete ",1" = 2; (0,2): delete ",1", 0 -> 3 = 3; (1,2): 0 -> 3 = 1. Entropies do not depend on the cut.
+    low_distance, low_entropy = entropy_distance_pairs(TWO_LAYERS, cut=0.4)
+    assert low_distance.tolist() == [2.0, 3.0, 1.0]
+    np.testing.assert_array_equal(low_entropy, entropy)
+
+
+def test_entropy_distance_pairs_follow_sample_pairs_order():
+    rng = np.random.default_rng(2)
+    routing = rng.dirichlet(np.full(6, 0.5), size=(12, 2))  # 66 pairs, 20 sampled
+    distance, entropy = entropy_distance_pairs(routing, cut=0.8, max_pairs=20, seed=3)
+    all_distance, all_entropy = entropy_distance_pairs(routing, cut=0.8)
+    i, j = sample_pairs(12, 20, 3)
+    row = {pair: k for k, pair in enumerate(zip(*sample_pairs(12)))}
+    picked = [row[pair] for pair in zip(i.tolist(), j.tolist())]
+    assert distance.shape == entropy.shape == (20,)
+    np.testing.assert_array_equal(distance, all_distance[picked])
+    np.testing.assert_allclose(entropy, all_entropy[picked], rtol=0, atol=1e-15)
+
+
+def test_entropy_distance_correlation_is_the_correlation_of_the_pairs():
+    rng = np.random.default_rng(5)
+    routing = rng.dirichlet(np.full(8, 0.3), size=(25, 3))
+    distance, entropy = entropy_distance_pairs(routing, cut=0.8, max_pairs=100, seed=7)
+    out = entropy_distance_correlation(routing, cut=0.8, max_pairs=100, seed=7)
+    pearson, spearman = stats.pearsonr(distance, entropy), stats.spearmanr(distance, entropy)
+    assert out["n"] == 100
+    assert out["pearson"] == pytest.approx(pearson.statistic, abs=1e-12)
+    assert out["pearson_p"] == pytest.approx(pearson.pvalue, rel=1e-9)
+    assert out["spearman"] == pytest.approx(spearman.statistic, abs=1e-12)
+    assert out["r_squared"] == pytest.approx(pearson.statistic**2, abs=1e-12)
+    assert out["mean_distance"] == pytest.approx(distance.mean()) and out["mean_entropy"] == pytest.approx(entropy.mean())
+    # The hand example, entropies 2a, 3a, a (a = ln2/4; deviations 0, a, -a): at cut 0.7 distances 4, 3, 3
+    # (deviations 2/3, -1/3, -1/3) give r = 0; at cut 0.4 distances 2, 3, 1 (deviations 0, 1, -1) give r = 1.
+    assert entropy_distance_correlation(TWO_LAYERS)["pearson"] == pytest.approx(0.0, abs=1e-12)
+    low = entropy_distance_correlation(TWO_LAYERS, cut=0.4)
+    assert low["pearson"] == pytest.approx(1.0) and low["r_squared"] == pytest.approx(1.0)
+    assert low["mean_distance"] == pytest.approx(2.0) and low["mean_entropy"] == pytest.approx(math.log(2) / 2)
 
 
 def test_post_memorization_trend_hand_values():

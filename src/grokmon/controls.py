@@ -41,13 +41,12 @@ def routing_entropy(routing: np.ndarray) -> np.ndarray:
     return special.entr(routing).sum(axis=-1)
 
 
-def entropy_distance_correlation(routing: np.ndarray, cut: float = 0.7, max_pairs: int | None = None, seed: int = 0) -> dict:
-    """Paper Fig. 13 over pairs of routing float[n, L, E]: correlation of pair edit distance (paper strings, edits) with the pair's mean entropy (nats).
+def entropy_distance_pairs(routing: np.ndarray, cut: float = 0.7, max_pairs: int | None = None, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Per pair of routing float[n, L, E]: (edit distance float64[p] of the paper strings at `cut`, in edits; mean entropy float64[p], nats).
 
-    The pairs are `pathways.sample_pairs(n, max_pairs, seed)`, the same ones `mean_pairwise_distance`
-    averages with these arguments. A pair's entropy is the mean of its two samples' entropies, each
-    averaged over layers. Keys: pearson, pearson_p, spearman, spearman_p, n (pairs), r_squared,
-    mean_distance, mean_entropy.
+    The pairs are `pathways.sample_pairs(n, max_pairs, seed)` in its order, the same ones
+    `mean_pairwise_distance` averages with these arguments. A pair's entropy is the mean of its two
+    samples' `routing_entropy`, each averaged over layers.
     """
     entropy = routing_entropy(routing).mean(axis=1)
     i, j = pathways.sample_pairs(len(entropy), max_pairs, seed)
@@ -55,7 +54,21 @@ def entropy_distance_correlation(routing: np.ndarray, cut: float = 0.7, max_pair
     distance = process.cpdist(
         [strings[a] for a in i.tolist()], [strings[b] for b in j.tolist()], scorer=Levenshtein.distance, dtype=np.int64
     ).astype(np.float64)
-    pair_entropy = (entropy[i] + entropy[j]) / 2
+    return distance, (entropy[i] + entropy[j]) / 2
+
+
+def entropy_distance_correlation(routing: np.ndarray, cut: float = 0.7, max_pairs: int | None = None, seed: int = 0) -> dict:
+    """Paper Fig. 13 over pairs of routing float[n, L, E]: correlation of pair edit distance (paper strings, edits) with the pair's mean entropy (nats).
+
+    The pairs and values are `entropy_distance_pairs(routing, cut, max_pairs, seed)`. Keys: pearson,
+    pearson_p, spearman, spearman_p, n (pairs), r_squared, mean_distance, mean_entropy.
+    """
+    return entropy_distance_summary(*entropy_distance_pairs(routing, cut, max_pairs, seed))
+
+
+def entropy_distance_summary(distance: np.ndarray, pair_entropy: np.ndarray) -> dict:
+    """`entropy_distance_correlation`'s keys from per-pair distance float[p] (edits) and pair mean entropy float[p] (nats)."""
+    distance, pair_entropy = np.asarray(distance, dtype=np.float64), np.asarray(pair_entropy, dtype=np.float64)
     out = correlation.correlate(distance, pair_entropy)
     return {**out, "r_squared": out["pearson"] ** 2, "mean_distance": float(distance.mean()), "mean_entropy": float(pair_entropy.mean())}
 

@@ -217,3 +217,22 @@ def fig12_cross_domain(tables: Mapping[int, pd.DataFrame], path) -> None:
     axes[0].legend(fontsize=6, ncol=2)
     fig.suptitle("Pathway distance across domains (solid) and within domains (dashed) (paper Fig. 12)")
     _save(fig, path)
+
+
+def fig13_entropy_distance(pairs: Mapping[str, tuple[np.ndarray, np.ndarray]], stats: Mapping[str, dict], path) -> None:
+    """Fig. 13: hexbin of each pair's edit distance (edits) against its mean routing entropy (nats), per domain; n, Pearson r and r^2 in the titles.
+
+    pairs: domain -> (distance float[p], pair mean entropy float[p]) from `controls.entropy_distance_pairs`;
+    stats: domain -> that domain's `controls.entropy_distance_correlation` dict (keys n, pearson, r_squared).
+    """
+    fig, axes = _panels(len(pairs), width=4.2, height=3.6)
+    for ax, (domain, (distance, entropy)) in zip(axes, pairs.items()):
+        s = stats[domain]
+        cells = ax.hexbin(np.asarray(entropy, dtype=float), np.asarray(distance, dtype=float), gridsize=40, mincnt=1, bins="log", cmap="viridis")
+        fig.colorbar(cells, ax=ax, label="pairs")
+        r = f"r = {s['pearson']:.2f}, r² = {s['r_squared']:.3f}" if np.isfinite(s["pearson"]) else "r undefined"
+        ax.set_title(f"{domain}: {int(s['n']):,} pairs\n{r}", fontsize=9)
+        ax.set_xlabel("mean routing entropy of the pair (nats)")
+        ax.set_ylabel("edit distance")
+    fig.suptitle("Pathway edit distance against routing entropy (paper Fig. 13)")
+    _save(fig, path)
