@@ -207,3 +207,91 @@ def test_load_model_sets_pad_token_dtype_and_eval(tok, tmp_path):
     np.testing.assert_allclose(got.nll, want.nll, atol=0.1)
     with pytest.raises(ValueError, match="dtype"):
         load_model(tmp_path, device="cpu", dtype="float77")
+
+
+# Answer span: character tokenizer (one token per character, BOS prepended) so that token i + 1 is character i.
+def _char_tok():
+    from grokmon.toy.model import train_tokenizer
+
+    return train_tokenizer(["abcdef", "Question: what is 12 times 3? Answer: 36"])
+
+
+def _hand_nll(model, ids: list[int], first: int) -> float:
+    """Mean NLL of targets ids[first:] (first >= 1) recomputed from the logits of one unpadded forward pass."""
+    with torch.inference_mode():
+        logp = model(torch.tensor([ids])).logits[0].float().log_softmax(-1)
+    return -float(np.mean([logp[j - 1, ids[j]].item() for j in range(first, len(ids))]))
+
+
+def test_answer_nll_equals_hand_recomputation_over_answer_targets():
+    tok = _char_tok()
+    model = tiny_olmoe(tok)
+    ids = tok("abcdef").input_ids
+    assert tok.convert_ids_to_tokens(ids) == ["<|endoftext|>", "a", "b", "c", "d", "e", "f"]
+    got = _capture(model, tok, texts=["abcdef"] * 4, answer_chars=[3, 0, 6, 5])
+    assert got.answer_nll[0] == pytest.approx(_hand_nll(model, ids, 4), abs=1e-5)  # targets d, e, f
+    assert got.answer_nll[0] != pytest.approx(got.nll[0], abs=1e-3)
+    # answer_char 0: every target is an answer target (the first token, BOS, is never one) -> answer_nll == nll
+    assert got.answer_nll[1] == pytest.approx(got.nll[1], abs=1e-6)
+    assert got.nll[1] == pytest.approx(_hand_nll(model, ids, 1), abs=1e-5)
+    assert np.isnan(got.answer_nll[2])  # empty answer: no answer token
+    assert got.answer_nll[3] == pytest.approx(_hand_nll(model, ids, 6), abs=1e-5)  # only f
+    # truncation: max_length 5 keeps BOS a b c d -> only target d; an answer starting at e is cut away -> NaN
+    cut = _capture(model, tok, texts=["abcdef", "abcdef"], answer_chars=[3, 4], max_length=5)
+    assert cut.answer_nll[0] == pytest.approx(_hand_nll(model, ids[:5], 4), abs=1e-5)
+    assert np.isnan(cut.answer_nll[1]) and np.isfinite(cut.nll).all()
+    # add_eos: the appended EOS is an answer target too
+    eos = _capture(model, tok, texts=["abcdef"], answer_chars=[3], add_eos=True)
+    assert eos.answer_nll[0] == pytest.approx(_hand_nll(model, ids + [tok.eos_token_id], 4), abs=1e-5)
+
+
+def test_answer_starts_at_the_token_that_straddles_the_answer_char(tok):
+    # subword tokenizer: "Answer: 36" ends in tokens "▁3" (chars 37-38, the space and "3") and "6"
+    model = tiny_olmoe(tok)
+    text = TEXTS[3]
+    enc = tok(text, return_offsets_mapping=True)
+    assert tok.convert_ids_to_tokens(enc.input_ids)[-2:] == ["\u25813", "6"]
+    got = _capture(model, tok, texts=[text], answer_chars=[text.index("36")])
+    assert got.answer_nll[0] == pytest.approx(_hand_nll(model, enc.input_ids, len(enc.input_ids) - 2), abs=1e-5)
+
+
+def test_answer_nll_does_not_depend_on_batch_size_or_padding_side(arch, tok):
+    model = arch[0]
+    chars = [len(t) // 2 for t in TEXTS]
+    ref = _capture(model, tok, batch_size=1, answer_chars=chars)
+    assert np.isfinite(ref.answer_nll).all()
+    assert np.abs(ref.answer_nll - ref.nll).max() > 1e-3
+    np.testing.assert_allclose(ref.nll, _capture(model, tok, batch_size=1).nll, atol=1e-6)
+    for side in ("left", "right"):
+        got = _capture(model, tok, side=side, batch_size=8, answer_chars=chars)
+        np.testing.assert_allclose(got.answer_nll, ref.answer_nll, atol=1e-5)
+        np.testing.assert_allclose(got.nll, ref.nll, atol=1e-5)
+
+
+def test_answer_nll_shards_save_load_and_bad_arguments(tok, tmp_path):
+    model = tiny_olmoe(tok)
+    chars = [len(t) // 2 for t in TEXTS]
+    whole = _capture(model, tok, answer_chars=chars)
+    parts = list(iter_capture(model, tok, iter(TEXTS), answer_chars=chars, shard_size=2, batch_size=2, progress=False))
+    np.testing.assert_allclose(RouteCapture.concat(parts).answer_nll, whole.answer_nll, atol=1e-5)
+    whole.save(tmp_path / "r.npz")
+    assert sorted(io.load_npz(tmp_path / "r.npz")) == ["answer_nll", "layers", "n_tokens", "nll", "routing"]
+    back = RouteCapture.load(tmp_path / "r.npz")
+    np.testing.assert_array_equal(back.answer_nll, whole.answer_nll)
+    assert RouteCapture.load(_save(_capture(model, tok), tmp_path / "plain.npz")).answer_nll is None
+    with pytest.raises(ValueError, match="answer_nll"):
+        RouteCapture.concat([whole, _capture(model, tok)])
+    with pytest.raises(ValueError, match="answer_nll"):
+        RouteCapture(nll=whole.nll, n_tokens=whole.n_tokens, routing=whole.routing, layers=whole.layers, answer_nll=[1.0])
+    with pytest.raises(ValueError, match="answer_chars: expected one per text"):
+        capture_routes(model, tok, TEXTS, answer_chars=chars[:2], progress=False)
+    with pytest.raises(ValueError, match="answer_chars: expected ints >= 0"):
+        capture_routes(model, tok, TEXTS, answer_chars=[-1] * len(TEXTS), progress=False)
+    slow = type("SlowTokenizer", (), {"is_fast": False})()
+    with pytest.raises(ValueError, match="fast tokenizer"):
+        iter_capture(model, slow, TEXTS, answer_chars=chars)
+
+
+def _save(capture, path):
+    capture.save(path)
+    return path

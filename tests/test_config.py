@@ -53,3 +53,21 @@ def test_bad_config_names_the_key(edit, expected):
         check(config)
     for text in expected:
         assert text in str(err.value)
+
+
+def test_memorization_loss_span_defaults_to_sequence_and_answer_needs_the_toy():
+    config = copy.deepcopy(DEMO)
+    config["memorization"].pop("loss_span", None)
+    assert check(config)["memorization"]["loss_span"] == "sequence"  # the paper's whole-sequence loss
+    config["memorization"]["loss_span"] = "answer"
+    assert check(config)["memorization"]["loss_span"] == "answer"  # the toy rows carry answer_char
+    config["memorization"]["loss_span"] = "question"
+    with pytest.raises(ConfigError, match=r"'memorization.loss_span' = 'question' is not allowed; allowed values: 'sequence', 'answer'"):
+        check(config)
+    paper = yaml.safe_load((REPO / "config/olmoe.yaml").read_text())
+    assert check(paper)["memorization"]["loss_span"] == "sequence"
+    paper["memorization"]["loss_span"] = "answer"
+    with pytest.raises(ConfigError) as err:
+        check(paper)
+    for text in ("'memorization.loss_span'", "'hub'", "no answer span", "'sequence'", "'answer'"):
+        assert text in str(err.value)

@@ -1,13 +1,22 @@
+import logging
+import runpy
+from pathlib import Path
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
+from grokmon import io
 from grokmon.memorization import (
     EpsilonCalibration,
     calibrate_epsilon,
     groups,
+    loss_matrix,
     memorization_index,
     memorized_fraction_before_final,
 )
+
+SCRIPT = Path(__file__).resolve().parents[1] / "workflow/scripts/memorization.py"
 
 # 4 checkpoints (T = 3), epsilon = 2.0, delta = 0.05; one column per sample.
 LOSS = np.array(
@@ -103,3 +112,50 @@ def test_calibrate_epsilon_unreachable_best_effort():
     loss = np.array([[1.0] + [1.0] * 9, [1.02] + [1.0] * 9, [1.0] + [1.5] * 9])
     result = calibrate_epsilon(loss, step=0.01, on_unreachable="best")
     assert result == EpsilonCalibration(epsilon=1.02, fraction=0.1, in_target=False)
+
+
+# Routes of 3 checkpoints x 4 samples: whole-text nll never below epsilon 1.0; answer_nll memorized at t* = 1, 0, 2, never.
+NLL = np.full((3, 4), 3.0, dtype=np.float32)
+ANSWER_NLL = np.array([[2.0, 0.5, 2.0, 2.0], [0.5, 0.5, 2.0, 2.0], [0.5, 0.5, 0.5, 2.0]], dtype=np.float32)
+
+
+def _routes(tmp_path, answer=True):
+    paths = []
+    for t in range(3):
+        arrays = {"nll": NLL[t], "n_tokens": np.full(4, 7), "routing": np.full((4, 1, 2), 0.5), "layers": np.array([0])}
+        if answer:
+            arrays["answer_nll"] = ANSWER_NLL[t]
+        paths.append(tmp_path / f"{'a' if answer else 'p'}{t}.npz")
+        io.save_npz(paths[-1], **arrays)
+    return paths
+
+
+def test_loss_matrix_picks_the_span(tmp_path):
+    routes = _routes(tmp_path)
+    np.testing.assert_array_equal(loss_matrix(routes), NLL)
+    np.testing.assert_array_equal(loss_matrix(routes, "sequence"), NLL)
+    np.testing.assert_array_equal(loss_matrix(routes, "answer"), ANSWER_NLL)
+    with pytest.raises(ValueError, match="memorization.loss_span is 'answer' but .*p0.npz has no answer_nll"):
+        loss_matrix(_routes(tmp_path, answer=False), "answer")
+    with pytest.raises(ValueError, match="memorization.loss_span: expected one of 'sequence', 'answer'"):
+        loss_matrix(routes, "question")
+    io.save_npz(routes[1], **{**io.load_npz(routes[1]), "answer_nll": np.array([0.5, np.nan, 2.0, 2.0], dtype=np.float32)})
+    with pytest.raises(ValueError, match="1 sample.* no answer token .*sample 1"):
+        loss_matrix(routes, "answer")
+
+
+@pytest.mark.parametrize("span, t_index", [("sequence", [-1, -1, -1, -1]), ("answer", [1, 0, 2, -1])])
+def test_memorization_script_uses_the_configured_loss_span(tmp_path, monkeypatch, span, t_index):
+    monkeypatch.setattr("grokmon.jobs.start_job", lambda snakemake: logging.getLogger("test"))
+    io.write_jsonl(tmp_path / "train.jsonl", [{"id": f"s{i}", "text": "x", "answer_char": 0} for i in range(4)])
+    out = {k: tmp_path / f"{k}.{ext}" for k, ext in (("loss", "npz"), ("t_star", "tsv"), ("epsilon", "json"))}
+    memorization = {"epsilon": 1.0, "delta": 0.05, "epsilon_step": 0.1, "target_fraction": [0.2, 0.25], "loss_span": span}
+    snakemake = SimpleNamespace(
+        input=SimpleNamespace(routes=[str(p) for p in _routes(tmp_path)], train=str(tmp_path / "train.jsonl")),
+        output=SimpleNamespace(**{k: str(v) for k, v in out.items()}),
+        params=SimpleNamespace(memorization=memorization, steps=[10, 20, 30]),
+        wildcards=SimpleNamespace(domain="math"),
+    )
+    runpy.run_path(str(SCRIPT), init_globals={"snakemake": snakemake})
+    assert io.read_tsv(out["t_star"])["t_index"].tolist() == t_index
+    np.testing.assert_array_equal(io.load_npz(out["loss"])["loss"], ANSWER_NLL if span == "answer" else NLL)

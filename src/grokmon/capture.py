@@ -1,4 +1,5 @@
-"""One forward pass per batch -> per-sample mean NLL, token count and mean full-softmax routing weights."""
+"""One forward pass per batch -> per-sample mean NLL (whole text, and optionally its answer span), token count and
+mean full-softmax routing weights."""
 
 from __future__ import annotations
 
@@ -24,12 +25,14 @@ _NLL_CHUNK_ELEMENTS = 2**24
 @dataclass
 class RouteCapture:
     """Per-sample outputs of `capture_routes`, in input order: nll float32[n] (nats/token), n_tokens int64[n],
-    routing float32[n, n_moe_layers, n_experts] (rows sum to 1), layers int64[n_moe_layers] (model layer indices)."""
+    routing float32[n, n_moe_layers, n_experts] (rows sum to 1), layers int64[n_moe_layers] (model layer indices), and
+    answer_nll float32[n] (nats/token over the answer tokens, see `iter_capture`) or None when not captured."""
 
     nll: np.ndarray
     n_tokens: np.ndarray
     routing: np.ndarray
     layers: np.ndarray
+    answer_nll: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.nll = np.asarray(self.nll, dtype=np.float32)
@@ -41,19 +44,24 @@ class RouteCapture:
             raise ValueError(f"nll/n_tokens: expected two [n] arrays, got {self.nll.shape} and {self.n_tokens.shape}")
         if self.routing.ndim != 3 or self.routing.shape[:2] != (n, len(self.layers)):
             raise ValueError(f"routing: expected [{n}, {len(self.layers)}, n_experts], got {self.routing.shape}")
+        if self.answer_nll is not None:
+            self.answer_nll = np.asarray(self.answer_nll, dtype=np.float32)
+            if self.answer_nll.shape != (n,):
+                raise ValueError(f"answer_nll: expected [{n}], got {self.answer_nll.shape}")
 
     def __len__(self) -> int:
         return len(self.nll)
 
     def save(self, path: str | os.PathLike) -> None:
-        """Write the four arrays to an .npz (keys nll, n_tokens, routing, layers) atomically."""
-        io.save_npz(path, nll=self.nll, n_tokens=self.n_tokens, routing=self.routing, layers=self.layers)
+        """Write the arrays to an .npz (keys nll, n_tokens, routing, layers, and answer_nll if captured) atomically."""
+        extra = {} if self.answer_nll is None else {"answer_nll": self.answer_nll}
+        io.save_npz(path, nll=self.nll, n_tokens=self.n_tokens, routing=self.routing, layers=self.layers, **extra)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> RouteCapture:
         """Read an .npz written by `save`."""
         z = io.load_npz(path)
-        return cls(nll=z["nll"], n_tokens=z["n_tokens"], routing=z["routing"], layers=z["layers"])
+        return cls(nll=z["nll"], n_tokens=z["n_tokens"], routing=z["routing"], layers=z["layers"], answer_nll=z.get("answer_nll"))
 
     @classmethod
     def concat(cls, parts: Sequence[RouteCapture]) -> RouteCapture:
@@ -62,11 +70,15 @@ class RouteCapture:
             raise ValueError("parts: need at least one RouteCapture")
         if any(not np.array_equal(p.layers, parts[0].layers) for p in parts):
             raise ValueError("parts: captures come from different MoE layers")
+        with_answer = {p.answer_nll is not None for p in parts}
+        if len(with_answer) > 1:
+            raise ValueError("parts: some captures have answer_nll and some do not")
         return cls(
             nll=np.concatenate([p.nll for p in parts]),
             n_tokens=np.concatenate([p.n_tokens for p in parts]),
             routing=np.concatenate([p.routing for p in parts]),
             layers=parts[0].layers,
+            answer_nll=np.concatenate([p.answer_nll for p in parts]) if with_answer == {True} else None,
         )
 
 
@@ -80,8 +92,10 @@ def capture_routes(
     device=None,
     progress: bool = True,
     add_eos: bool = False,
+    answer_chars: Sequence[int] | None = None,
 ) -> RouteCapture:
-    """Capture all `texts` at once (see `iter_capture`): nll float32[n], n_tokens int64[n], routing float32[n, L, E]."""
+    """Capture all `texts` at once (see `iter_capture`): nll float32[n], n_tokens int64[n], routing float32[n, L, E],
+    and answer_nll float32[n] when `answer_chars` is given."""
     texts = list(texts)
     parts = iter_capture(
         model,
@@ -93,6 +107,7 @@ def capture_routes(
         device=device,
         progress=progress,
         add_eos=add_eos,
+        answer_chars=answer_chars,
     )
     return RouteCapture.concat(list(parts))
 
@@ -108,6 +123,7 @@ def iter_capture(
     device=None,
     progress: bool = True,
     add_eos: bool = False,
+    answer_chars: Sequence[int] | None = None,
 ) -> Iterator[RouteCapture]:
     """Yield one RouteCapture per run of `shard_size` consecutive texts (input order); memory is flat in len(texts).
 
@@ -116,29 +132,46 @@ def iter_capture(
     `tokenizer.padding_side`. nll is the mean next-token NLL over positions 1..len-1 (NaN for a 1-token text);
     routing is, per MoE layer, the mean over the text's tokens of the softmax over all experts of the router logits.
     `device` (default: the model's) moves the model there. Bad arguments raise at the call, not at the first shard.
+
+    `answer_chars` (one character offset into each text, where its answer starts; needs a fast tokenizer for the
+    offset mapping) adds answer_nll: the mean next-token NLL, from the same forward pass, over the targets from the
+    text's first answer token to its end (an EOS from `add_eos` included). The first answer token is the first token
+    whose character span ends after the answer offset, so a token straddling the boundary (e.g. " 36" of "Answer: 36")
+    counts as answer. answer_char 0 gives answer_nll == nll (the first token is never a target). answer_nll is NaN
+    where the text has no answer token within `max_length` tokens (answer truncated away or empty).
     """
     if hasattr(texts, "__len__") and len(texts) == 0:
         raise ValueError("texts: empty")
     for name, value in (("shard_size", shard_size), ("batch_size", batch_size), ("max_length", max_length)):
         if not isinstance(value, int) or value < 1:
             raise ValueError(f"{name}: expected a positive int, got {value!r}")
+    if answer_chars is not None:
+        answer_chars = list(answer_chars)
+        if not getattr(tokenizer, "is_fast", False):
+            raise ValueError("answer_chars: needs a fast tokenizer (offset mapping); got a slow one")
+        if hasattr(texts, "__len__") and len(answer_chars) != len(texts):
+            raise ValueError(f"answer_chars: expected one per text ({len(texts)}), got {len(answer_chars)}")
+        bad = [c for c in answer_chars if isinstance(c, bool) or not isinstance(c, (int, np.integer)) or c < 0]
+        if bad:
+            raise ValueError(f"answer_chars: expected ints >= 0, got {bad[0]!r}")
     hooks = _RoutingMeans(get_router_spec(model), moe_routers(model))
     if device is not None:
         model.to(device)
-    return _iter_shards(model, tokenizer, texts, hooks, shard_size, batch_size, max_length, add_eos, progress)
+    return _iter_shards(model, tokenizer, texts, answer_chars, hooks, shard_size, batch_size, max_length, add_eos, progress)
 
 
-def _iter_shards(model, tokenizer, texts, hooks, shard_size, batch_size, max_length, add_eos, progress):
+def _iter_shards(model, tokenizer, texts, answer_chars, hooks, shard_size, batch_size, max_length, add_eos, progress):
     """The generator behind `iter_capture` (arguments already checked)."""
     device = next(model.parameters()).device
     total = len(texts) if hasattr(texts, "__len__") else None
-    source = iter(texts)
+    source = zip(texts, answer_chars, strict=True) if answer_chars is not None else ((t, None) for t in texts)
     with tqdm(total=total, disable=not progress, file=sys.stderr, unit="sample", desc="capture") as bar:
         n_shards = 0
         while shard := list(itertools.islice(source, shard_size)):
             n_shards += 1
-            ids = _encode(tokenizer, shard, max_length=max_length, add_eos=add_eos)
-            yield _capture_shard(model, hooks, ids, tokenizer, batch_size, device, bar)
+            chars = None if answer_chars is None else [c for _, c in shard]
+            ids, starts = _encode(tokenizer, [t for t, _ in shard], max_length=max_length, add_eos=add_eos, answer_chars=chars)
+            yield _capture_shard(model, hooks, ids, starts, tokenizer, batch_size, device, bar)
         if n_shards == 0:
             raise ValueError("texts: empty")
 
@@ -204,9 +237,17 @@ class _RoutingMeans:
         return means
 
 
-def _encode(tokenizer, texts: list[str], *, max_length: int, add_eos: bool) -> list[list[int]]:
-    """Token ids per text (special tokens as the tokenizer adds them, then EOS if asked), at most max_length each."""
-    ids = tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]
+def _encode(tokenizer, texts: list[str], *, max_length: int, add_eos: bool, answer_chars: list[int] | None = None):
+    """(ids, starts): token ids per text (special tokens as the tokenizer adds them, then EOS if asked), at most
+    max_length each, and with `answer_chars` the index of each text's first answer token (max_length if none)."""
+    enc = tokenizer(texts, truncation=True, max_length=max_length, return_offsets_mapping=answer_chars is not None)
+    ids, starts = enc["input_ids"], None
+    if answer_chars is not None:
+        # special tokens have the empty span (0, 0), so they never start the answer
+        starts = [
+            next((i for i, (_, end) in enumerate(offsets) if end > char), max_length)
+            for offsets, char in zip(enc["offset_mapping"], answer_chars)
+        ]
     if add_eos:
         if tokenizer.eos_token_id is None:
             raise ValueError("add_eos: the tokenizer has no EOS token")
@@ -214,16 +255,18 @@ def _encode(tokenizer, texts: list[str], *, max_length: int, add_eos: bool) -> l
     empty = [i for i, x in enumerate(ids) if not x]
     if empty:
         raise ValueError(f"texts: {len(empty)} text(s) have no tokens, e.g. position {empty[0]} of its shard")
-    return ids
+    return ids, starts
 
 
 def _capture_shard(
-    model, hooks: _RoutingMeans, ids: list[list[int]], tokenizer, batch_size, device, bar
+    model, hooks: _RoutingMeans, ids: list[list[int]], starts: list[int] | None, tokenizer, batch_size, device, bar
 ) -> RouteCapture:
-    """Run one shard in length-sorted batches; outputs go back to input order."""
+    """Run one shard in length-sorted batches; outputs go back to input order. `starts`: first answer token per text."""
     n = len(ids)
     n_tokens = np.array([len(x) for x in ids], dtype=np.int64)
     nll = np.empty(n, dtype=np.float32)
+    answer_nll = None if starts is None else np.empty(n, dtype=np.float32)
+    starts = None if starts is None else np.asarray(starts, dtype=np.int64)
     routing = np.empty((n, len(hooks.layers), hooks.n_experts), dtype=np.float32)
     order = np.argsort(-n_tokens, kind="stable")
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0  # padding is masked: any id works
@@ -240,11 +283,16 @@ def _capture_shard(
                     input_ids=input_ids, attention_mask=mask.long(), position_ids=position_ids, use_cache=False
                 ).logits
                 routing[rows] = hooks.means().cpu().numpy()
-                nll[rows] = _sample_nll(logits, input_ids, mask).cpu().numpy()
+                # position_ids is each real token's index in its own text: the answer is from index starts[row] on
+                spans = [] if starts is None else [position_ids >= torch.as_tensor(starts[rows], device=device)[:, None]]
+                means = [m.cpu().numpy() for m in _sample_nll(logits, input_ids, mask, spans)]
+                nll[rows] = means[0]
+                if answer_nll is not None:
+                    answer_nll[rows] = means[1]
                 bar.update(len(rows))
     finally:
         model.train(was_training)
-    return RouteCapture(nll=nll, n_tokens=n_tokens, routing=routing, layers=hooks.layers)
+    return RouteCapture(nll=nll, n_tokens=n_tokens, routing=routing, layers=hooks.layers, answer_nll=answer_nll)
 
 
 def _pad(rows: list[list[int]], pad_id: int, side: str, device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -261,16 +309,21 @@ def _pad(rows: list[list[int]], pad_id: int, side: str, device) -> tuple[torch.T
     return torch.from_numpy(input_ids).to(device), torch.from_numpy(mask).to(device)
 
 
-def _sample_nll(logits: torch.Tensor, input_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Mean next-token NLL float32[b] (nats) over each row's real predicted tokens; float32 math in row chunks."""
+def _sample_nll(
+    logits: torch.Tensor, input_ids: torch.Tensor, mask: torch.Tensor, spans: Sequence[torch.Tensor] = ()
+) -> list[torch.Tensor]:
+    """Mean next-token NLL float32[b] (nats) over each row's real predicted tokens, then one more per bool [b, t] mask
+    in `spans` over the real predicted tokens (targets) it marks (NaN where it marks none); float32 math in row chunks."""
     b, t, v = logits.shape
     valid = mask[:, 1:] & mask[:, :-1]
     # ignored targets (-100) contribute exactly 0, even where padded logits are NaN
     targets = input_ids[:, 1:].masked_fill(~valid, -100)
     rows_per_chunk = max(1, _NLL_CHUNK_ELEMENTS // max(1, (t - 1) * v))
-    sums = []
+    token_nll = []
     for r in range(0, b, rows_per_chunk):
         chunk, target = logits[r : r + rows_per_chunk, :-1], targets[r : r + rows_per_chunk]
         ce = F.cross_entropy(chunk.reshape(-1, v).float(), target.reshape(-1), ignore_index=-100, reduction="none")
-        sums.append(ce.view(target.shape).sum(dim=1))
-    return torch.cat(sums) / valid.sum(dim=1)
+        token_nll.append(ce.view(target.shape))
+    token_nll = torch.cat(token_nll)  # [b, t - 1], 0 at ignored targets
+    picks = [valid] + [valid & span[:, 1:] for span in spans]
+    return [token_nll.masked_fill(~pick, 0.0).sum(dim=1) / pick.sum(dim=1) for pick in picks]

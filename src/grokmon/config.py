@@ -98,6 +98,11 @@ def _check_semantics(config: dict[str, Any]) -> None:
         missing = sorted(set(config["domains"]) - set(eps))
         if missing:
             raise ConfigError(f"config key 'memorization.epsilon' has no value for domain(s) {missing}")
+    if config["memorization"]["loss_span"] == "answer" and source != "toy":
+        raise ConfigError(
+            f"config key 'memorization.loss_span' = 'answer' needs checkpoints.source 'toy', got {source!r}: the hub/local "
+            "pretraining texts have no answer span; allowed values: 'sequence' (whole text, the paper's rule), 'answer' (toy only)"
+        )
     lo, hi = config["memorization"]["target_fraction"]
     if lo > hi:
         raise ConfigError(f"config key 'memorization.target_fraction' must be [low, high], got {[lo, hi]}")

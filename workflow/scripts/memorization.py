@@ -3,15 +3,15 @@
 import numpy as np
 import pandas as pd
 
-from grokmon.io import load_npz, read_jsonl, save_npz, write_json, write_tsv
+from grokmon.io import read_jsonl, save_npz, write_json, write_tsv
 from grokmon.jobs import start_job
-from grokmon.memorization import calibrate_epsilon, memorization_index, memorized_fraction_before_final
+from grokmon.memorization import calibrate_epsilon, loss_matrix, memorization_index, memorized_fraction_before_final
 
 
 def main(snakemake):
     log = start_job(snakemake)
     params, steps = snakemake.params.memorization, np.asarray(snakemake.params.steps)
-    loss = np.stack([load_npz(path)["nll"] for path in snakemake.input.routes])
+    loss = loss_matrix(snakemake.input.routes, params["loss_span"])
     domain = snakemake.wildcards.domain
     epsilon = params["epsilon"]
     if isinstance(epsilon, dict):

@@ -14,8 +14,13 @@ def main(snakemake):
     pointer = read_checkpoint_pointer(snakemake.input.checkpoint)
     model, tokenizer = load_model(pointer["path"], device=resolve_device(params.device), dtype=params.dtype)
     for split in ("train", "validation", "test"):
-        texts = split_texts(split, read_jsonl(snakemake.input[split]))
-        capture = capture_routes(model, tokenizer, texts, batch_size=params.routes["batch_size"], max_length=params.routes["max_length"])
+        rows = read_jsonl(snakemake.input[split])
+        texts = split_texts(split, rows)
+        # toy train/validation rows carry where their answer starts: capture answer_nll too (memorization.loss_span)
+        answer_chars = [row["answer_char"] for row in rows] if split != "test" and all("answer_char" in row for row in rows) else None
+        capture = capture_routes(
+            model, tokenizer, texts, batch_size=params.routes["batch_size"], max_length=params.routes["max_length"], answer_chars=answer_chars
+        )
         capture.save(snakemake.output[split])
 
 
