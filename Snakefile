@@ -32,11 +32,12 @@ include: "workflow/rules/correlation.smk"
 include: "workflow/rules/figures.smk"
 
 
+# Every seed's replicate (results/{run}/seed{seed}/), then the verdicts over all seeds.
 rule all:
     input:
-        resolved_config=out("config.resolved.yaml"),
-        table1=out("correlation/table1.tsv"),
-        verdicts=out("verdicts/claims.tsv"),
-        matching=expand(out("matching/{domain}.tsv"), domain=DOMAINS),
-        figures=FIGURES,
-        evicted=EVICTED,
+        resolved_config=run_out("config.resolved.yaml"),
+        table1=expand(out("correlation/table1.tsv"), seed=SEEDS),
+        matching=expand(out("matching/{domain}.tsv"), seed=SEEDS, domain=DOMAINS),
+        figures=expand(FIGURES, seed=SEEDS),
+        evicted=expand(EVICTED, seed=SEEDS),
+        verdicts=run_out("verdicts/claims.tsv"),

@@ -56,7 +56,7 @@ def test_olmoe_config_holds_the_papers_settings():
     assert {k: c["lora"][k] for k in ("rank", "dropout", "lr", "batch_size", "epochs", "max_length", "target_modules")} == {
         "rank": 32, "dropout": 0.1, "lr": 5e-5, "batch_size": 4, "epochs": 3, "max_length": 2048,
         "target_modules": ["q_proj", "k_proj", "v_proj"]}
-    assert c["memorization"] == {"epsilon": "auto", "epsilon_step": 0.1, "target_fraction": [0.2, 0.25], "delta": 0.05}
+    assert c["memorization"] == {"epsilon": "auto", "epsilon_step": 0.1, "target_fraction": [0.2, 0.25], "delta": 0.05, "loss_span": "sequence"}
     assert c["pathways"]["cut"] == 0.7 and c["generalization"] == {"min_accuracy": 0.8, "max_errors": 1}
     assert c["contamination"]["enabled"] and c["contamination"]["fraction"] == 0.1
     assert {d: v["benchmark"]["task"] for d, v in c["domains"].items()} == PAPER_TASKS
@@ -169,7 +169,7 @@ def test_fetch_waits_for_an_eviction_to_keep_at_most_max_cached(paper_dry_run):
     waits = {int(re.search(r"checkpoints/(\d+)/", " ".join(_files(b, "output"))).group(1)): _files(b, "input")
              for r, b in paper_dry_run if r == "fetch_checkpoint"}
     assert window == 3 and waits == {
-        s: [f"results/olmoe/checkpoints/{PAPER_STEPS[i - window]}/evicted.json"] if i >= window else []
+        s: [f"results/olmoe/seed0/checkpoints/{PAPER_STEPS[i - window]}/evicted.json"] if i >= window else []
         for i, s in enumerate(PAPER_STEPS)}
 
 
@@ -280,10 +280,10 @@ def hub_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("hub")
     cache, revisions = _tiny_cache(root)
     config = _hub_config(root, cache, revisions)
-    results = root / "results" / "hub"
-    targets = [f"results/hub/checkpoints/{s}/checkpoint.json" for s in STEPS]
-    targets += [f"results/hub/data/{d}/benchmark.jsonl" for d in PAPER["domains"]]
-    targets += ["results/hub/contamination/commonsense.tsv"]
+    results = root / "results" / "hub" / "seed0"
+    targets = [f"results/hub/seed0/checkpoints/{s}/checkpoint.json" for s in STEPS]
+    targets += [f"results/hub/seed0/data/{d}/benchmark.jsonl" for d in PAPER["domains"]]
+    targets += ["results/hub/seed0/contamination/commonsense.tsv"]
     run_snakemake(root, "--cores", "2", "--notemp", *targets, configfile=config)
     return root, cache, config, results
 
@@ -302,10 +302,10 @@ def test_fetch_points_at_the_cached_snapshot_of_each_revision(hub_run):
 def test_missing_revision_fails_naming_it(hub_run, tmp_path):
     _, cache, _, _ = hub_run
     config = _hub_config(tmp_path, cache, {5000: branch_name(5000), 245000: "step245000-tokens1027B"})
-    proc = run_snakemake(tmp_path, "--cores", "1", "results/hub/checkpoints/245000/checkpoint.json", configfile=config,
+    proc = run_snakemake(tmp_path, "--cores", "1", "results/hub/seed0/checkpoints/245000/checkpoint.json", configfile=config,
                          check=False)
     assert proc.returncode != 0
-    log = (tmp_path / "results/hub/logs/fetch_checkpoint/245000.log").read_text()
+    log = (tmp_path / "results/hub/seed0/logs/fetch_checkpoint/245000.log").read_text()
     assert "'step245000-tokens1027B' of 'allenai/OLMoE-1B-7B-0924' not found in the local cache" in log
     (tmp_path / "revisions.tsv").write_text("step\trevision\n5000\tstep5000-tokens20B\n")  # 245000 not listed
     proc = run_snakemake(tmp_path, "-n", configfile=config, check=False)
@@ -360,15 +360,15 @@ def _fake_model_outputs(workdir: Path, step: int, eval_correct: dict) -> list[st
     made = []
     for domain in PAPER["domains"]:
         for split in ("train", "validation", "test"):
-            made.append(f"results/hub/routes/{step}/{domain}/{split}.npz")
-        made.append(f"results/hub/lora/{step}/{domain}")
-        made.append(f"results/hub/eval/{step}/{domain}.jsonl")
+            made.append(f"results/hub/seed0/routes/{step}/{domain}/{split}.npz")
+        made.append(f"results/hub/seed0/lora/{step}/{domain}")
+        made.append(f"results/hub/seed0/eval/{step}/{domain}.jsonl")
         (workdir / made[-2]).mkdir(parents=True)
         correct = eval_correct.get(domain, [1])
         write_jsonl(workdir / made[-1], [{"doc_id": i, "correct": c} for i, c in enumerate(correct)])
-        (workdir / f"results/hub/eval/tasks/{domain}").mkdir(parents=True, exist_ok=True)
-        (workdir / f"results/hub/eval/tasks/{domain}/{domain}_benchmark.yaml").touch()
-    made.append(f"results/hub/routes/{step}/routers.npz")
+        (workdir / f"results/hub/seed0/eval/tasks/{domain}").mkdir(parents=True, exist_ok=True)
+        (workdir / f"results/hub/seed0/eval/tasks/{domain}/{domain}_benchmark.yaml").touch()
+    made.append(f"results/hub/seed0/routes/{step}/routers.npz")
     for path in made:
         (workdir / path).parent.mkdir(parents=True, exist_ok=True)
         (workdir / path).touch()
@@ -385,8 +385,8 @@ def test_eviction_after_use_and_the_filter_feeding_generalization(hub_run):
         made += _fake_model_outputs(root, step, {"commonsense": correct})
     run_snakemake(root, "--cores", "1", "--touch", *made, configfile=config)
     model_dir = Path(read_json(results / "checkpoints/5000/checkpoint.json")["path"])
-    run_snakemake(root, "--cores", "1", "results/hub/checkpoints/5000/evicted.json",
-                  "results/hub/generalization/commonsense/t_sharp.tsv", configfile=config)
+    run_snakemake(root, "--cores", "1", "results/hub/seed0/checkpoints/5000/evicted.json",
+                  "results/hub/seed0/generalization/commonsense/t_sharp.tsv", configfile=config)
     evicted = read_json(results / "checkpoints/5000/evicted.json")
     assert evicted["revision"] == "step5000-tokens20B" and evicted["bytes_freed"] > 10_000
     refs = {ref for repo in scan_cache_dir(cache).repos for r in repo.revisions for ref in r.refs}
@@ -395,9 +395,9 @@ def test_eviction_after_use_and_the_filter_feeding_generalization(hub_run):
     t_sharp = read_tsv(results / "generalization/commonsense/t_sharp.tsv")
     assert t_sharp["doc_id"].tolist() == [i for i in range(3) if keep[i]]
     # the pointer stays: nothing to redo, and a job that must rerun does not refetch (nor rerun the others)
-    proc = run_snakemake(root, "-n", "results/hub/checkpoints/5000/evicted.json", configfile=config)
+    proc = run_snakemake(root, "-n", "results/hub/seed0/checkpoints/5000/evicted.json", configfile=config)
     assert "Nothing to be done" in proc.stdout + proc.stderr
-    proc = run_snakemake(root, "-n", "--quiet", "rules", "--forcerun", "lora", "--", "results/hub/eval/5000/math.jsonl",
+    proc = run_snakemake(root, "-n", "--quiet", "rules", "--forcerun", "lora", "--", "results/hub/seed0/eval/5000/math.jsonl",
                          configfile=config)
     assert dict(re.findall(r"^(\w+)\s+(\d+)$", proc.stdout, re.M)) == {"lora": "1", "evaluate": "1", "total": "2"}
     # ... once the revision is in the cache again (same commit, same snapshot path), as before eviction
@@ -414,9 +414,9 @@ def test_local_source_points_at_model_directories(tmp_path):
               "checkpoints": {"source": "local", "steps": [100, 200], "path_pattern": "ckpt/{step}"}}
     path = tmp_path / "local.yaml"
     path.write_text(yaml.safe_dump(config))
-    targets = [f"results/local/checkpoints/{s}/checkpoint.json" for s in (100, 200)]
+    targets = [f"results/local/seed0/checkpoints/{s}/checkpoint.json" for s in (100, 200)]
     proc = run_snakemake(tmp_path, "--cores", "1", "--keep-going", *targets, configfile=path, check=False)
     assert proc.returncode != 0
     assert read_json(tmp_path / targets[0]) == {"step": 100, "revision": "local", "path": str(tmp_path / "ckpt" / "100")}
-    log = (tmp_path / "results/local/logs/local_checkpoint/200.log").read_text()
+    log = (tmp_path / "results/local/seed0/logs/local_checkpoint/200.log").read_text()
     assert f"checkpoints.path_pattern: {tmp_path / 'ckpt' / '200'} (step 200) has no config.json" in log

@@ -203,7 +203,7 @@ def test_workflow_on_slurm_equals_local_run(slurm_cluster, tmp_path):
     submissions = assert_every_job_on_slurm(slurm_dir, log)
     assert {s.gpu_declared for s in submissions} == {True, False}
 
-    losses = sorted((local_dir / "results" / run / "memorization").glob("*/loss.npz"))
+    losses = sorted((local_dir / "results" / run / "seed0" / "memorization").glob("*/loss.npz"))
     assert losses
     for local_file in losses:
         slurm_file = slurm_dir / local_file.relative_to(local_dir)
@@ -211,7 +211,7 @@ def test_workflow_on_slurm_equals_local_run(slurm_cluster, tmp_path):
             assert sorted(actual.files) == sorted(expected.files)
             for key in expected.files:
                 np.testing.assert_array_equal(actual[key], expected[key], err_msg=f"{slurm_file}:{key}")
-    table = Path("results") / run / "correlation" / "table1.tsv"
+    table = Path("results") / run / "seed0" / "correlation" / "table1.tsv"
     expected = pd.read_csv(local_dir / table, sep="\t")
     assert expected.select_dtypes("number").notna().any().any()  # not a table of NaN only
     pd.testing.assert_frame_equal(pd.read_csv(slurm_dir / table, sep="\t"), expected, check_exact=True)

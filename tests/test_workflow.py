@@ -13,6 +13,7 @@ import yaml
 
 from conftest import TEST_CONFIG, run_snakemake, snakemake_cmd
 from grokmon.io import load_npz, read_jsonl
+from grokmon.verdicts import claim_verdicts
 
 pytestmark = pytest.mark.slow
 CONFIG = yaml.safe_load(TEST_CONFIG.read_text())
@@ -20,8 +21,14 @@ STEPS = CONFIG["checkpoints"]["steps"]
 DOMAINS = list(CONFIG["domains"])
 
 
-def results(workdir):
+def run_results(workdir):
+    """Artifacts of the whole run (over all seeds)."""
     return workdir / "results" / CONFIG["run"]
+
+
+def results(workdir, seed=0):
+    """Artifacts of one seed's replicate."""
+    return run_results(workdir) / f"seed{seed}"
 
 
 def test_loss_matrix_has_one_row_per_checkpoint_and_falls(workflow_run):
@@ -69,7 +76,7 @@ def test_matching_is_a_valid_assignment(workflow_run):
 
 def test_figures_are_non_empty_pngs(workflow_run):
     pngs = sorted((results(workflow_run) / "figures").glob("*.png"))
-    assert len(pngs) == 8 + len(DOMAINS)  # fig1, fig2 per domain, fig4-7, fig9, fig12, monitor
+    assert len(pngs) == 9 + len(DOMAINS)  # fig1, fig2 per domain, fig4-7, fig9, fig12, fig13, monitor
     for png in pngs:
         data = png.read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000, png.name
@@ -91,13 +98,13 @@ def test_table1_has_finite_values(workflow_run):
 
 
 def test_resolved_config_is_saved_with_defaults(workflow_run):
-    resolved = yaml.safe_load((results(workflow_run) / "config.resolved.yaml").read_text())
+    resolved = yaml.safe_load((run_results(workflow_run) / "config.resolved.yaml").read_text())
     assert resolved["lora"]["lr"] == CONFIG["lora"]["lr"]
     assert resolved["generalization"] == {"min_accuracy": 0.8, "max_errors": 1}
 
 
 def test_every_rule_wrote_its_log_header(workflow_run):
-    logs = list((results(workflow_run) / "logs").rglob("*.log"))
+    logs = list(run_results(workflow_run).rglob("*.log"))
     assert logs
     for log in logs:
         assert re.search(r"^grokmon job: rule=\w+ slurm_job_id=\S+ cuda_visible_devices=\S+", log.read_text(), re.M), log
@@ -172,11 +179,56 @@ def test_bad_config_fails_before_any_job_naming_the_key(tmp_path):
 
 
 def test_verdict_table_covers_every_claim_and_domain(workflow_run):
-    table = pd.read_csv(results(workflow_run) / "verdicts/claims.tsv", sep="\t")
+    table = pd.read_csv(run_results(workflow_run) / "verdicts/claims.tsv", sep="\t")
     assert set(table["domain"]) == set(DOMAINS)
     assert set(table["number"]) == {1, 2, 3, 4, 5}
     assert set(table["verdict"]) <= {"holds", "does not hold", "explained by a control", "undecided"}
-    assert (results(workflow_run) / "verdicts/claims.md").read_text().count("|") > 20
+    assert (table["n_seeds"] == 1).all()
+    assert (run_results(workflow_run) / "verdicts/claims.md").read_text().count("|") > 20
+
+
+def test_more_seeds_plan_only_the_new_replicates_and_the_pooled_verdicts(workflow_run, tmp_path):
+    config = yaml.safe_load(TEST_CONFIG.read_text())
+    config["seeds"] = [0, 1, 2]
+    path = tmp_path / "seeds.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    proc = run_snakemake(workflow_run, "-n", configfile=path)
+    planned = set(re.findall(r"results/\S+?/(seed\d+)/", proc.stdout))
+    assert planned == {"seed1", "seed2"}
+    jobs = planned_jobs(workflow_run, path)
+    assert jobs["toy_pretrain"] == 2 and jobs["routes"] == 2 * len(STEPS) * len(DOMAINS) and jobs["verdicts"] == 1
+
+
+def test_verdicts_pool_the_seeds(workflow_run, tmp_path):
+    """The verdicts rule on two seeds' tables (seed 1: seed 0's accuracy reversed) gives n_seeds 2 and the per-seed mean r."""
+    tables = {}
+    for name in [f"pathways/{d}.groups.tsv" for d in DOMAINS] + [f"correlation/{d}.series.tsv" for d in DOMAINS]:
+        table = pd.read_csv(results(workflow_run) / name, sep="\t")
+        flipped = table.assign(accuracy=table["accuracy"].to_numpy()[::-1]) if name.endswith("series.tsv") else table
+        for seed, t in ((0, table), (1, flipped)):
+            (results(tmp_path, seed) / name).parent.mkdir(parents=True, exist_ok=True)
+            t.to_csv(results(tmp_path, seed) / name, sep="\t", index=False)
+            tables[seed, name] = t
+    config = yaml.safe_load(TEST_CONFIG.read_text())
+    config["seeds"] = [0, 1]
+    config["correlation"] = {**config.get("correlation", {}), "checkpoints": "all"}  # one window for both seeds
+    path = tmp_path / "seeds.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    run_snakemake(tmp_path, "--cores", "1", "--allowed-rules", "verdicts", "--", "results/test/verdicts/claims.tsv", configfile=path)
+    pooled = pd.read_csv(run_results(tmp_path) / "verdicts/claims.tsv", sep="\t").set_index(["domain", "claim"])
+    assert (pooled["n_seeds"] == 2).all()
+    for seed in (0, 1):
+        alone = claim_verdicts(
+            {d: tables[seed, f"pathways/{d}.groups.tsv"] for d in DOMAINS},
+            {d: tables[seed, f"correlation/{d}.series.tsv"] for d in DOMAINS},
+            checkpoints="all",
+        ).set_index(["domain", "claim"])
+        assert (alone["n_seeds"] == 1).all()
+        tables[seed] = alone
+    rows = pooled.index[np.isfinite(pooled["estimate"]) & pooled.index.get_level_values("claim").str.endswith("_vs_accuracy")]
+    assert len(rows) > 0
+    expected = (tables[0].loc[rows, "estimate"] + tables[1].loc[rows, "estimate"]) / 2
+    np.testing.assert_allclose(pooled.loc[rows, "estimate"], expected, atol=1e-9)
 
 
 def test_cross_domain_table_covers_every_pair(workflow_run):

@@ -93,6 +93,11 @@ def _check_semantics(config: dict[str, Any]) -> None:
             raise ConfigError(f"config key 'checkpoints.steps' goes to {max(steps)} but 'toy.pretrain.steps' is {pretrain_steps}")
     else:
         _check_paper_sources(config)
+        if len(config["seeds"]) > 1:
+            raise ConfigError(
+                f"config key 'seeds' lists {len(config['seeds'])} seeds but checkpoints.source is {source!r}: several seeds need "
+                "source 'toy' (hub and local checkpoints come from one pretraining run); give one seed, e.g. seeds: [0]"
+            )
     eps = config["memorization"]["epsilon"]
     if isinstance(eps, dict):
         missing = sorted(set(config["domains"]) - set(eps))

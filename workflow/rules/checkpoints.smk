@@ -5,7 +5,7 @@
 # rerun later needs the revision downloaded again first (README: Reproducing the paper). checkpoints.max_cached = W
 # bounds the disk: fetching a checkpoint waits until the one W places earlier is evicted.
 EVICT = config["checkpoints"]["evict_after_use"]
-EVICTED = expand(out("checkpoints/{step}/evicted.json"), step=STEPS) if EVICT else []
+EVICTED = each(out("checkpoints/{step}/evicted.json"), step=STEPS) if EVICT else []
 
 
 if config["checkpoints"]["source"] == "toy":
@@ -13,9 +13,9 @@ if config["checkpoints"]["source"] == "toy":
     rule toy_pretrain:
         input:
             corpus=out("data/corpus.jsonl"),
-            probes=expand(out("data/{domain}/train.jsonl"), domain=DOMAINS),
+            probes=each(out("data/{domain}/train.jsonl"), domain=DOMAINS),
         output:
-            pointers=expand(out("checkpoints/{step}/checkpoint.json"), step=STEPS),
+            pointers=each(out("checkpoints/{step}/checkpoint.json"), step=STEPS),
             log_tsv=out("checkpoints/pretrain_log.tsv"),
             monitor=out("checkpoints/monitor.csv"),
         log:
@@ -29,7 +29,7 @@ if config["checkpoints"]["source"] == "toy":
         params:
             toy=section("toy"),
             steps=STEPS,
-            seed=config["seed"],
+            seed=lambda wc: int(wc.seed),
         script:
             "../scripts/toy_pretrain.py"
 

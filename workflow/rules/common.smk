@@ -14,32 +14,46 @@ config.update(
 )
 
 RUN = config["run"]
+SEEDS = config["seeds"]
 STEPS = config["checkpoints"]["steps"]
 DOMAINS = list(config["domains"])
 SPLITS = ["train", "validation", "test"]
 
 
 wildcard_constraints:
+    seed=r"\d+",
     step=r"\d+",
     domain="|".join(DOMAINS),
     split="|".join(SPLITS),
 
 
 def out(path):
-    """Path of an artifact of this run."""
+    """Path pattern of an artifact of one seed's replicate of this run (with the {seed} wildcard)."""
+    return f"results/{RUN}/seed{{seed}}/{path}"
+
+
+def run_out(path):
+    """Path of an artifact of the whole run, over all its seeds."""
     return f"results/{RUN}/{path}"
 
 
+def each(pattern, **values):
+    """expand() of `pattern` over `values`, leaving the other wildcards ({seed}, {{step}}) in place."""
+    return expand(pattern, allow_missing=True, **values)
+
+
 def checkpoint_pointer(wildcards):
-    """checkpoint.json of the {step} wildcard's checkpoint."""
-    return out(f"checkpoints/{wildcards.step}/checkpoint.json")
+    """checkpoint.json of the {seed} and {step} wildcards' checkpoint."""
+    return out("checkpoints/{step}/checkpoint.json").format(
+        seed=wildcards.seed, step=wildcards.step
+    )
 
 
 def per_step(pattern):
-    """Input function: `pattern` (with {step} and {domain}) over every analysed checkpoint."""
+    """Input function: `pattern` (with {seed}, {step} and {domain}) over every analysed checkpoint."""
 
     def inputs(wildcards):
-        return expand(pattern, step=STEPS, domain=wildcards.domain)
+        return expand(pattern, seed=wildcards.seed, step=STEPS, domain=wildcards.domain)
 
     return inputs
 
@@ -55,8 +69,8 @@ def section(name):
 
 
 def per_domain(pattern):
-    """`pattern` (with {domain}) for every domain of the run."""
-    return expand(pattern, domain=DOMAINS)
+    """`pattern` (with {domain}) for every domain of the run; other wildcards stay."""
+    return each(pattern, domain=DOMAINS)
 
 
 def repo_file(path):
@@ -86,7 +100,7 @@ def checkpoint_consumers(wildcards):
     ]
     if config["contamination"]["enabled"] and int(wildcards.step) == CONTAMINATION_STEP:
         made += rules.contamination.output
-    paths = expand(made, step=wildcards.step, domain=DOMAINS)
+    paths = expand(made, seed=wildcards.seed, step=wildcards.step, domain=DOMAINS)
     return [checkpoint_pointer(wildcards), *dict.fromkeys(paths)]
 
 
@@ -96,10 +110,16 @@ def cache_slot(wildcards):
     window, i = config["checkpoints"]["max_cached"], STEPS.index(int(wildcards.step))
     if window is None or i < window:
         return []
-    return ancient(out(f"checkpoints/{STEPS[i - window]}/evicted.json"))
+    earlier = STEPS[i - window]
+    return ancient(
+        out("checkpoints/{step}/evicted.json").format(seed=wildcards.seed, step=earlier)
+    )
 
 
 def contamination_keep(wildcards):
     """The domain's kept-items table when the filter is on, else no input (generalization keeps every item)."""
     on = config["contamination"]["enabled"]
-    return out(f"contamination/{wildcards.domain}.tsv") if on else []
+    keep = out("contamination/{domain}.tsv").format(
+        seed=wildcards.seed, domain=wildcards.domain
+    )
+    return keep if on else []

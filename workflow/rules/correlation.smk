@@ -23,12 +23,13 @@ rule series:
 
 rule table1:
     input:
-        series=expand(out("correlation/{domain}.series.tsv"), domain=DOMAINS),
+        series=each(out("correlation/{domain}.series.tsv"), domain=DOMAINS),
     output:
         report(
             out("correlation/table1.tsv"),
             caption="../report/table1.rst",
             category="Table 1: correlation with accuracy",
+            subcategory="seed {seed}",
         ),
     log:
         out("logs/table1.log"),
@@ -41,24 +42,27 @@ rule table1:
         "../scripts/table1.py"
 
 
+# One verdict per paper claim, pooled over every seed of the run.
 rule verdicts:
     input:
-        groups=per_domain(out("pathways/{domain}.groups.tsv")),
-        series=per_domain(out("correlation/{domain}.series.tsv")),
+        groups=expand(out("pathways/{domain}.groups.tsv"), seed=SEEDS, domain=DOMAINS),
+        series=expand(
+            out("correlation/{domain}.series.tsv"), seed=SEEDS, domain=DOMAINS
+        ),
     output:
-        tsv=out("verdicts/claims.tsv"),
+        tsv=run_out("verdicts/claims.tsv"),
         md=report(
-            out("verdicts/claims.md"),
+            run_out("verdicts/claims.md"),
             caption="../report/verdicts.rst",
             category="Does the paper's claim hold in this run?",
         ),
     log:
-        out("logs/verdicts.log"),
+        run_out("logs/verdicts.log"),
     conda:
         "../../envs/analysis.yaml"
     params:
+        seeds=SEEDS,
         domains=DOMAINS,
         correlation=section("correlation"),
-        seed=config["seed"],
     script:
         "../scripts/verdicts.py"

@@ -3,9 +3,9 @@
 
 rule resolved_config:
     output:
-        out("config.resolved.yaml"),
+        run_out("config.resolved.yaml"),
     log:
-        out("logs/resolved_config.log"),
+        run_out("logs/resolved_config.log"),
     conda:
         "../../envs/analysis.yaml"
     params:
@@ -19,7 +19,7 @@ if config["checkpoints"]["source"] == "toy":
     rule toy_world:
         output:
             corpus=out("data/corpus.jsonl"),
-            files=expand(
+            files=each(
                 out("data/{domain}/{name}.jsonl"),
                 domain=DOMAINS,
                 name=["train", "validation", "sft", "benchmark"],
@@ -32,7 +32,7 @@ if config["checkpoints"]["source"] == "toy":
             "../../envs/analysis.yaml"
         params:
             world=section("toy")["world"],
-            seed=config["seed"],
+            seed=lambda wc: int(wc.seed),
         script:
             "../scripts/toy_world.py"
 
@@ -60,6 +60,6 @@ else:
                 for k, v in config["domains"][wc.domain]["benchmark"].items()
                 if k != "overrides"
             },
-            seed=config["seed"],
+            seed=lambda wc: int(wc.seed),
         script:
             "../scripts/paper_data.py"

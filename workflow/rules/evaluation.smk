@@ -54,6 +54,6 @@ rule evaluate:
         evaluation=section("evaluation"),
         device=config["device"],
         dtype=config["dtype"],
-        seed=config["seed"],
+        seed=lambda wc: int(wc.seed),
     script:
         "../scripts/evaluate.py"

@@ -2,13 +2,14 @@
 
 FIGURES = [
     out("figures/fig1_memorization.png"),
-    *expand(out("figures/fig2_matched_pairs_{domain}.png"), domain=DOMAINS),
+    *each(out("figures/fig2_matched_pairs_{domain}.png"), domain=DOMAINS),
     out("figures/fig4_distance.png"),
     out("figures/fig5_layers.png"),
     out("figures/fig6_consistency.png"),
     out("figures/fig7_scatter.png"),
     out("figures/fig9_cut_sweep.png"),
     out("figures/fig12_cross_domain.png"),
+    out("figures/fig13_entropy_distance.png"),
 ]
 if config["checkpoints"]["source"] == "toy":
     FIGURES.append(out("figures/monitor.png"))
@@ -23,6 +24,7 @@ rule fig1:
             out("figures/fig1_memorization.png"),
             caption="../report/fig1.rst",
             category="Figures",
+            subcategory="seed {seed}",
         ),
     log:
         out("logs/figures/fig1.log"),
@@ -46,6 +48,7 @@ rule fig2:
             out("figures/fig2_matched_pairs_{domain}.png"),
             caption="../report/fig2.rst",
             category="Figures",
+            subcategory="seed {seed}",
         ),
     log:
         out("logs/figures/fig2_{domain}.log"),
@@ -67,26 +70,31 @@ rule pathway_figures:
             out("figures/fig4_distance.png"),
             caption="../report/fig4.rst",
             category="Figures",
+            subcategory="seed {seed}",
         ),
         fig5=report(
             out("figures/fig5_layers.png"),
             caption="../report/fig5.rst",
             category="Figures",
+            subcategory="seed {seed}",
         ),
         fig6=report(
             out("figures/fig6_consistency.png"),
             caption="../report/fig6.rst",
             category="Figures",
+            subcategory="seed {seed}",
         ),
         fig7=report(
             out("figures/fig7_scatter.png"),
             caption="../report/fig7.rst",
             category="Figures",
+            subcategory="seed {seed}",
         ),
         fig9=report(
             out("figures/fig9_cut_sweep.png"),
             caption="../report/fig9.rst",
             category="Figures",
+            subcategory="seed {seed}",
         ),
     log:
         out("logs/figures/pathway_figures.log"),
@@ -106,6 +114,7 @@ rule fig_monitor:
             out("figures/monitor.png"),
             caption="../report/monitor.rst",
             category="Figures",
+            subcategory="seed {seed}",
         ),
     log:
         out("logs/figures/monitor.log"),
@@ -119,12 +128,13 @@ rule fig_monitor:
 
 rule fig12:
     input:
-        tables=expand(out("pathways/{step}/cross_domain.tsv"), step=STEPS),
+        tables=each(out("pathways/{step}/cross_domain.tsv"), step=STEPS),
     output:
         report(
             out("figures/fig12_cross_domain.png"),
             caption="../report/fig12.rst",
             category="Figures",
+            subcategory="seed {seed}",
         ),
     log:
         out("logs/figures/fig12.log"),
@@ -134,3 +144,29 @@ rule fig12:
         steps=STEPS,
     script:
         "../scripts/figures.py"
+
+
+# Control: does routing entropy (load balancing) explain pathway distance? Paper Fig. 13, at the last checkpoint.
+rule fig13:
+    input:
+        train=each(out(f"routes/{STEPS[-1]}/{{domain}}/train.npz"), domain=DOMAINS),
+    output:
+        figure=report(
+            out("figures/fig13_entropy_distance.png"),
+            caption="../report/fig13.rst",
+            category="Figures",
+            subcategory="seed {seed}",
+        ),
+        table=out("controls/entropy_distance.tsv"),
+    log:
+        out("logs/figures/fig13.log"),
+    conda:
+        "../../envs/report.yaml"
+    params:
+        domains=DOMAINS,
+        cut=config["pathways"]["entropy_cut"],
+        max_pairs=config["pathways"]["max_pairs"],
+        seed=lambda wc: int(wc.seed),
+        step=STEPS[-1],
+    script:
+        "../scripts/fig13.py"

@@ -17,7 +17,7 @@ rule pathways:
         "../../envs/analysis.yaml"
     params:
         pathways=section("pathways"),
-        seed=config["seed"],
+        seed=lambda wc: int(wc.seed),
     script:
         "../scripts/pathways.py"
 
@@ -41,7 +41,7 @@ rule collect_pathways:
 
 rule cross_domain:
     input:
-        train=expand(out("routes/{{step}}/{domain}/train.npz"), domain=DOMAINS),
+        train=each(out("routes/{{step}}/{domain}/train.npz"), domain=DOMAINS),
     output:
         out("pathways/{step}/cross_domain.tsv"),
     log:
@@ -50,7 +50,7 @@ rule cross_domain:
         "../../envs/analysis.yaml"
     params:
         pathways=section("pathways"),
-        seed=config["seed"],
+        seed=lambda wc: int(wc.seed),
         domains=DOMAINS,
     script:
         "../scripts/cross_domain.py"

@@ -17,7 +17,7 @@ rule lora:
         **rule_resources("lora", gpu=True),
     params:
         lora=section("lora"),
-        seed=config["seed"],
+        seed=lambda wc: int(wc.seed),
         device=config["device"],
         dtype=config["dtype"],
     script:
