@@ -29,7 +29,7 @@ if config["checkpoints"]["source"] == "toy":
         params:
             toy=section("toy"),
             steps=STEPS,
-            seed=lambda wc: int(wc.seed),
+            seed=replicate_seed,
         script:
             "../scripts/toy_pretrain.py"
 

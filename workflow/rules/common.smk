@@ -42,6 +42,11 @@ def each(pattern, **values):
     return expand(pattern, allow_missing=True, **values)
 
 
+def replicate_seed(wildcards):
+    """The {seed} wildcard as an int: the seed of this replicate's data, training, tuning and pair sampling."""
+    return int(wildcards.seed)
+
+
 def checkpoint_pointer(wildcards):
     """checkpoint.json of the {seed} and {step} wildcards' checkpoint."""
     return out("checkpoints/{step}/checkpoint.json").format(

@@ -32,7 +32,7 @@ if config["checkpoints"]["source"] == "toy":
             "../../envs/analysis.yaml"
         params:
             world=section("toy")["world"],
-            seed=lambda wc: int(wc.seed),
+            seed=replicate_seed,
         script:
             "../scripts/toy_world.py"
 
@@ -60,6 +60,6 @@ else:
                 for k, v in config["domains"][wc.domain]["benchmark"].items()
                 if k != "overrides"
             },
-            seed=lambda wc: int(wc.seed),
+            seed=replicate_seed,
         script:
             "../scripts/paper_data.py"

@@ -54,6 +54,6 @@ rule evaluate:
         evaluation=section("evaluation"),
         device=config["device"],
         dtype=config["dtype"],
-        seed=lambda wc: int(wc.seed),
+        seed=replicate_seed,
     script:
         "../scripts/evaluate.py"

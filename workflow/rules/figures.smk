@@ -166,7 +166,7 @@ rule fig13:
         domains=DOMAINS,
         cut=config["pathways"]["entropy_cut"],
         max_pairs=config["pathways"]["max_pairs"],
-        seed=lambda wc: int(wc.seed),
+        seed=replicate_seed,
         step=STEPS[-1],
     script:
         "../scripts/fig13.py"

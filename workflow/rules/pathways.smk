@@ -17,7 +17,7 @@ rule pathways:
         "../../envs/analysis.yaml"
     params:
         pathways=section("pathways"),
-        seed=lambda wc: int(wc.seed),
+        seed=replicate_seed,
     script:
         "../scripts/pathways.py"
 
@@ -50,7 +50,7 @@ rule cross_domain:
         "../../envs/analysis.yaml"
     params:
         pathways=section("pathways"),
-        seed=lambda wc: int(wc.seed),
+        seed=replicate_seed,
         domains=DOMAINS,
     script:
         "../scripts/cross_domain.py"

@@ -17,7 +17,7 @@ rule lora:
         **rule_resources("lora", gpu=True),
     params:
         lora=section("lora"),
-        seed=lambda wc: int(wc.seed),
+        seed=replicate_seed,
         device=config["device"],
         dtype=config["dtype"],
     script:
