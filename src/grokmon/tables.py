@@ -91,9 +91,9 @@ def cross_domain_table(
     """Mean pathway distance within each domain and across each pair of domains (paper Fig. 12), both string forms."""
     rows = []
     names = list(routing)
+    kwargs = {"cut": cut, "max_pairs": max_pairs, "seed": seed}
     for i, a in enumerate(names):
         for b in names[i:]:
-            kwargs = {"cut": cut, "max_pairs": max_pairs, "seed": seed}
             if a == b:
                 distance = pathways.mean_pairwise_distance(routing[a], **kwargs)
                 normalized = pathways.mean_pairwise_distance(routing[a], normalize=True, **kwargs)
