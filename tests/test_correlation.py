@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from grokmon.correlation import correlate, moving_average, sustained_rise_start
+from grokmon.correlation import checkpoint_window, correlate, moving_average, sustained_rise_start
 
 X = [1, 2, 3, 4, 5]
 
@@ -60,3 +60,22 @@ def test_sustained_rise_start():
     assert sustained_rise_start([0.9, 0.5, 0.1]) == 2
     with pytest.raises(ValueError, match="floor_fraction"):
         sustained_rise_start([0.1, 0.2], floor_fraction=1.0)
+
+
+def test_sustained_rise_start_ignores_a_single_late_dip():
+    rising = [0.1, 0.1, 0.1, 0.2, 0.4, 0.6, 0.8, 0.9, 1.0, 0.1]
+    assert sustained_rise_start(rising) == 2  # 8 points, not 1
+    assert sustained_rise_start([0.1, 0.1, 0.5, 0.1, 0.8, 1.0]) == 3  # a mid-curve return to the floor restarts
+    assert sustained_rise_start([0.1, 0.1, 0.5, 0.8, 0.1, 0.1]) == 5  # two low points at the end are not a dip
+
+
+def test_checkpoint_window_modes():
+    acc = [0.1, 0.1, 0.1, 0.2, 0.4, 0.6, 0.8, 0.9, 1.0, 0.1]
+    assert checkpoint_window(acc, "after_rise") == 2
+    assert checkpoint_window(acc, "last", last_k=5) == 5
+    assert checkpoint_window(acc[:3], "last", last_k=5) == 0
+    assert checkpoint_window(acc, "all") == 0
+    with pytest.raises(ValueError, match="mode"):
+        checkpoint_window(acc, "first")
+    with pytest.raises(ValueError, match="last_k"):
+        checkpoint_window(acc, "last", last_k=1)

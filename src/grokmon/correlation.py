@@ -40,20 +40,46 @@ def moving_average(x: np.ndarray, window: int) -> np.ndarray:
     return (csum[t + 1] - csum[lo]) / (t + 1 - lo)
 
 
-def sustained_rise_start(accuracy: np.ndarray, floor_fraction: float = 0.1) -> int:
-    """Index where accuracy float[n] begins its sustained rise: the LAST index whose value is <= min + floor_fraction * (max - min).
+CHECKPOINT_WINDOWS = ("after_rise", "last", "all")
 
-    After that index the curve never returns to its floor band, so the checkpoints from it on
-    (`accuracy[start:]`, the start included) are the rise the paper correlates over. A constant
-    curve gives 0; a curve whose minimum is its last point gives n - 1.
+
+def sustained_rise_start(accuracy: np.ndarray, floor_fraction: float = 0.1) -> int:
+    """Index where accuracy float[n] begins its sustained rise: the last index in its floor band, a last-point dip ignored.
+
+    The floor band is accuracy <= min + floor_fraction * (max - min). The last checkpoint in the band
+    right after one above it is a single late dip and does not end the rise, so one bad final
+    checkpoint cannot collapse the window to a point (an earlier return to the band restarts the
+    rise). The checkpoints from the start on (`accuracy[start:]`, the start included) are the rise
+    the paper correlates over. A constant curve gives 0.
     """
     accuracy = _check_series(accuracy, "accuracy")
     if not 0 <= floor_fraction < 1:
         raise ValueError(f"floor_fraction must be in [0, 1), got {floor_fraction!r}")
     if np.ptp(accuracy) == 0:
         return 0
-    floor = accuracy.min() + floor_fraction * np.ptp(accuracy)
-    return int(np.flatnonzero(accuracy <= floor)[-1])
+    low = accuracy <= accuracy.min() + floor_fraction * np.ptp(accuracy)
+    if low.size >= 2 and low[-1] and not low[-2] and low[:-1].any():
+        low[-1] = False
+    return int(np.flatnonzero(low)[-1])
+
+
+def checkpoint_window(accuracy: np.ndarray, mode: str = "after_rise", *, last_k: int = 5, rise_floor: float = 0.1) -> int:
+    """First index of the checkpoints correlated with accuracy float[n] (the window is [start:]).
+
+    mode: `after_rise` (from the sustained rise on, `sustained_rise_start` with floor_fraction
+    rise_floor), `last` (the last `last_k` checkpoints; the paper's Spearman values imply 5) or
+    `all` (0).
+    """
+    accuracy = _check_series(accuracy, "accuracy")
+    if mode == "after_rise":
+        return sustained_rise_start(accuracy, rise_floor)
+    if mode == "last":
+        if int(last_k) != last_k or last_k < 2:
+            raise ValueError(f"last_k must be an integer >= 2, got {last_k!r}")
+        return max(0, accuracy.size - int(last_k))
+    if mode == "all":
+        return 0
+    raise ValueError(f"mode must be one of {CHECKPOINT_WINDOWS}, got {mode!r}")
 
 
 def _check_series(x: np.ndarray, name: str) -> np.ndarray:
