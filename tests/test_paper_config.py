@@ -305,8 +305,9 @@ def test_missing_revision_fails_naming_it(hub_run, tmp_path):
     proc = run_snakemake(tmp_path, "--cores", "1", "results/hub/seed0/checkpoints/245000/checkpoint.json", configfile=config,
                          check=False)
     assert proc.returncode != 0
-    log = (tmp_path / "results/hub/seed0/logs/fetch_checkpoint/245000.log").read_text()
-    assert "'step245000-tokens1027B' of 'allenai/OLMoE-1B-7B-0924' not found in the local cache" in log
+    log = (tmp_path / "results/hub/logs/preflight.log").read_text()
+    assert "checkpoints.revisions: revision 'step245000-tokens1027B' of 'allenai/OLMoE-1B-7B-0924' not found" in log
+    assert not (tmp_path / "results/hub/seed0/logs/fetch_checkpoint").exists()  # the preflight stops it before any fetch
     (tmp_path / "revisions.tsv").write_text("step\trevision\n5000\tstep5000-tokens20B\n")  # 245000 not listed
     proc = run_snakemake(tmp_path, "-n", configfile=config, check=False)
     assert proc.returncode != 0 and "has no revision for step(s) [245000]" in proc.stdout + proc.stderr

@@ -16,6 +16,7 @@ from grokmon import io
 TOKENS_PER_STEP = 4_194_304
 _BRANCH = re.compile(r"step(\d+)-tokens(\d+)B")
 _POINTER_KEYS = ("step", "revision", "path")
+CHECKPOINT_FILES = ("*.json", "*.safetensors", "tokenizer*")  # what a fetch downloads of a revision
 
 
 def branch_name(step: int, tokens_per_step: int = TOKENS_PER_STEP) -> str:
@@ -61,7 +62,7 @@ def fetch_hub_checkpoint(
     revision: str,
     *,
     cache_dir: str | os.PathLike | None = None,
-    allow_patterns: tuple[str, ...] = ("*.json", "*.safetensors", "tokenizer*"),
+    allow_patterns: tuple[str, ...] = CHECKPOINT_FILES,
     local_files_only: bool | None = None,
 ) -> Path:
     """Download (resumably) or find in the cache one revision of a hub model; return its snapshot dir.

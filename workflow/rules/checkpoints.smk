@@ -37,9 +37,26 @@ elif config["checkpoints"]["source"] == "hub":
 
     REVISIONS = hub_revisions()
 
+    localrules:
+        preflight,
+
+    # Before the first download or GPU job: revisions, datasets, tokens and disk room (grokmon.preflight).
+    rule preflight:
+        output:
+            run_out("preflight.json"),
+        log:
+            run_out("logs/preflight.log"),
+        conda:
+            "../../envs/torch.yaml"
+        params:
+            config=config,
+        script:
+            "../scripts/preflight.py"
+
     rule fetch_checkpoint:
         input:
             cache_slot,
+            PREFLIGHT,
         output:
             out("checkpoints/{step}/checkpoint.json"),
         log:

@@ -37,6 +37,10 @@ def run_out(path):
     return f"results/{RUN}/{path}"
 
 
+# Hub runs check revisions, datasets and disk before the first download (rule preflight).
+PREFLIGHT = [run_out("preflight.json")] if config["checkpoints"]["source"] == "hub" else []
+
+
 def each(pattern, **values):
     """expand() of `pattern` over `values`, leaving the other wildcards ({seed}, {{step}}) in place."""
     return expand(pattern, allow_missing=True, **values)

@@ -39,6 +39,8 @@ if config["checkpoints"]["source"] == "toy":
 else:
 
     rule paper_data:
+        input:
+            PREFLIGHT,
         output:
             train=out("data/{domain}/train.jsonl"),
             validation=out("data/{domain}/validation.jsonl"),
