@@ -295,3 +295,41 @@ def test_answer_nll_shards_save_load_and_bad_arguments(tok, tmp_path):
 def _save(capture, path):
     capture.save(path)
     return path
+
+
+def _bos_tokenizer():
+    """The tiny tokenizer, prepending <|endoftext|> as BOS to every text (as the toy and many LMs' tokenizers do)."""
+    from tokenizers import processors
+
+    tok = tiny_tokenizer()
+    bos = tok.convert_tokens_to_ids(tok.bos_token)
+    template = processors.TemplateProcessing(single=f"{tok.bos_token} $A", special_tokens=[(tok.bos_token, bos)])
+    tok._tokenizer.post_processor = template
+    assert tok("zebra").input_ids[0] == bos
+    return tok
+
+
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_routing_mean_is_over_the_texts_own_tokens(side):
+    tok = _bos_tokenizer()
+    model = tiny_olmoe(tok)
+    got = _capture(model, tok, side=side, batch_size=2, add_eos=True)
+    with_special = _capture(model, tok, side=side, batch_size=2, add_eos=True, include_special_tokens=True)
+    for i, text in enumerate(TEXTS):
+        ids = tok(text).input_ids + [tok.eos_token_id]  # [BOS, own tokens..., EOS]
+        with torch.inference_mode():
+            logits = model(torch.tensor([ids]), output_router_logits=True).router_logits
+        probs = [layer.float().softmax(-1).view(len(ids), -1).numpy() for layer in logits]
+        own = np.stack([p[1:-1].mean(0) for p in probs])  # BOS and EOS left out by hand
+        every = np.stack([p.mean(0) for p in probs])
+        np.testing.assert_allclose(got.routing[i], own, atol=1e-6)
+        np.testing.assert_allclose(with_special.routing[i], every, atol=1e-6)
+        assert got.n_tokens[i] == len(ids)  # the forward pass and the NLL still see every token
+    np.testing.assert_array_equal(got.nll, with_special.nll)
+    assert np.abs(got.routing - with_special.routing).max() > 1e-3  # the BOS and EOS really route differently
+
+
+def test_a_text_of_special_tokens_only_raises():
+    tok = _bos_tokenizer()
+    with pytest.raises(ValueError, match="only special tokens.*include_special_tokens"):
+        capture_routes(tiny_olmoe(tok), tok, ["zebra", ""], progress=False)  # "" is [BOS]

@@ -27,7 +27,7 @@ def test_defaults_are_filled_for_missing_sections():
     config = {k: DEMO[k] for k in ("run", "checkpoints", "toy", "domains")}
     resolved = check(config)
     assert resolved["lora"]["rank"] == 32 and resolved["lora"]["target_modules"] == ["q_proj", "k_proj", "v_proj"]
-    assert resolved["generalization"] == {"min_accuracy": 0.8, "max_errors": 1}
+    assert resolved["generalization"] == {"min_accuracy": 0.8, "max_errors": 1, "include_final": False}
     assert "lora" not in config, "the caller's dict must not be modified"
 
 

@@ -26,6 +26,15 @@ def test_generalization_index_hand_cases():
     assert generalization_index(CORRECT).tolist() == [2, 1, 5, 0, -1]
 
 
+def test_an_item_first_correct_at_t_has_no_t_sharp():
+    # item0 right from t=1 on; item1 right only at T (t = 2); item2 never.
+    correct = np.array([[0, 0, 0], [1, 0, 0], [1, 1, 0]])
+    assert generalization_index(correct).tolist() == [1, -1, -1]
+    assert generalization_index(correct, include_final=True).tolist() == [1, 2, -1]
+    # right at T-1 and T is before T: t# = T-1 with or without include_final
+    assert generalization_index(np.array([[0], [1], [1]])).tolist() == [1]
+
+
 def test_generalization_index_thresholds():
     # max_errors=0: item1 needs t=5; item2 t=5; item3 never (wrong at T).
     assert generalization_index(CORRECT, max_errors=0).tolist() == [2, 5, 5, -1, -1]

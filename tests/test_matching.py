@@ -54,3 +54,14 @@ def test_embedder_offline_minilm():
     assert e[0] @ e[1] > e[0] @ e[2] + 0.3
     with pytest.raises(ValueError, match="texts"):
         embed("not a list")
+
+
+def test_embedder_reads_max_seq_length_word_pieces():
+    head = "the quick brown fox jumps over the lazy dog " * 2
+    texts = [head + "and then the stock market crashed.", head + "while a cat slept in the warm sun."]
+    short = load_embedder(max_seq_length=8)(texts)  # [CLS] + 6 word-pieces + [SEP]: the tails are cut
+    np.testing.assert_allclose(short[0], short[1], atol=1e-6)
+    full = load_embedder()(texts)  # 256 word-pieces: the whole texts
+    assert full[0] @ full[1] < 0.99
+    with pytest.raises(ValueError, match="matching.max_seq_length"):
+        load_embedder(max_seq_length=513)

@@ -34,15 +34,17 @@ def test_memorization_index_hand_cases():
     # s0: t=1 has 1.9 <= 2 but |1.9 - 1.8| = 0.1 > delta, so t* = 2.
     # s1: dips to 1.9 at t=0 (|1.9 - 1.92| = 0.02 ok) but rises to 2.5 > eps at t=1, so t* = 2, not 0.
     # s2: final loss 2.4 > eps: never (-1).  s3: within eps and delta everywhere: t* = 0.
-    # s4: only the final checkpoint qualifies: t* = T = 3.
-    assert memorization_index(LOSS, epsilon=2.0, delta=0.05).tolist() == [2, 2, -1, 0, 3]
+    # s4: only the final checkpoint qualifies: t* = T is not memorized (the paper counts t* < T), unless include_final.
+    assert memorization_index(LOSS, epsilon=2.0, delta=0.05).tolist() == [2, 2, -1, 0, -1]
+    assert memorization_index(LOSS, epsilon=2.0, delta=0.05, include_final=True).tolist() == [2, 2, -1, 0, 3]
 
 
 def test_memorization_index_delta_and_epsilon_matter():
     # delta 0.2 admits s0 at t=1 (|1.9 - 1.8| = 0.1) and s1 at t=2 still (t=1 is 2.5 > eps).
-    assert memorization_index(LOSS, epsilon=2.0, delta=0.2).tolist() == [1, 2, -1, 0, 3]
-    # epsilon 2.5 admits s1's t=1 loss 2.5, but |2.5 - 1.92| = 0.58 > delta, so s1 stays at 2.
-    assert memorization_index(LOSS, epsilon=2.5, delta=0.05).tolist() == [2, 2, 3, 0, 3]
+    assert memorization_index(LOSS, epsilon=2.0, delta=0.2, include_final=True).tolist() == [1, 2, -1, 0, 3]
+    # epsilon 2.5 admits s1's t=1 loss 2.5, but |2.5 - 1.92| = 0.58 > delta, so s1 stays at 2; s2 and s4 only at T.
+    assert memorization_index(LOSS, epsilon=2.5, delta=0.05, include_final=True).tolist() == [2, 2, 3, 0, 3]
+    assert memorization_index(LOSS, epsilon=2.5, delta=0.05).tolist() == [2, 2, -1, 0, -1]
 
 
 def test_memorized_fraction_before_final():
@@ -81,6 +83,11 @@ def test_groups_sorted_and_never_excluded():
     assert list(g) == [0, 2, 5]
     assert [v.tolist() for v in g.values()] == [[2, 5], [0, 3], [4]]
     assert groups(np.array([-1, -1])) == {}
+    # min_size 2: the one-sample group 5 is left out
+    big = groups(np.array([2, -1, 0, 2, 5, 0]), min_size=2)
+    assert {k: v.tolist() for k, v in big.items()} == {0: [2, 5], 2: [0, 3]}
+    with pytest.raises(ValueError, match="min_size"):
+        groups(np.array([0, 1]), min_size=0)
 
 
 @pytest.mark.parametrize(
@@ -144,12 +151,16 @@ def test_loss_matrix_picks_the_span(tmp_path):
         loss_matrix(routes, "answer")
 
 
-@pytest.mark.parametrize("span, t_index", [("sequence", [-1, -1, -1, -1]), ("answer", [1, 0, 2, -1])])
-def test_memorization_script_uses_the_configured_loss_span(tmp_path, monkeypatch, span, t_index):
+@pytest.mark.parametrize(
+    "span, include_final, t_index",
+    [("sequence", False, [-1, -1, -1, -1]), ("answer", False, [1, 0, -1, -1]), ("answer", True, [1, 0, 2, -1])],
+)
+def test_memorization_script_uses_the_configured_loss_span(tmp_path, monkeypatch, span, include_final, t_index):
     monkeypatch.setattr("grokmon.jobs.start_job", lambda snakemake: logging.getLogger("test"))
     io.write_jsonl(tmp_path / "train.jsonl", [{"id": f"s{i}", "text": "x", "answer_char": 0} for i in range(4)])
     out = {k: tmp_path / f"{k}.{ext}" for k, ext in (("loss", "npz"), ("t_star", "tsv"), ("epsilon", "json"))}
     memorization = {"epsilon": 1.0, "delta": 0.05, "epsilon_step": 0.1, "target_fraction": [0.2, 0.25], "loss_span": span}
+    memorization["include_final"] = include_final
     snakemake = SimpleNamespace(
         input=SimpleNamespace(routes=[str(p) for p in _routes(tmp_path)], train=str(tmp_path / "train.jsonl")),
         output=SimpleNamespace(**{k: str(v) for k, v in out.items()}),
@@ -158,4 +169,6 @@ def test_memorization_script_uses_the_configured_loss_span(tmp_path, monkeypatch
     )
     runpy.run_path(str(SCRIPT), init_globals={"snakemake": snakemake})
     assert io.read_tsv(out["t_star"])["t_index"].tolist() == t_index
+    # answer span: sample 2 meets epsilon only at T, memorized (t* = 2) only with include_final; counted either way
+    assert io.read_json(out["epsilon"])["only_at_final"] == (1 if span == "answer" else 0)
     np.testing.assert_array_equal(io.load_npz(out["loss"])["loss"], ANSWER_NLL if span == "answer" else NLL)

@@ -56,8 +56,10 @@ def test_olmoe_config_holds_the_papers_settings():
     assert {k: c["lora"][k] for k in ("rank", "dropout", "lr", "batch_size", "epochs", "max_length", "target_modules")} == {
         "rank": 32, "dropout": 0.1, "lr": 5e-5, "batch_size": 4, "epochs": 3, "max_length": 2048,
         "target_modules": ["q_proj", "k_proj", "v_proj"]}
-    assert c["memorization"] == {"epsilon": "auto", "epsilon_step": 0.1, "target_fraction": [0.2, 0.25], "delta": 0.05, "loss_span": "sequence"}
-    assert c["pathways"]["cut"] == 0.7 and c["generalization"] == {"min_accuracy": 0.8, "max_errors": 1}
+    assert c["memorization"] == {"epsilon": "auto", "epsilon_step": 0.1, "target_fraction": [0.2, 0.25], "delta": 0.05,
+                                 "loss_span": "sequence", "include_final": False}
+    assert c["pathways"]["cut"] == 0.7 and c["generalization"] == {"min_accuracy": 0.8, "max_errors": 1, "include_final": False}
+    assert c["correlation"]["checkpoints"] == "last" and c["correlation"]["last_k"] == 5  # the n the paper's values imply
     assert c["contamination"]["enabled"] and c["contamination"]["fraction"] == 0.1
     assert {d: v["benchmark"]["task"] for d, v in c["domains"].items()} == PAPER_TASKS
     sources = {d: {s: v["data"][s]["dataset"] for s in ("train", "validation", "sft")} for d, v in c["domains"].items()}

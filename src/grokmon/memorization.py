@@ -48,11 +48,16 @@ def loss_matrix(routes: Sequence[str | os.PathLike], span: str = "sequence") -> 
     return loss
 
 
-def memorization_index(loss: np.ndarray, epsilon: float, delta: float = 0.05) -> np.ndarray:
+def memorization_index(
+    loss: np.ndarray, epsilon: float, delta: float = 0.05, include_final: bool = False
+) -> np.ndarray:
     """t*[n] (int64 checkpoint indices, -1 = never) from loss float[n_ckpt, n] (mean token NLL, nats; last row = T).
 
     t*_i is the earliest checkpoint t such that for every t' >= t: loss[t', i] <= epsilon and
-    |loss[t', i] - loss[T, i]| <= delta. Comparisons are exact (no tolerance).
+    |loss[t', i] - loss[T, i]| <= delta. Comparisons are exact (no tolerance). A sample whose
+    condition holds only at T (t* = T) is not memorized (-1), as in the paper, which counts and
+    groups samples memorized before T; include_final=True keeps t* = T
+    (config `memorization.include_final`).
     """
     loss = _check_loss(loss)
     if not np.isfinite(epsilon):
@@ -63,7 +68,10 @@ def memorization_index(loss: np.ndarray, epsilon: float, delta: float = 0.05) ->
     # stays[t, i]: the condition holds at every checkpoint from t to T; it is monotone in t.
     stays = np.logical_and.accumulate(ok[::-1], axis=0)[::-1]
     n_stay = stays.sum(axis=0)
-    return np.where(n_stay > 0, loss.shape[0] - n_stay, -1).astype(np.int64)
+    t_index = np.where(n_stay > 0, loss.shape[0] - n_stay, -1)
+    if not include_final:
+        t_index[t_index == loss.shape[0] - 1] = -1
+    return t_index.astype(np.int64)
 
 
 def memorized_fraction_before_final(t_index: np.ndarray, n_ckpt: int) -> float:
@@ -124,13 +132,16 @@ def calibrate_epsilon(
     )
 
 
-def groups(t_index: np.ndarray) -> dict[int, np.ndarray]:
-    """Checkpoint index -> int64 sample indices (ascending) with that t* or t#; -1 (never) left out; keys ascending."""
+def groups(t_index: np.ndarray, min_size: int = 1) -> dict[int, np.ndarray]:
+    """Checkpoint index (or step) -> int64 sample indices (ascending) with that t* or t#; -1 (never) and groups with
+    fewer than min_size members left out; keys ascending."""
     t_index = _check_index(t_index, "t_index")
+    if int(min_size) != min_size or min_size < 1:
+        raise ValueError(f"min_size must be an integer >= 1, got {min_size!r}")
     order = np.argsort(t_index, kind="stable")
     keys, first = np.unique(t_index[order], return_index=True)
     members = np.split(order, first[1:])
-    return {int(k): m.astype(np.int64) for k, m in zip(keys, members) if k >= 0}
+    return {int(k): m.astype(np.int64) for k, m in zip(keys, members) if k >= 0 and len(m) >= min_size}
 
 
 def _check_loss(loss: np.ndarray) -> np.ndarray:

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from grokmon import consistency, controls, correlation, matching, pathways
+from grokmon.memorization import groups
 
 # Table 1 rows: series column -> the paper's metric name.
 TABLE1_METRICS = {
@@ -43,14 +44,16 @@ def routing_metrics(
     }
 
 
-def sample_sets(routing: Mapping[str, np.ndarray], t_star: pd.DataFrame) -> list[tuple[str, int, np.ndarray]]:
-    """(label, t* step or -1, routing float[n, L, E]) for every Pretrain@t* group and the control sets."""
+def sample_sets(
+    routing: Mapping[str, np.ndarray], t_star: pd.DataFrame, min_group_size: int = 5
+) -> list[tuple[str, int, np.ndarray]]:
+    """(label, t* step or -1, routing float[n, L, E]) for every Pretrain@t* group of at least min_group_size samples,
+    then the pooled sets: memorized (every sample with t* >= 0, whatever its group's size), train (all tracked
+    samples), validation, test."""
     train = routing["train"]
-    sets = []
-    memorized = t_star["t_star"].to_numpy() >= 0
-    for step, members in t_star[memorized].groupby("t_star")["sample"]:
-        sets.append((f"Pretrain@{step}", int(step), train[members.to_numpy()]))
-    sets.append(("memorized", -1, train[memorized]))
+    steps, samples = t_star["t_star"].to_numpy(), t_star["sample"].to_numpy()
+    sets = [(f"Pretrain@{step}", step, train[samples[rows]]) for step, rows in groups(steps, min_group_size).items()]
+    sets.append(("memorized", -1, train[samples[steps >= 0]]))
     sets.append(("train", -1, train))
     sets.append(("validation", -1, routing["validation"]))
     sets.append(("test", -1, routing["test"]))
@@ -65,10 +68,12 @@ def pathway_tables(
     cut_sweep: Sequence[float] = (),
     max_pairs: int | None = None,
     seed: int = 0,
+    min_group_size: int = 5,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Per sample set: both distance modes, normalized distance, C_i, raw cosine, length, entropy; and per-layer distances."""
+    """Per sample set of `sample_sets`: both distance modes, normalized distance, C_i, raw cosine, length, entropy; and
+    per-layer distances."""
     rows, layer_rows = [], []
-    for label, step, r in sample_sets(routing, t_star):
+    for label, step, r in sample_sets(routing, t_star, min_group_size):
         row = {"group": label, "t_star": step, "n": len(r)}
         if len(r) >= 2:
             row |= routing_metrics(r, router_weights, cut=cut, max_pairs=max_pairs, seed=seed)
@@ -104,6 +109,9 @@ def cross_domain_table(
     return pd.DataFrame(rows)
 
 
+LOSS_SAMPLES = ("tracked", "memorized")  # config correlation.loss_samples
+
+
 def domain_series(
     steps: np.ndarray,
     accuracy: np.ndarray,
@@ -112,17 +120,29 @@ def domain_series(
     validation_loss: np.ndarray,
     pathway_groups: pd.DataFrame,
     window: int = 3,
+    loss_samples: str = "tracked",
 ) -> pd.DataFrame:
-    """One row per checkpoint: accuracy, training/validation loss, and the memorized set's pathway metrics."""
+    """One row per checkpoint: accuracy, training/validation loss, and the memorized set's pathway metrics.
+
+    train_loss float[n_ckpt, n_tracked] (nats) is averaged over all tracked samples (loss_samples "tracked") or over
+    the memorized ones (t* >= 0, "memorized"; NaN when none is); the pathway columns always describe the pooled
+    memorized set (`validation_`/`test_` columns: the held-out items).
+    """
     if not (len(steps) == len(accuracy) == len(train_loss) == len(validation_loss)):
         raise ValueError("steps, accuracy, train_loss and validation_loss need one entry per checkpoint")
-    mean_train_loss = train_loss.mean(axis=1)
+    memorized = t_star["sample"].to_numpy()[t_star["t_star"].to_numpy() >= 0]
+    averaged = train_loss if _check_loss_samples(loss_samples) == "tracked" else train_loss[:, memorized]
+    if averaged.shape[1]:
+        mean_train_loss = averaged.mean(axis=1)
+        moving = correlation.moving_average(mean_train_loss, window)
+    else:
+        mean_train_loss = moving = np.full(len(steps), np.nan)
     series = pd.DataFrame(
         {
             "step": steps,
             "accuracy": accuracy,
             "train_loss": mean_train_loss,
-            "train_loss_ma": correlation.moving_average(mean_train_loss, window),
+            "train_loss_ma": moving,
             "validation_loss": validation_loss,
             "memorized_fraction": [(t_star["t_star"].between(0, s)).mean() for s in steps],
         }
@@ -141,18 +161,40 @@ def _group_value(groups: pd.DataFrame, group: str, metric: str) -> float:
     return float(row[metric].iloc[0])
 
 
-def correlation_table(series: Mapping[str, pd.DataFrame], checkpoints: str = "after_rise") -> pd.DataFrame:
-    """Table 1 in long form: Pearson/Spearman (with p-values) of each metric vs accuracy, per domain."""
-    if checkpoints not in ("all", "after_rise"):
-        raise ValueError(f"checkpoints must be 'all' or 'after_rise', got {checkpoints!r}")
+def _check_loss_samples(loss_samples: str) -> str:
+    if loss_samples not in LOSS_SAMPLES:
+        allowed = ", ".join(map(repr, LOSS_SAMPLES))
+        raise ValueError(f"correlation.loss_samples: expected one of {allowed}, got {loss_samples!r}")
+    return loss_samples
+
+
+def _table1_samples(loss_samples: str) -> dict[str, str]:
+    """Series column of each Table 1 row -> the samples its value averages (Table 1's `samples` column)."""
+    names = {"tracked": "all tracked training samples", "memorized": "memorized training samples"}
+    train = names[_check_loss_samples(loss_samples)]
+    samples = {"train_loss": train, "train_loss_ma": train, "validation_loss": "validation samples"}
+    return {column: samples.get(column, "memorized training samples") for column in TABLE1_METRICS}
+
+
+def correlation_table(
+    series: Mapping[str, pd.DataFrame],
+    checkpoints: str = "after_rise",
+    *,
+    last_k: int = 5,
+    rise_floor: float = 0.1,
+    loss_samples: str = "tracked",
+) -> pd.DataFrame:
+    """Table 1 in long form: Pearson/Spearman (with p-values) of each metric vs accuracy, per domain, over the
+    checkpoints of `correlation.checkpoint_window` (mode `checkpoints`), with the samples each metric averages."""
+    samples = _table1_samples(loss_samples)
     rows = []
     for domain, s in series.items():
         accuracy = s["accuracy"].to_numpy()
-        start = correlation.sustained_rise_start(accuracy) if checkpoints == "after_rise" else 0
-        kept = s.iloc[start:]
+        kept = s.iloc[correlation.checkpoint_window(accuracy, checkpoints, last_k=last_k, rise_floor=rise_floor) :]
         for column, name in TABLE1_METRICS.items():
             stats = correlation.correlate(kept[column].to_numpy(), kept["accuracy"].to_numpy())
-            rows.append({"domain": domain, "metric": name, "column": column, "from_step": int(kept["step"].iloc[0]), **stats})
+            first = int(kept["step"].iloc[0])
+            rows.append({"domain": domain, "metric": name, "column": column, "samples": samples[column], "from_step": first, **stats})
     return pd.DataFrame(rows)
 
 
@@ -162,11 +204,14 @@ def matching_table(
     train_texts: Sequence[str],
     test_texts: Sequence[str],
     embed: Callable[[list[str]], np.ndarray],
+    min_group_size: int = 5,
 ) -> pd.DataFrame:
-    """Matched (Pretrain@p, Test@q) pairs with similarity and delay q - p; empty when either side has no group."""
+    """Matched (Pretrain@p, Test@q) pairs with similarity and delay q - p; groups (t* < T, t# < T) of fewer than
+    min_group_size members are left out; empty when either side has no group left."""
     columns = ["train_step", "test_step", "similarity", "delay", "n_train", "n_test"]
-    train_groups = {int(s): g["sample"].to_numpy() for s, g in t_star[t_star["t_star"] >= 0].groupby("t_star")}
-    test_groups = {int(s): g["doc_id"].to_numpy() for s, g in t_sharp[t_sharp["t_sharp"] >= 0].groupby("t_sharp")}
+    samples, items = t_star["sample"].to_numpy(), t_sharp["doc_id"].to_numpy()
+    train_groups = {s: samples[rows] for s, rows in groups(t_star["t_star"].to_numpy(), min_group_size).items()}
+    test_groups = {s: items[rows] for s, rows in groups(t_sharp["t_sharp"].to_numpy(), min_group_size).items()}
     if not train_groups or not test_groups:
         return pd.DataFrame(columns=columns)
     train_emb = embed(list(train_texts))

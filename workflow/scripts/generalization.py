@@ -19,7 +19,12 @@ def main(snakemake):
     if any([r["doc_id"] for r in records] != doc_ids for records in per_step):
         raise ValueError("evaluation records of different checkpoints cover different items")
     correct = np.array([[int(r["correct"]) for r in records] for records in per_step], dtype=np.int8)
-    t_index = generalization_index(correct, min_accuracy=params["min_accuracy"], max_errors=params["max_errors"])
+    t_index = generalization_index(
+        correct,
+        min_accuracy=params["min_accuracy"],
+        max_errors=params["max_errors"],
+        include_final=params["include_final"],
+    )
     save_npz(snakemake.output.correct, steps=steps, doc_id=np.asarray(doc_ids), correct=correct)
     write_tsv(snakemake.output.t_sharp, pd.DataFrame({"doc_id": doc_ids, "t_index": t_index, "t_sharp": np.where(t_index >= 0, steps[t_index], -1)}))
     write_tsv(snakemake.output.accuracy, pd.DataFrame({"step": steps, "accuracy": accuracy_curve(correct)}))

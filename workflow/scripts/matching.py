@@ -9,13 +9,16 @@ from grokmon.tables import matching_table
 
 def main(snakemake):
     log = start_job(snakemake)
-    embed = load_embedder(device=resolve_device(snakemake.params.device))
+    params = snakemake.params.matching
+    device = resolve_device(snakemake.params.device)
+    embed = load_embedder(device=device, max_seq_length=params["max_seq_length"], batch_size=params["batch_size"])
     table = matching_table(
         read_tsv(snakemake.input.t_star),
         read_tsv(snakemake.input.t_sharp),
         [row["text"] for row in read_jsonl(snakemake.input.train)],
         [row["question"] for row in read_jsonl(snakemake.input.test)],
         embed,
+        min_group_size=params["min_group_size"],
     )
     log.info("%d matched pairs", len(table))
     write_tsv(snakemake.output[0], table)

@@ -24,9 +24,12 @@ def main(snakemake):
         if not calibration.in_target:
             log.warning("epsilon calibration missed the target %s: %.1f%% memorized before the last checkpoint", params["target_fraction"], 100 * calibration.fraction)
         epsilon = calibration.epsilon
-    t_index = memorization_index(loss, epsilon, params["delta"])
+    t_index = memorization_index(loss, epsilon, params["delta"], include_final=params["include_final"])
     fraction = memorized_fraction_before_final(t_index, len(steps))
-    log.info("epsilon=%.4g: %.1f%% memorized before the last checkpoint", epsilon, 100 * fraction)
+    # samples whose loss meets epsilon and delta only at T: not memorized unless memorization.include_final
+    at_final = int((memorization_index(loss, epsilon, params["delta"], include_final=True) == len(steps) - 1).sum())
+    status = "counted as memorized" if params["include_final"] else "not memorized"
+    log.info("epsilon=%.4g: %.1f%% memorized before T; %d sample(s) only at T (%s)", epsilon, 100 * fraction, at_final, status)
     ids = [row["id"] for row in read_jsonl(snakemake.input.train)]
     save_npz(snakemake.output.loss, steps=steps, loss=loss.astype(np.float32))
     write_tsv(
@@ -35,8 +38,16 @@ def main(snakemake):
     )
     write_json(
         snakemake.output.epsilon,
-        {"epsilon": float(epsilon), "delta": params["delta"], "calibrated": calibration is not None, "fraction_before_final": fraction,
-         "in_target": None if calibration is None else bool(calibration.in_target), "target_fraction": params["target_fraction"]},
+        {
+            "epsilon": float(epsilon),
+            "delta": params["delta"],
+            "calibrated": calibration is not None,
+            "fraction_before_final": fraction,
+            "only_at_final": at_final,
+            "include_final": params["include_final"],
+            "in_target": None if calibration is None else bool(calibration.in_target),
+            "target_fraction": params["target_fraction"],
+        },
     )
 
 

@@ -16,6 +16,7 @@ def main(snakemake):
         cut_sweep=params["cut_sweep"],
         max_pairs=params["max_pairs"],
         seed=snakemake.params.seed,
+        min_group_size=params["min_group_size"],
     )
     write_tsv(snakemake.output.groups, groups)
     write_tsv(snakemake.output.layers, layers)

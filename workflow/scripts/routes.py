@@ -19,7 +19,13 @@ def main(snakemake):
         # toy train/validation rows carry where their answer starts: capture answer_nll too (memorization.loss_span)
         answer_chars = [row["answer_char"] for row in rows] if split != "test" and all("answer_char" in row for row in rows) else None
         capture = capture_routes(
-            model, tokenizer, texts, batch_size=params.routes["batch_size"], max_length=params.routes["max_length"], answer_chars=answer_chars
+            model,
+            tokenizer,
+            texts,
+            batch_size=params.routes["batch_size"],
+            max_length=params.routes["max_length"],
+            answer_chars=answer_chars,
+            include_special_tokens=params.routes["include_special_tokens"],
         )
         capture.save(snakemake.output[split])
 

@@ -17,6 +17,7 @@ def main(snakemake):
         validation_loss=np.array([load_npz(path)["nll"].mean() for path in snakemake.input.validation]),
         pathway_groups=read_tsv(snakemake.input.pathways),
         window=snakemake.params.correlation["moving_average_window"],
+        loss_samples=snakemake.params.correlation["loss_samples"],
     )
     write_tsv(snakemake.output[0], series)
 

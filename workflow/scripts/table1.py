@@ -8,7 +8,15 @@ from grokmon.tables import correlation_table
 def main(snakemake):
     start_job(snakemake)
     series = {domain: read_tsv(path) for domain, path in zip(snakemake.params.domains, snakemake.input.series)}
-    write_tsv(snakemake.output[0], correlation_table(series, checkpoints=snakemake.params.correlation["checkpoints"]))
+    params = snakemake.params.correlation
+    table = correlation_table(
+        series,
+        params["checkpoints"],
+        last_k=params["last_k"],
+        rise_floor=params["rise_floor"],
+        loss_samples=params["loss_samples"],
+    )
+    write_tsv(snakemake.output[0], table)
 
 
 main(snakemake)
