@@ -6,8 +6,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CORES ?= 2
-export OMP_NUM_THREADS := 1
-export MKL_NUM_THREADS := 1
+# Portable CPU numerics (threads, torch/MKL/OpenBLAS/numpy kernels), defined once in src/grokmon/numerics.py:
+# exported to every recipe, so a commit and seed give the same bits on any x86-64 CPU (docs/reproducibility.md).
+NUMERICS := $(shell $(PYTHON) src/grokmon/numerics.py)
+$(if $(NUMERICS),,$(error '$(PYTHON) src/grokmon/numerics.py' printed no CPU numerics pins))
+$(foreach pin,$(NUMERICS),$(eval export $(pin)))
 export TOKENIZERS_PARALLELISM := false
 export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1

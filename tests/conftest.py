@@ -1,9 +1,11 @@
-"""Test-wide settings: offline hub, one thread for tiny torch models."""
+"""Test-wide settings: portable CPU numerics (one thread), offline hub."""
 
 import os
 
-os.environ.setdefault("OMP_NUM_THREADS", "1")
-os.environ.setdefault("MKL_NUM_THREADS", "1")
+from grokmon import numerics
+
+# Before torch and numpy load (they read it once); subprocesses (workflow runs, CLI calls) inherit it.
+numerics.apply("portable")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_DATASETS_OFFLINE"] = "1"

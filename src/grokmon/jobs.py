@@ -10,6 +10,8 @@ import sys
 
 import numpy as np
 
+from grokmon.numerics import describe as describe_cpu_numerics
+
 
 def start_job(snakemake, seed: int | None = None) -> logging.Logger:
     """Send stdout/stderr to the rule's log, write the `grokmon job:` header line, set threads and seeds."""
@@ -19,7 +21,8 @@ def start_job(snakemake, seed: int | None = None) -> logging.Logger:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(levelname)s %(message)s", force=True)
     print(
         f"grokmon job: rule={snakemake.rule} slurm_job_id={os.environ.get('SLURM_JOB_ID', 'none')} "
-        f"cuda_visible_devices={os.environ.get('CUDA_VISIBLE_DEVICES', 'unset')} host={socket.gethostname()}",
+        f"cuda_visible_devices={os.environ.get('CUDA_VISIBLE_DEVICES', 'unset')} host={socket.gethostname()} "
+        f"{describe_cpu_numerics()}",
         file=sys.stderr,
     )
     threads = max(1, int(getattr(snakemake, "threads", 1)))

@@ -4,6 +4,7 @@ import os
 from grokmon.checkpoints import read_revisions
 from grokmon.config import ConfigError, validate_config
 from grokmon.jobs import export_package_path
+from grokmon.numerics import apply as apply_cpu_numerics
 
 # Jobs import the grokmon package from this checkout, also inside conda environments (--sdm conda).
 export_package_path(workflow.basedir)
@@ -12,6 +13,9 @@ export_package_path(workflow.basedir)
 config.update(
     validate_config(config, f"{workflow.basedir}/workflow/schemas/config.schema.yaml")
 )
+
+# Every job (local, conda, SLURM: sbatch --export=ALL) inherits the CPU numerics of config key cpu_numerics.
+apply_cpu_numerics(config["cpu_numerics"])
 
 RUN = config["run"]
 SEEDS = config["seeds"]
