@@ -5,12 +5,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
+from tiny_models import TEXTS, tiny_llama, tiny_olmoe, tiny_tokenizer
 
 from grokmon import cli, io
 from grokmon.capture import load_model
 from grokmon.cli import METRICS, main, split_model
 from grokmon.monitor import probe_metrics
-from tiny_models import TEXTS, tiny_llama, tiny_olmoe, tiny_tokenizer
 
 GROKMON = str(Path(sys.executable).with_name("grokmon"))
 
@@ -119,18 +119,30 @@ def _bad_inputs(files: Path) -> list[tuple[list[str], str]]:
         ([*one, "--data", str(files)], "is a directory, not a file"),
         ([*one, "--data", str(files / "empty.jsonl")], "needs at least 2 texts (distances are over pairs), has 0"),
         ([*one, "--data", str(files / "one.jsonl")], "needs at least 2 texts (distances are over pairs), has 1"),
-        ([*one, "--data", str(files / "malformed.jsonl")], f"--data {files / 'malformed.jsonl'} line 3: not valid JSON"),
+        (
+            [*one, "--data", str(files / "malformed.jsonl")],
+            f"--data {files / 'malformed.jsonl'} line 3: not valid JSON",
+        ),
         ([*one, "--data", str(files / "latin1.jsonl")], "not UTF-8 text"),
         ([*one, "--data", data], "--text-field 'text': " + f"{data} line 1 has no such field (it has: 'id', 'body')"),
-        ([*one, "--data", str(files / "list_row.jsonl")], "line 2 has no such field (it has: a JSON list, not an object)"),
+        (
+            [*one, "--data", str(files / "list_row.jsonl")],
+            "line 2 has no such field (it has: a JSON list, not an object)",
+        ),
         ([*one, "--data", str(files / "blank_text.jsonl")], "line 2: field 'text' is not a non-empty string: '  '"),
         ([*one, "--data", str(files / "one_token.jsonl")], "line 2: text has fewer than 2 tokens under"),
         # models: named, checked from the config and tokenizer only
         (["pathways", "--model", str(files / "dense"), *ok], "'llama' is not a supported MoE"),
         (["pathways", "--model", str(files / "nowhere"), *ok], f"--model {files / 'nowhere'}: no such directory"),
         (["pathways", "--model", "./nowhere", *ok], "--model ./nowhere: no such directory"),
-        (["pathways", "--model", "no-org/no-model", *ok], "nor a model on the hub (or in its offline cache)"),  # offline
-        (["pathways", "--model", str(files / "nomodel"), *ok], "has no config.json (not a Hugging Face model directory)"),
+        (
+            ["pathways", "--model", "no-org/no-model", *ok],
+            "nor a model on the hub (or in its offline cache)",
+        ),  # offline
+        (
+            ["pathways", "--model", str(files / "nomodel"), *ok],
+            "has no config.json (not a Hugging Face model directory)",
+        ),
         (["pathways", "--model", data, *ok], "is a file; expected a model directory or a hub id"),
         (["pathways", "--model", f"{a}@main", *ok], "a revision (@main) needs a hub id, but"),
         (["pathways", "--model", str(files / "one_layer"), *ok], "needs >= 2 MoE layers, this model has 1"),
@@ -140,7 +152,10 @@ def _bad_inputs(files: Path) -> list[tuple[list[str], str]]:
             ["compare", "--model", a, "--model", str(files / "four_layers"), *ok, "--out", str(files / "o")],
             "3 MoE layers x 8 experts; " + f"{files / 'four_layers'}: olmoe, 4 MoE layers x 8 experts",
         ),
-        (["compare", "--model", a, "--model", str(files / "six_experts"), *ok, "--out", str(files / "o")], "3 MoE layers x 6 experts"),
+        (
+            ["compare", "--model", a, "--model", str(files / "six_experts"), *ok, "--out", str(files / "o")],
+            "3 MoE layers x 6 experts",
+        ),
         # flags
         ([*one, *ok, "--device", "foo"], "--device: 'foo' is not a torch device; allowed: auto, cpu, cuda"),
         ([*one, *ok, "--device", "meta"], "--device: 'meta' is not a device grokmon runs models on"),

@@ -77,7 +77,9 @@ def read_texts(path: str, field: str) -> tuple[list[str], list[int]]:
         raise ValueError(f"--data {error}") from None
     for line, row in rows:
         if not isinstance(row, dict) or field not in row:
-            found = ", ".join(map(repr, row)) if isinstance(row, dict) else f"a JSON {type(row).__name__}, not an object"
+            found = (
+                ", ".join(map(repr, row)) if isinstance(row, dict) else f"a JSON {type(row).__name__}, not an object"
+            )
             raise ValueError(f"--text-field {field!r}: {path} line {line} has no such field (it has: {found})")
         if not isinstance(row[field], str) or not row[field].strip():
             raise ValueError(f"--data {path} line {line}: field {field!r} is not a non-empty string: {row[field]!r}")
@@ -88,7 +90,7 @@ def read_texts(path: str, field: str) -> tuple[list[str], list[int]]:
 
 
 def _pathways(args, texts: list[str], models: list[tuple[str, str, str | None]]) -> None:
-    (spec, name, revision), = models
+    ((spec, name, revision),) = models
     row = {"model": spec, "n_texts": len(texts), **_measure(args, spec, name, revision, texts)}
     for key, value in row.items():
         print(f"{key}\t{value:.6g}" if isinstance(value, float) else f"{key}\t{value}")
@@ -117,7 +119,10 @@ def _check_inputs(args) -> tuple[list[str], list[tuple[str, str, str | None]]]:
     models = [(spec, *split_model(spec)) for spec in specs]
     shapes = {spec: _check_model(spec, name, revision, texts, lines, args) for spec, name, revision in models}
     if len(set(shapes.values())) > 1:
-        found = "; ".join(f"{spec}: {kind}, {len(layers)} MoE layers x {experts} experts" for spec, (kind, layers, experts) in shapes.items())
+        found = "; ".join(
+            f"{spec}: {kind}, {len(layers)} MoE layers x {experts} experts"
+            for spec, (kind, layers, experts) in shapes.items()
+        )
         raise ValueError(
             f"--model: the checkpoints differ in architecture, so their distances are not comparable ({found}); "
             "compare checkpoints of one model"
@@ -151,7 +156,9 @@ def _check_model(spec: str, name: str, revision: str | None, texts: list[str], l
         config = AutoConfig.from_pretrained(name, revision=revision)
         tokenizer = AutoTokenizer.from_pretrained(name, revision=revision)
     except OSError as error:
-        where = "cannot load it" if path.exists() else "no such directory, nor a model on the hub (or in its offline cache)"
+        where = (
+            "cannot load it" if path.exists() else "no such directory, nor a model on the hub (or in its offline cache)"
+        )
         raise ValueError(f"--model {spec}: {where}: {error}") from None
     try:
         get_router_spec(config)

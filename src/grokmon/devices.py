@@ -30,7 +30,9 @@ def check_device(device: str, name: str = "device") -> str:
         return str(device)
     backend = torch.backends.mps if parsed.type == "mps" else getattr(torch, parsed.type)
     if parsed.type == "cuda" and torch.version.cuda is None and torch.version.hip is None:
-        raise ValueError(f"{name}: {device!r} needs CUDA, but this torch {torch.__version__} is a CPU-only build; use cpu")
+        raise ValueError(
+            f"{name}: {device!r} needs CUDA, but this torch {torch.__version__} is a CPU-only build; use cpu"
+        )
     if not backend.is_available():
         raise ValueError(f"{name}: {device!r}: torch sees no {parsed.type} device on this machine; use cpu (or auto)")
     if parsed.index is not None and parsed.index >= backend.device_count():

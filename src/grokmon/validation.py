@@ -15,11 +15,13 @@ class RoutingNormalizationWarning(UserWarning):
 
 
 def as_array(name: str, x, ndim: int | tuple[int, ...], dtype=np.float64, shape_doc: str = "") -> np.ndarray:
-    """x as a non-empty array of `dtype` (None keeps a numeric dtype) with ndim in `ndim`; ValueError naming `name` otherwise."""
+    """x as a non-empty array of `dtype` (None: keep a numeric dtype), ndim in `ndim`; else ValueError naming `name`."""
     try:
         array = np.asarray(x) if dtype is None else np.asarray(x, dtype=dtype)
     except (TypeError, ValueError) as error:
-        raise ValueError(f"{name}: expected a numeric array{shape_doc and ' ' + shape_doc}, got {type(x).__name__} ({error})") from None
+        raise ValueError(
+            f"{name}: expected a numeric array{shape_doc and ' ' + shape_doc}, got {type(x).__name__} ({error})"
+        ) from None
     if dtype is None and not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
         raise ValueError(f"{name}: expected a numeric array, got dtype {array.dtype}")
     allowed = (ndim,) if isinstance(ndim, int) else ndim
@@ -54,7 +56,9 @@ def check_routing(name: str, routing, ndim: int | tuple[int, ...] = 3, min_sampl
         raise ValueError(f"{name}: needs >= {min_samples} samples, got shape {routing.shape}")
     check_finite(name, routing)
     if (routing < 0).any():
-        raise ValueError(f"{name}: has negative values (min {routing.min():.4g}): expected routing probabilities, not logits")
+        raise ValueError(
+            f"{name}: has negative values (min {routing.min():.4g}): expected routing probabilities, not logits"
+        )
     sums = routing.sum(axis=-1, dtype=np.float64)
     if (sums > 1 + ROUTING_SUM_TOLERANCE).any():
         raise ValueError(
@@ -76,7 +80,9 @@ def check_routing(name: str, routing, ndim: int | tuple[int, ...] = 3, min_sampl
     return routing
 
 
-def check_number(name: str, value, low: float | None = None, high: float | None = None, *, low_open=False, high_open=False) -> float:
+def check_number(
+    name: str, value, low: float | None = None, high: float | None = None, *, low_open=False, high_open=False
+) -> float:
     """`value` as a finite float within [low, high] (an open end with low_open/high_open); ValueError naming `name`."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
         raise ValueError(f"{name}: expected a finite number{_range(low, high, low_open, high_open)}, got {value!r}")
@@ -88,7 +94,7 @@ def check_number(name: str, value, low: float | None = None, high: float | None 
 
 
 def check_int(name: str, value, low: int | None = None, *, none_ok: bool = False) -> int | None:
-    """`value` as an int >= low (None passes with none_ok; floats only if integral, e.g. 3.0); ValueError naming `name`."""
+    """`value` as an int >= low (None with none_ok; integral floats such as 3.0 too); else ValueError naming `name`."""
     if value is None and none_ok:
         return None
     integral = isinstance(value, numbers.Integral) or (isinstance(value, numbers.Real) and float(value).is_integer())
