@@ -63,7 +63,9 @@ def _cosines(routing: np.ndarray, router_weights: np.ndarray) -> np.ndarray:
 
 def _check(routing: np.ndarray, router_weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     routing = check_routing("routing", routing)
-    router_weights = check_finite("router_weights", as_array("router_weights", router_weights, 3, dtype=None, shape_doc="[L, E, d]"))
+    router_weights = as_array("router_weights", router_weights, 3, dtype=None, shape_doc="[L, E, d]")
+    if np.abs(check_finite("router_weights", router_weights)).max() > np.finfo(np.float32).max:
+        raise ValueError("router_weights: values beyond the float32 range (embeddings are float32)")
     if routing.shape[1:] != router_weights.shape[:2]:
         raise ValueError(
             f"routing [n, L, E] = {routing.shape} and router_weights [L, E, d] = {router_weights.shape} disagree on L, E"
