@@ -165,8 +165,9 @@ def _check_model(spec: str, name: str, revision: str | None, texts: list[str], l
         with torch.device("meta"):
             skeleton = AutoModelForCausalLM.from_config(config)
         check_model(skeleton)
-    except ValueError as error:
-        raise ValueError(f"--model {spec}: {error}") from None
+    except ValueError as error:  # the library names its argument (model, model_or_config); here it is --model
+        reason = re.sub(r"^(model|model_or_config): ", "", str(error))
+        raise ValueError(f"--model {spec}: {reason}") from None
     short = short_texts(texts, tokenizer, args.max_length)
     if short:
         raise ValueError(
