@@ -4,12 +4,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
+from tiny_models import TEXTS, tiny_llama, tiny_olmoe, tiny_tokenizer
 
-from grokmon import io
+from grokmon import cli, io
 from grokmon.capture import load_model
 from grokmon.cli import METRICS, main, split_model
 from grokmon.monitor import probe_metrics
-from tiny_models import TEXTS, tiny_llama, tiny_olmoe, tiny_tokenizer
 
 GROKMON = str(Path(sys.executable).with_name("grokmon"))
 
@@ -27,6 +28,20 @@ def files(tmp_path_factory):
         tok.save_pretrained(root / name)
     io.write_jsonl(root / "data.jsonl", [{"id": i, "body": t} for i, t in enumerate(TEXTS)])
     io.write_text(root / "empty.jsonl", "")
+    io.write_jsonl(root / "one.jsonl", [{"text": TEXTS[0]}])
+    io.write_text(root / "malformed.jsonl", '{"text": "a b"}\n\nnot json\n')
+    (root / "latin1.jsonl").write_bytes('{"text": "caf\u00e9"}\n'.encode("latin-1"))
+    io.write_text(root / "list_row.jsonl", '{"text": "a b"}\n["a b"]\n')
+    io.write_jsonl(root / "blank_text.jsonl", [{"text": "a b"}, {"text": "  "}])
+    io.write_jsonl(root / "one_token.jsonl", [{"text": TEXTS[0]}, {"text": "a"}])
+    (root / "nomodel").mkdir()
+    for name, model in (
+        ("one_layer", tiny_olmoe(tok, num_hidden_layers=1)),
+        ("four_layers", tiny_olmoe(tok, num_hidden_layers=4)),
+        ("six_experts", tiny_olmoe(tok, num_hidden_layers=3, num_experts=6)),
+    ):
+        model.config.save_pretrained(root / name)  # the config and tokenizer are all the checks read
+        tok.save_pretrained(root / name)
     return root
 
 
@@ -93,44 +108,93 @@ def test_compare_prints_a_table_and_saves_it_with_a_plot(files, capsys):
     assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 10_000
 
 
-def test_bad_input_exits_2_with_a_clear_message(files, capsys):
+def _bad_inputs(files: Path) -> list[tuple[list[str], str]]:
+    """(argv, expected message) per bad input; every one must fail before a model loads."""
     data, a = str(files / "data.jsonl"), str(files / "a")
+    ok = ["--data", data, "--text-field", "body"]
+    one = ["pathways", "--model", a]
     cases = [
-        (["--model", a, "--data", str(files / "missing.jsonl")], "--data: no such file"),
-        (["--model", a, "--data", str(files / "empty.jsonl")], "has no rows"),
-        (["--model", a, "--data", data], "--text-field: row 0"),  # rows have "body", not "text"
-        (["--model", str(files / "dense"), "--data", data, "--text-field", "body"], "'llama' is not a supported MoE"),
-        (["--model", str(files / "nowhere"), "--data", data, "--text-field", "body"], "no such directory"),
+        # data files: named with the line
+        ([*one, "--data", str(files / "missing.jsonl")], f"--data {files / 'missing.jsonl'}: no such file"),
+        ([*one, "--data", str(files)], "is a directory, not a file"),
+        ([*one, "--data", str(files / "empty.jsonl")], "needs at least 2 texts (distances are over pairs), has 0"),
+        ([*one, "--data", str(files / "one.jsonl")], "needs at least 2 texts (distances are over pairs), has 1"),
         (
-            ["--model", "no-org/no-model", "--data", data, "--text-field", "body"],
-            "not a local model directory",
+            [*one, "--data", str(files / "malformed.jsonl")],
+            f"--data {files / 'malformed.jsonl'} line 3: not valid JSON",
+        ),
+        ([*one, "--data", str(files / "latin1.jsonl")], "not UTF-8 text"),
+        ([*one, "--data", data], "--text-field 'text': " + f"{data} line 1 has no such field (it has: 'id', 'body')"),
+        (
+            [*one, "--data", str(files / "list_row.jsonl")],
+            "line 2 has no such field (it has: a JSON list, not an object)",
+        ),
+        ([*one, "--data", str(files / "blank_text.jsonl")], "line 2: field 'text' is not a non-empty string: '  '"),
+        ([*one, "--data", str(files / "one_token.jsonl")], "line 2: text has fewer than 2 tokens under"),
+        # models: named, checked from the config and tokenizer only
+        (["pathways", "--model", str(files / "dense"), *ok], "'llama' is not a supported MoE"),
+        (["pathways", "--model", str(files / "nowhere"), *ok], f"--model {files / 'nowhere'}: no such directory"),
+        (["pathways", "--model", "./nowhere", *ok], "--model ./nowhere: no such directory"),
+        (
+            ["pathways", "--model", "no-org/no-model", *ok],
+            "nor a model on the hub (or in its offline cache)",
         ),  # offline
+        (
+            ["pathways", "--model", str(files / "nomodel"), *ok],
+            "has no config.json (not a Hugging Face model directory)",
+        ),
+        (["pathways", "--model", data, *ok], "is a file; expected a model directory or a hub id"),
+        (["pathways", "--model", f"{a}@main", *ok], "a revision (@main) needs a hub id, but"),
+        (["pathways", "--model", str(files / "one_layer"), *ok], "needs >= 2 MoE layers, this model has 1"),
+        # compare: >= 2 checkpoints of one architecture
+        (["compare", "--model", a, *ok, "--out", str(files / "o")], "compare needs at least 2 checkpoints"),
+        (
+            ["compare", "--model", a, "--model", str(files / "four_layers"), *ok, "--out", str(files / "o")],
+            "3 MoE layers x 8 experts; " + f"{files / 'four_layers'}: olmoe, 4 MoE layers x 8 experts",
+        ),
+        (
+            ["compare", "--model", a, "--model", str(files / "six_experts"), *ok, "--out", str(files / "o")],
+            "3 MoE layers x 6 experts",
+        ),
+        # flags
+        ([*one, *ok, "--device", "foo"], "--device: 'foo' is not a torch device; allowed: auto, cpu, cuda"),
+        ([*one, *ok, "--device", "meta"], "--device: 'meta' is not a device grokmon runs models on"),
+        ([*one, *ok, "--device", "cuda:99"], "--device: 'cuda:99'"),
+        ([*one, *ok, "--out", data], "exists and is not a directory"),
+        ([*one, *ok, "--max-length", "1"], "argument --max-length: expected an int >= 2"),
+        ([*one, *ok, "--seed", "-1"], "argument --seed: expected an int >= 0"),
+        ([*one, *ok, "--cut", "1.5"], "argument --cut: expected a number in (0, 1]"),
+        ([*one, *ok, "--max-pairs", "0"], "argument --max-pairs: expected an int >= 1"),
+        (["pathways", "--model", a], "the following arguments are required: --data"),
     ]
-    for args, message in cases:
-        assert main(["pathways", *args]) == 2
-        assert message in capsys.readouterr().err
-    with pytest.raises(SystemExit) as usage:  # argparse: usage errors exit 2 as well
-        main(["pathways", "--model", a, "--data", data, "--cut", "1.5"])
-    assert usage.value.code == 2
+    if not torch.cuda.is_available():
+        cases.append(([*one, *ok, "--device", "cuda"], "--device: 'cuda' needs CUDA, but this torch"))
+    return cases
 
 
-def test_console_script_dense_model_exits_2_without_traceback(files):
-    proc = subprocess.run(
-        [
-            GROKMON,
-            "pathways",
-            "--model",
-            str(files / "dense"),
-            "--data",
-            str(files / "data.jsonl"),
-            "--text-field",
-            "body",
-        ],
-        capture_output=True,
-        text=True,
-    )
+def test_every_bad_input_exits_2_with_one_line_before_any_model_loads(files, capsys, monkeypatch):
+    def no_model(*args):
+        raise AssertionError("a model was loaded before the inputs were checked")
+
+    monkeypatch.setattr(cli, "_measure", no_model)
+    for argv, message in _bad_inputs(files):
+        try:
+            status = main(argv)
+        except SystemExit as usage:  # argparse usage errors
+            status = usage.code
+        err = capsys.readouterr().err
+        assert status == 2, argv
+        assert message in err, (argv, err)
+        assert err.count("\n") == 1 and err.startswith(f"grokmon {argv[0]}: error: "), (argv, err)
+    assert not (files / "o").exists()
+
+
+def test_console_script_unusable_device_exits_2_with_one_line_and_no_traceback(files):
+    argv = ["pathways", "--model", str(files / "a"), "--data", str(files / "data.jsonl"), "--text-field", "body"]
+    proc = subprocess.run([GROKMON, *argv, "--device", "cuda:99"], capture_output=True, text=True)  # no 100th GPU
     assert proc.returncode == 2
-    assert "Traceback" not in proc.stderr and "not a supported MoE architecture" in proc.stderr
+    assert proc.stderr.startswith("grokmon pathways: error: --device: 'cuda:99'") and proc.stderr.count("\n") == 1
+    assert "Traceback" not in proc.stderr
 
 
 def test_split_model():

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from conftest import TEST_CONFIG, run_snakemake
 from grokmon.config import ConfigError, validate_config
 
 REPO = Path(__file__).resolve().parents[1]
@@ -71,3 +72,14 @@ def test_memorization_loss_span_defaults_to_sequence_and_answer_needs_the_toy():
         check(paper)
     for text in ("'memorization.loss_span'", "'hub'", "no answer span", "'sequence'", "'answer'"):
         assert text in str(err.value)
+
+
+def test_snakemake_prints_a_config_error_alone_without_traceback_frames(tmp_path):
+    config = yaml.safe_load(TEST_CONFIG.read_text())
+    config["checkpoints"]["steps"] = [30, 10]
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    proc = run_snakemake(tmp_path, "-n", configfile=path, check=False)
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == "config key 'checkpoints.steps' must be in training order (ascending), got [30, 10]"
+    assert not (tmp_path / "results").exists()

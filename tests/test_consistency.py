@@ -66,9 +66,9 @@ def test_bad_input():
         paper_consistency(ROUTING[:, :1], W[:1])
     with pytest.raises(ValueError, match="disagree"):
         paper_consistency(ROUTING, W[:2])
-    with pytest.raises(ValueError, match="routing must be"):
+    with pytest.raises(ValueError, match=r"routing: expected a non-empty \[n, L, E\]"):
         mean_adjacent_cosine(np.zeros((0, 3, 2)), W)
-    with pytest.raises(ValueError, match="finite"):
+    with pytest.raises(ValueError, match="routing: contains NaN"):
         routing_embeddings(np.full((1, 3, 2), np.nan), W)
     with pytest.raises(ValueError, match="embeddings"):
         adjacent_cosines(np.zeros((2, 3)))

@@ -37,9 +37,9 @@ def test_correlate_degenerate_gives_nan():
 def test_correlate_bad_input():
     with pytest.raises(ValueError, match="metric has 5 points, accuracy 4"):
         correlate(X, [1, 2, 3, 4])
-    with pytest.raises(ValueError, match="accuracy contains NaN"):
+    with pytest.raises(ValueError, match="accuracy: contains NaN"):
         correlate(X, [1, 2, np.nan, 4, 5])
-    with pytest.raises(ValueError, match="metric must be"):
+    with pytest.raises(ValueError, match="metric: expected a non-empty 1-D"):
         correlate([], [])
 
 

@@ -56,8 +56,8 @@ def test_groups_is_the_shared_helper():
 @pytest.mark.parametrize(
     "correct, match",
     [
-        (np.zeros((0, 2)), "correct is empty"),
-        (np.array([1, 0]), "correct must be 2-D"),
+        (np.zeros((0, 2)), r"correct: expected a non-empty \[n_ckpt, n_items\] array, got shape \(0, 2\)"),
+        (np.array([1, 0]), r"correct: expected a non-empty \[n_ckpt, n_items\] array, got shape \(2,\)"),
         (np.array([[1, 2]]), "0/1"),
         (np.array([[1.0, np.nan]]), "0/1"),
     ],

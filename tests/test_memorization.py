@@ -93,10 +93,10 @@ def test_groups_sorted_and_never_excluded():
 @pytest.mark.parametrize(
     "loss, match",
     [
-        (np.zeros((0, 3)), "loss is empty"),
-        (np.array([1.0, 2.0]), "loss must be 2-D"),
-        (np.array([[1.0, np.nan]]), "loss contains NaN"),
-        (np.array([[1.0, np.inf]]), "loss contains NaN"),
+        (np.zeros((0, 3)), r"loss: expected a non-empty .* shape \(0, 3\)"),
+        (np.array([1.0, 2.0]), r"loss: expected a non-empty \[n_ckpt, n_samples\] array, got shape \(2,\)"),
+        (np.array([[1.0, np.nan]]), "loss: contains NaN or inf"),
+        (np.array([[1.0, np.inf]]), "loss: contains NaN or inf"),
     ],
 )
 def test_bad_loss(loss, match):

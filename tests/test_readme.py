@@ -1,7 +1,11 @@
 """The README's code examples are the files the tests run, word for word."""
 
 import re
+import subprocess
+import sys
 from pathlib import Path
+
+from grokmon.cli import read_texts
 
 REPO = Path(__file__).resolve().parents[1]
 README = (REPO / "README.md").read_text()
@@ -19,3 +23,12 @@ def test_library_example_in_readme_is_the_tested_file():
 def test_every_paper_figure_is_mapped_to_an_output():
     for item in ("Fig. 1", "Fig. 2", "Fig. 4", "Fig. 5", "Fig. 6", "Fig. 7", "Fig. 9", "Table 1"):
         assert re.search(rf"^\| {re.escape(item)} \|", README, re.M), item
+
+
+def test_command_line_example_starts_from_a_probe_file_its_first_command_makes(tmp_path):
+    section = README.split("### From the command line", 1)[1]
+    command = re.search(r"```bash\n(?:#[^\n]*\n)?(python -c [^\n]*> probe\.jsonl)\n", section).group(1)
+    subprocess.run(command.replace("python", sys.executable, 1), shell=True, cwd=tmp_path, check=True)
+    texts, lines = read_texts(str(tmp_path / "probe.jsonl"), "text")
+    assert len(texts) == 64 and texts[:2] == ["0*0=0", "0*1=0"] and lines[-1] == 64
+    assert section.split("```", 2)[1].count("--data probe.jsonl") == 2  # both commands read that file

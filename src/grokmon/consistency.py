@@ -4,20 +4,23 @@ from __future__ import annotations
 
 import numpy as np
 
+from grokmon.validation import as_array, check_finite, check_number, check_routing
+
 _CHUNK = 256  # samples per block when going from routing to cosines (bounds memory at OLMoE's d = 2048)
 
 
 def routing_embeddings(routing: np.ndarray, router_weights: np.ndarray) -> np.ndarray:
-    """e float32[n, L, d], e[i, l] = sum_k routing[i, l, k] * router_weights[l, k], from routing [n, L, E] and router rows [L, E, d]."""
+    """e float32[n, L, d], e[i, l] = sum_k routing[i, l, k] * router_weights[l, k], from routing [n, L, E] and router rows [L, E, d].
+
+    routing holds routing probabilities (`validation.check_routing`; a layer summing to less than 1 is renormalized).
+    """
     routing, router_weights = _check(routing, router_weights)
     return np.matmul(routing.transpose(1, 0, 2), router_weights).transpose(1, 0, 2).astype(np.float32)
 
 
 def adjacent_cosines(embeddings: np.ndarray) -> np.ndarray:
     """cos(e[i, l], e[i, l+1]) float64[n, L-1] from embeddings [n, L, d]; a zero vector has cosine 0."""
-    e = np.asarray(embeddings, dtype=np.float64)
-    if e.ndim != 3 or e.shape[0] == 0 or e.shape[2] == 0:
-        raise ValueError(f"embeddings must be a non-empty [n, L, d] array, got shape {e.shape}")
+    e = check_finite("embeddings", as_array("embeddings", embeddings, 3, shape_doc="[n, L, d]"))
     if e.shape[1] < 2:
         raise ValueError(f"embeddings need L >= 2 layers for adjacent pairs, got L={e.shape[1]}")
     norms = np.linalg.norm(e, axis=2)
@@ -34,7 +37,12 @@ def paper_consistency(routing: np.ndarray, router_weights: np.ndarray, eps: floa
     (more erratic) transitions, as the paper's text says, even though the paper also reports
     consistency "increasing" after memorization and treats positive correlation with accuracy as
     the good sign. See `mean_adjacent_cosine` for the direction-unambiguous raw value.
+    Range (the formula as written, for any router rows): C_i is in [0, 1] when the sample's adjacent cosines are
+    all >= 0 (1 when they are all 0), above 1 when some are negative while the maximum is >= 0 (about
+    mean|cos| / eps when the maximum is exactly 0), and <= 0 when even the maximum is below -eps (every transition
+    anti-aligned). eps must be finite and > 0.
     """
+    eps = check_number("eps", eps, 0, low_open=True)
     cos = _cosines(routing, router_weights)
     return 1.0 - (cos / (cos.max(axis=1, keepdims=True) + eps)).mean(axis=1)
 
@@ -54,17 +62,14 @@ def _cosines(routing: np.ndarray, router_weights: np.ndarray) -> np.ndarray:
 
 
 def _check(routing: np.ndarray, router_weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    routing, router_weights = np.asarray(routing), np.asarray(router_weights)
-    if routing.ndim != 3 or routing.size == 0:
-        raise ValueError(f"routing must be a non-empty [n, L, E] array, got shape {routing.shape}")
-    if router_weights.ndim != 3 or router_weights.size == 0:
-        raise ValueError(f"router_weights must be a non-empty [L, E, d] array, got shape {router_weights.shape}")
+    routing = check_routing("routing", routing)
+    router_weights = as_array("router_weights", router_weights, 3, dtype=None, shape_doc="[L, E, d]")
+    if np.abs(check_finite("router_weights", router_weights)).max() > np.finfo(np.float32).max:
+        raise ValueError("router_weights: values beyond the float32 range (embeddings are float32)")
     if routing.shape[1:] != router_weights.shape[:2]:
         raise ValueError(
             f"routing [n, L, E] = {routing.shape} and router_weights [L, E, d] = {router_weights.shape} disagree on L, E"
         )
     if routing.shape[1] < 2:
         raise ValueError(f"routing needs L >= 2 layers for adjacent pairs, got L={routing.shape[1]}")
-    if not (np.isfinite(routing).all() and np.isfinite(router_weights).all()):
-        raise ValueError("routing and router_weights must be finite")
     return routing, router_weights

@@ -22,6 +22,7 @@ from rapidfuzz.distance import Levenshtein
 from scipy import special, stats
 
 from grokmon import correlation, pathways
+from grokmon.validation import check_int
 
 METHODS = ("pearson", "spearman")
 CI_LEVEL = 0.95
@@ -84,7 +85,7 @@ def post_memorization_trend(values: np.ndarray, t_index: int) -> dict:
     values = np.asarray(values, dtype=np.float64)
     if values.ndim != 1 or values.size == 0:
         raise ValueError(f"values must be a non-empty 1-D array, got shape {values.shape}")
-    if int(t_index) != t_index or not 0 <= t_index < values.size:
+    if check_int("t_index", t_index) >= values.size or t_index < 0:
         raise ValueError(f"t_index must be an integer index into values (0..{values.size - 1}), got {t_index!r}")
     window = values[int(t_index) :]
     index = np.flatnonzero(np.isfinite(window))
@@ -203,5 +204,4 @@ def _check_pair(metric: np.ndarray, accuracy: np.ndarray, method: str) -> tuple[
 
 
 def _check_count(value: int, name: str) -> None:
-    if int(value) != value or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    check_int(name, value, 1)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
+from grokmon.validation import as_array, check_choice, check_finite, check_int, check_number
+
 
 def correlate(metric: np.ndarray, accuracy: np.ndarray) -> dict:
     """Pearson and Spearman r with two-sided p-values (keys pearson, pearson_p, spearman, spearman_p, n) of metric float[n] vs accuracy float[n].
@@ -31,9 +33,7 @@ def correlate(metric: np.ndarray, accuracy: np.ndarray) -> dict:
 def moving_average(x: np.ndarray, window: int) -> np.ndarray:
     """Trailing moving average float64[n] of x float[n]: y[t] = mean(x[max(0, t - window + 1) : t + 1])."""
     x = _check_series(x, "x")
-    if int(window) != window or window < 1:
-        raise ValueError(f"window must be an integer >= 1, got {window!r}")
-    window = int(window)
+    window = check_int("window", window, 1)
     csum = np.concatenate([[0.0], np.cumsum(x)])
     t = np.arange(x.size)
     lo = np.maximum(0, t - window + 1)
@@ -53,8 +53,7 @@ def sustained_rise_start(accuracy: np.ndarray, floor_fraction: float = 0.1) -> i
     the paper correlates over. A constant curve gives 0.
     """
     accuracy = _check_series(accuracy, "accuracy")
-    if not 0 <= floor_fraction < 1:
-        raise ValueError(f"floor_fraction must be in [0, 1), got {floor_fraction!r}")
+    floor_fraction = check_number("floor_fraction", floor_fraction, 0, 1, high_open=True)
     if np.ptp(accuracy) == 0:
         return 0
     low = accuracy <= accuracy.min() + floor_fraction * np.ptp(accuracy)
@@ -71,21 +70,13 @@ def checkpoint_window(accuracy: np.ndarray, mode: str = "after_rise", *, last_k:
     `all` (0).
     """
     accuracy = _check_series(accuracy, "accuracy")
+    check_choice("mode", mode, CHECKPOINT_WINDOWS)
     if mode == "after_rise":
         return sustained_rise_start(accuracy, rise_floor)
     if mode == "last":
-        if int(last_k) != last_k or last_k < 2:
-            raise ValueError(f"last_k must be an integer >= 2, got {last_k!r}")
-        return max(0, accuracy.size - int(last_k))
-    if mode == "all":
-        return 0
-    raise ValueError(f"mode must be one of {CHECKPOINT_WINDOWS}, got {mode!r}")
+        return max(0, accuracy.size - check_int("last_k", last_k, 2))
+    return 0
 
 
 def _check_series(x: np.ndarray, name: str) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float64)
-    if x.ndim != 1 or x.size == 0:
-        raise ValueError(f"{name} must be a non-empty 1-D array, got shape {x.shape}")
-    if not np.isfinite(x).all():
-        raise ValueError(f"{name} contains NaN or inf")
-    return x
+    return check_finite(name, as_array(name, x, 1))

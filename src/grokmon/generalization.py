@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from grokmon.memorization import groups
+from grokmon.validation import as_array, check_int, check_number
 
 __all__ = ["accuracy_curve", "generalization_index", "groups"]
 
@@ -21,10 +22,8 @@ def generalization_index(
     include_final=True gives it t# = T (config `generalization.include_final`).
     """
     correct = _check_correct(correct)
-    if not 0 <= min_accuracy < 1:
-        raise ValueError(f"min_accuracy must be in [0, 1), got {min_accuracy!r}")
-    if int(max_errors) != max_errors or max_errors < 0:
-        raise ValueError(f"max_errors must be an integer >= 0, got {max_errors!r}")
+    min_accuracy = check_number("min_accuracy", min_accuracy, 0, 1, high_open=True)
+    max_errors = check_int("max_errors", max_errors, 0)
     n_ckpt = correct.shape[0]
     errors = np.cumsum((~correct)[::-1], axis=0)[::-1]  # errors[t] = wrong answers in t..T
     length = (n_ckpt - np.arange(n_ckpt))[:, None]
@@ -40,11 +39,7 @@ def accuracy_curve(correct: np.ndarray) -> np.ndarray:
 
 
 def _check_correct(correct: np.ndarray) -> np.ndarray:
-    correct = np.asarray(correct)
-    if correct.ndim != 2:
-        raise ValueError(f"correct must be 2-D [n_ckpt, n_items], got shape {correct.shape}")
-    if correct.size == 0:
-        raise ValueError(f"correct is empty (shape {correct.shape})")
+    correct = as_array("correct", correct, 2, dtype=None, shape_doc="[n_ckpt, n_items]")
     if not np.isin(correct, (0, 1)).all():
         raise ValueError("correct must hold only 0/1 (or bool) values")
     return correct.astype(bool)

@@ -79,9 +79,23 @@ def write_jsonl(path: str | os.PathLike, rows: Iterable[Mapping[str, Any]]) -> N
 
 
 def read_jsonl(path: str | os.PathLike) -> list[dict]:
-    """Read a JSONL file into a list of dicts."""
-    with open(path) as f:
-        return [json.loads(line) for line in f if line.strip()]
+    """Read a JSONL file into a list of its rows (blank lines skipped); see `iter_jsonl` for the errors."""
+    return [row for _, row in iter_jsonl(path)]
+
+
+def iter_jsonl(path: str | os.PathLike) -> Iterator[tuple[int, Any]]:
+    """(1-based line number, parsed row) of every non-blank line of a JSONL file; a line that is not JSON or not
+    UTF-8 raises ValueError naming the file and the line."""
+    with open(path, encoding="utf-8") as f:
+        number = 0
+        try:
+            for number, line in enumerate(f, 1):
+                if line.strip():
+                    yield number, json.loads(line)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{path} line {number}: not valid JSON ({error.msg} at column {error.colno})") from None
+        except UnicodeDecodeError as error:
+            raise ValueError(f"{path} near line {number + 1}: not UTF-8 text ({error.reason})") from None
 
 
 def save_npz(path: str | os.PathLike, **arrays: np.ndarray) -> None:

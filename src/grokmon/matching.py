@@ -8,6 +8,8 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import linear_sum_assignment
 
+from grokmon.validation import as_array, check_finite
+
 # all-MiniLM-L6-v2 has 512 position embeddings; its sentence-transformers config reads the first 256 word-pieces.
 MAX_POSITIONS = 512
 
@@ -60,19 +62,18 @@ def group_similarity(train_groups: Sequence[np.ndarray], test_groups: Sequence[n
 
 def match_groups(similarity: np.ndarray) -> list[tuple[int, int]]:
     """One-to-one (row, column) pairs maximizing total similarity of a [P, Q] matrix (Hungarian; min(P, Q) pairs, rows ascending)."""
-    similarity = np.asarray(similarity, dtype=np.float64)
-    if similarity.ndim != 2 or similarity.size == 0:
-        raise ValueError(f"similarity must be a non-empty 2-D array, got shape {similarity.shape}")
-    if not np.isfinite(similarity).all():
-        raise ValueError("similarity contains NaN or inf")
+    similarity = check_finite("similarity", as_array("similarity", similarity, 2, shape_doc="[P, Q]"))
     rows, cols = linear_sum_assignment(similarity, maximize=True)
     return [(int(r), int(c)) for r, c in zip(rows, cols)]
 
 
 def match_table(train_labels: Sequence[int], test_labels: Sequence[int], similarity: np.ndarray) -> pd.DataFrame:
     """Matched pairs as a DataFrame (train_step, test_step, similarity, delay = test_step - train_step; steps are the labels)."""
-    similarity = np.asarray(similarity, dtype=np.float64)
-    if similarity.ndim != 2 or similarity.shape != (len(train_labels), len(test_labels)):
+    similarity = as_array("similarity", similarity, 2, shape_doc="[P, Q]")
+    for name, labels in (("train_labels", train_labels), ("test_labels", test_labels)):
+        if any(isinstance(x, bool) or not isinstance(x, int | np.integer) for x in labels):
+            raise ValueError(f"{name}: expected integer checkpoint steps, got {list(labels)!r}")
+    if similarity.shape != (len(train_labels), len(test_labels)):
         raise ValueError(
             f"similarity shape {similarity.shape} must be (len(train_labels), len(test_labels)) = "
             f"({len(train_labels)}, {len(test_labels)})"
@@ -91,13 +92,11 @@ def match_table(train_labels: Sequence[int], test_labels: Sequence[int], similar
 
 
 def _mean_unit_vectors(groups: Sequence[np.ndarray], name: str) -> np.ndarray:
-    if len(groups) == 0:
-        raise ValueError(f"{name} is empty")
+    if isinstance(groups, str) or len(groups) == 0:
+        raise ValueError(f"{name}: expected a non-empty list of [n, d] arrays, got {type(groups).__name__}")
     means = []
     for g, members in enumerate(groups):
-        members = np.asarray(members, dtype=np.float64)
-        if members.ndim != 2 or members.shape[0] == 0:
-            raise ValueError(f"{name}[{g}] must be a non-empty [n, d] array, got shape {members.shape}")
+        members = as_array(f"{name}[{g}]", members, 2, shape_doc="[n, d]")
         norms = np.linalg.norm(members, axis=1, keepdims=True)
         if not np.isfinite(members).all() or (norms == 0).any():
             raise ValueError(f"{name}[{g}] has non-finite values or zero vectors")

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from grokmon import io
+from grokmon.validation import as_array, check_finite, check_int, check_number
 
 LOSS_KEYS = {"sequence": "nll", "answer": "answer_nll"}  # memorization.loss_span -> key of a routes .npz
 
@@ -51,19 +52,17 @@ def loss_matrix(routes: Sequence[str | os.PathLike], span: str = "sequence") -> 
 def memorization_index(
     loss: np.ndarray, epsilon: float, delta: float = 0.05, include_final: bool = False
 ) -> np.ndarray:
-    """t*[n] (int64 checkpoint indices, -1 = never) from loss float[n_ckpt, n] (mean token NLL, nats; last row = T).
+    """t*[n] (int64 checkpoint indices, -1 = never) from loss float[n_ckpt, n] (mean token NLL, nats >= 0; last row = T).
 
     t*_i is the earliest checkpoint t such that for every t' >= t: loss[t', i] <= epsilon and
-    |loss[t', i] - loss[T, i]| <= delta. Comparisons are exact (no tolerance). A sample whose
-    condition holds only at T (t* = T) is not memorized (-1), as in the paper, which counts and
-    groups samples memorized before T; include_final=True keeps t* = T
+    |loss[t', i] - loss[T, i]| <= delta. Comparisons are exact (no tolerance); epsilon > 0 and delta >= 0
+    (nats). A sample whose condition holds only at T (t* = T) is not memorized (-1), as in the paper,
+    which counts and groups samples memorized before T; include_final=True keeps t* = T
     (config `memorization.include_final`).
     """
     loss = _check_loss(loss)
-    if not np.isfinite(epsilon):
-        raise ValueError(f"epsilon must be finite, got {epsilon!r}")
-    if not (np.isfinite(delta) and delta >= 0):
-        raise ValueError(f"delta must be finite and >= 0, got {delta!r}")
+    epsilon = check_number("epsilon", epsilon, 0, low_open=True)
+    delta = check_number("delta", delta, 0)
     ok = (loss <= epsilon) & (np.abs(loss - loss[-1]) <= delta)
     # stays[t, i]: the condition holds at every checkpoint from t to T; it is monotone in t.
     stays = np.logical_and.accumulate(ok[::-1], axis=0)[::-1]
@@ -77,8 +76,7 @@ def memorization_index(
 def memorized_fraction_before_final(t_index: np.ndarray, n_ckpt: int) -> float:
     """Fraction (0..1) of samples in t_index int[n] memorized strictly before the final checkpoint (0 <= t* < n_ckpt - 1)."""
     t_index = _check_index(t_index, "t_index")
-    if n_ckpt < 1:
-        raise ValueError(f"n_ckpt must be >= 1, got {n_ckpt!r}")
+    n_ckpt = check_int("n_ckpt", n_ckpt, 1)
     if t_index.max() >= n_ckpt:
         raise ValueError(f"t_index has values >= n_ckpt={n_ckpt}")
     return float(np.mean((t_index >= 0) & (t_index < n_ckpt - 1)))
@@ -108,13 +106,15 @@ def calibrate_epsilon(
     loss = _check_loss(loss)
     if loss.shape[0] < 2:
         raise ValueError("loss needs >= 2 checkpoints to memorize anything before the final one")
-    if not (np.isfinite(step) and step > 0):
-        raise ValueError(f"step must be finite and > 0, got {step!r}")
-    low, high = target
-    if not 0 <= low <= high <= 1:
+    step = check_number("step", step, 0, low_open=True)
+    delta = check_number("delta", delta, 0)
+    if not isinstance(target, tuple | list) or len(target) != 2:
+        raise ValueError(f"target: expected a (low, high) pair of fractions, got {target!r}")
+    low, high = (check_number(f"target[{i}]", v, 0, 1) for i, v in enumerate(target))
+    if low > high:
         raise ValueError(f"target must satisfy 0 <= target[0] <= target[1] <= 1, got {target!r}")
-    start = step if start is None else start
-    max_epsilon = float(loss.max()) + step if max_epsilon is None else max_epsilon
+    start = step if start is None else check_number("start", start, 0, low_open=True)
+    max_epsilon = float(loss.max()) + step if max_epsilon is None else check_number("max_epsilon", max_epsilon)
     n_steps = int(np.floor(round((max_epsilon - start) / step, 10))) + 1
     best = None
     for k in range(max(n_steps, 0)):
@@ -136,8 +136,7 @@ def groups(t_index: np.ndarray, min_size: int = 1) -> dict[int, np.ndarray]:
     """Checkpoint index (or step) -> int64 sample indices (ascending) with that t* or t#; -1 (never) and groups with
     fewer than min_size members left out; keys ascending."""
     t_index = _check_index(t_index, "t_index")
-    if int(min_size) != min_size or min_size < 1:
-        raise ValueError(f"min_size must be an integer >= 1, got {min_size!r}")
+    min_size = check_int("min_size", min_size, 1)
     order = np.argsort(t_index, kind="stable")
     keys, first = np.unique(t_index[order], return_index=True)
     members = np.split(order, first[1:])
@@ -145,20 +144,14 @@ def groups(t_index: np.ndarray, min_size: int = 1) -> dict[int, np.ndarray]:
 
 
 def _check_loss(loss: np.ndarray) -> np.ndarray:
-    loss = np.asarray(loss, dtype=np.float64)
-    if loss.ndim != 2:
-        raise ValueError(f"loss must be 2-D [n_ckpt, n_samples], got shape {loss.shape}")
-    if loss.size == 0:
-        raise ValueError(f"loss is empty (shape {loss.shape})")
-    if not np.isfinite(loss).all():
-        raise ValueError("loss contains NaN or inf")
+    loss = check_finite("loss", as_array("loss", loss, 2, shape_doc="[n_ckpt, n_samples]"))
+    if (loss < 0).any():
+        raise ValueError(f"loss: has negative values (min {loss.min():.4g}): expected mean token NLL in nats (>= 0)")
     return loss
 
 
 def _check_index(t_index: np.ndarray, name: str) -> np.ndarray:
-    t_index = np.asarray(t_index)
-    if t_index.ndim != 1 or t_index.size == 0:
-        raise ValueError(f"{name} must be a non-empty 1-D array, got shape {t_index.shape}")
+    t_index = as_array(name, t_index, 1, dtype=None)
     if not np.issubdtype(t_index.dtype, np.integer):
         raise ValueError(f"{name} must hold integers, got dtype {t_index.dtype}")
     if t_index.min() < -1:

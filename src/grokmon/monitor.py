@@ -52,9 +52,15 @@ def probe_metrics(
     return {"loss": float(np.mean(capture.nll)), **metrics}
 
 
+def short_texts(texts: list[str], tokenizer, max_length: int) -> list[int]:
+    """Positions of the texts with fewer than 2 tokens after truncation to max_length (no loss target: unusable)."""
+    ids = tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]
+    return [i for i, x in enumerate(ids) if len(x) < 2]
+
+
 def check_probe_texts(texts: Iterable[str], tokenizer, max_length: int, name: str = "probe_texts") -> list[str]:
-    """The texts as a list[str] of >= 2 texts, each >= 2 tokens after truncation to max_length (a loss needs one target);
-    errors name the argument `name`."""
+    """The texts as a list[str] of >= 2 texts, each >= 2 tokens after truncation to max_length >= 2 (a loss needs one
+    target); errors name the argument `name` (or max_length)."""
     if isinstance(texts, str):
         raise ValueError(f"{name}: expected a sequence of strings, got a single string")
     texts = list(texts)
@@ -63,9 +69,11 @@ def check_probe_texts(texts: Iterable[str], tokenizer, max_length: int, name: st
     bad = [i for i, t in enumerate(texts) if not isinstance(t, str) or not t]
     if bad:
         raise ValueError(f"{name}: {len(bad)} item(s) are not non-empty strings, e.g. position {bad[0]}")
-    _check_positive("max_length", max_length)
-    ids = tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]
-    short = [i for i, x in enumerate(ids) if len(x) < 2]
+    if isinstance(max_length, bool) or not isinstance(max_length, numbers.Integral) or max_length < 2:
+        raise ValueError(f"max_length: expected an int >= 2 (a loss needs a target token after the first), got {max_length!r}")
+    if not callable(tokenizer):
+        raise ValueError(f"tokenizer: expected a Hugging Face tokenizer, got {type(tokenizer).__name__}")
+    short = short_texts(texts, tokenizer, max_length)
     if short:
         raise ValueError(f"{name}: {len(short)} text(s) have fewer than 2 tokens, e.g. position {short[0]}")
     return texts
@@ -223,6 +231,8 @@ def _log_fn(logger) -> Callable[[int, dict], None]:
 
 def _start_csv(path: Path) -> None:
     header = ",".join(COLUMNS)
+    if path.exists() and not path.is_file():
+        raise ValueError(f"csv_path: {path} exists and is not a file")
     if path.exists() and path.stat().st_size > 0:
         with open(path) as f:
             found = f.readline().rstrip("\n")

@@ -6,9 +6,10 @@ import numpy as np
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
+from grokmon.validation import check_bool, check_choice, check_int, check_number, check_routing
+
 MODES = ("paper", "experts")
 CUT_TOLERANCE = 1e-6
-_SUM_TOLERANCE = 1e-3
 
 
 def select_experts(weights: np.ndarray, cut: float = 0.7) -> list:
@@ -19,17 +20,13 @@ def select_experts(weights: np.ndarray, cut: float = 0.7) -> list:
     (1e-6) of `cut` counts as reaching it exactly, so one more expert is taken (this makes float32
     and float64 inputs agree: weights 0.5, 0.2 at cut 0.7 take a third expert). If the layer total
     never exceeds `cut` (e.g. cut=1.0 with weights summing to 1) all E experts are taken.
-    Weights must be >= 0 with each layer summing to <= 1 (+1e-3): probabilities, not logits.
+    Weights are routing probabilities (`validation.check_routing`: >= 0, each layer summing to 1; a layer summing
+    to less is renormalized with a warning, more is refused as logits or counts).
     """
-    weights = np.asarray(weights, dtype=np.float64)
-    if weights.ndim not in (2, 3) or weights.size == 0:
-        raise ValueError(f"weights must be a non-empty [L, E] or [n, L, E] array, got shape {weights.shape}")
-    if not np.isfinite(weights).all() or (weights < 0).any():
-        raise ValueError("weights must be finite and >= 0 (routing probabilities)")
-    if (weights.sum(axis=-1) > 1 + _SUM_TOLERANCE).any():
-        raise ValueError("weights must sum to <= 1 per layer (routing probabilities, not logits or counts)")
-    if not 0 < cut <= 1:
-        raise ValueError(f"cut must be in (0, 1], got {cut!r}")
+    return _select(check_routing("weights", weights, ndim=(2, 3)).astype(np.float64), _check_cut(cut))
+
+
+def _select(weights: np.ndarray, cut: float) -> list:
     order = np.argsort(-weights, axis=-1, kind="stable")
     cumulative = np.cumsum(np.take_along_axis(weights, order, axis=-1), axis=-1)
     n_taken = np.minimum((cumulative <= cut + CUT_TOLERANCE).sum(axis=-1) + 1, weights.shape[-1])
@@ -44,8 +41,10 @@ def select_experts(weights: np.ndarray, cut: float = 0.7) -> list:
 
 def pathway_string(selection: list[list[int]]) -> str:
     """Paper string of one sample's selection (list[L] of expert lists): experts joined by ",", layers by "-", e.g. "3,1,5-9,1"."""
-    if not selection:
-        raise ValueError("selection is empty")
+    return _string(_check_selection(selection))
+
+
+def _string(selection: list[list[int]]) -> str:
     return "-".join(",".join(map(str, experts)) for experts in selection)
 
 
@@ -55,15 +54,17 @@ def pathway_tokens(selection: list[list[int]]) -> list[int]:
     symbol = expert * L + layer, so expert 3 of layer 0 and expert 3 of layer 1 are different symbols
     (injective for a fixed number of layers L, which all samples of one model share).
     """
-    if not selection:
-        raise ValueError("selection is empty")
+    return _tokens(_check_selection(selection))
+
+
+def _tokens(selection: list[list[int]]) -> list[int]:
     n_layers = len(selection)
     return [expert * n_layers + layer for layer, experts in enumerate(selection) for expert in experts]
 
 
 def pathway_strings(routing: np.ndarray, cut: float = 0.7) -> list[str]:
     """Paper strings list[n] from routing float[n, L, E] (token-mean routing probabilities)."""
-    return [pathway_string(s) for s in select_experts(_check_routing(routing, "routing"), cut)]
+    return [_string(s) for s in _select(_check_routing(routing, "routing"), _check_cut(cut))]
 
 
 def pairwise_distances(
@@ -75,6 +76,7 @@ def pairwise_distances(
     normalize divides each distance by the longer sequence's length (rapidfuzz normalized_distance).
     workers: threads for rapidfuzz (-1 = all cores).
     """
+    _check_flags(normalize, workers)
     seqs = _sequences(_check_routing(routing, "routing"), cut, mode)
     return process.cdist(seqs, seqs, scorer=_scorer(normalize), dtype=_dtype(normalize), workers=workers)
 
@@ -93,6 +95,8 @@ def mean_pairwise_distance(
     All n(n-1)/2 pairs, or a seeded random sample of `max_pairs` distinct pairs when there are more.
     """
     routing = _check_routing(routing, "routing", min_samples=2)
+    _check_pairs(max_pairs, seed)
+    _check_flags(normalize, workers)
     return _mean_within(_sequences(routing, cut, mode), max_pairs, seed, normalize, workers)
 
 
@@ -107,8 +111,10 @@ def per_layer_distances(
 ) -> np.ndarray:
     """Mean pairwise distance float[L] of each layer's own pathway segment (paper Fig. 5); same pairs for every layer."""
     routing = _check_routing(routing, "routing", min_samples=2)
+    _check_pairs(max_pairs, seed)
+    _check_flags(normalize, workers)
     encode = _encoder(mode)
-    selections = select_experts(routing, cut)
+    selections = _select(routing, _check_cut(cut))
     return np.array(
         [
             _mean_within([encode([s[layer]]) for s in selections], max_pairs, seed, normalize, workers)
@@ -131,6 +137,8 @@ def cross_distance(
     routing_a, routing_b = _check_routing(routing_a, "routing_a"), _check_routing(routing_b, "routing_b")
     if routing_a.shape[1:] != routing_b.shape[1:]:
         raise ValueError(f"routing_a {routing_a.shape} and routing_b {routing_b.shape} differ in [L, E]")
+    _check_pairs(max_pairs, seed)
+    _check_flags(normalize, workers)
     seqs_a, seqs_b = _sequences(routing_a, cut, mode), _sequences(routing_b, cut, mode)
     total = len(seqs_a) * len(seqs_b)
     if max_pairs is None or total <= max_pairs:
@@ -142,8 +150,8 @@ def cross_distance(
 
 def sample_pairs(n: int, max_pairs: int | None = None, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Index arrays (i, j), int64[m], i < j: all n(n-1)/2 pairs in row-major order, or a seeded sample of max_pairs distinct ones."""
-    if n < 2:
-        raise ValueError(f"n must be >= 2 to form a pair, got {n!r}")
+    n = check_int("n", n, 2)
+    _check_pairs(max_pairs, seed)
     total = n * (n - 1) // 2
     if max_pairs is None or total <= max_pairs:
         return tuple(a.astype(np.int64) for a in np.triu_indices(n, 1))
@@ -166,8 +174,6 @@ def _paired_mean(seqs_a: list, seqs_b: list, i: np.ndarray, j: np.ndarray, norma
 
 
 def _sample(total: int, max_pairs: int, seed: int) -> np.ndarray:
-    if max_pairs < 1:
-        raise ValueError(f"max_pairs must be >= 1, got {max_pairs!r}")
     return np.sort(np.random.default_rng(seed).choice(total, size=max_pairs, replace=False)).astype(np.int64)
 
 
@@ -186,13 +192,11 @@ def _pairs_before(i: np.ndarray, n: int) -> np.ndarray:
 
 def _sequences(routing: np.ndarray, cut: float, mode: str) -> list:
     encode = _encoder(mode)
-    return [encode(s) for s in select_experts(routing, cut)]
+    return [encode(s) for s in _select(routing, _check_cut(cut))]
 
 
 def _encoder(mode: str):
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-    return pathway_string if mode == "paper" else pathway_tokens
+    return _string if check_choice("mode", mode, MODES) == "paper" else _tokens
 
 
 def _scorer(normalize: bool):
@@ -204,9 +208,31 @@ def _dtype(normalize: bool):
 
 
 def _check_routing(routing: np.ndarray, name: str, min_samples: int = 1) -> np.ndarray:
-    routing = np.asarray(routing)
-    if routing.ndim != 3:
-        raise ValueError(f"{name} must be 3-D [n, L, E], got shape {routing.shape}")
-    if routing.shape[0] < min_samples or routing.shape[1] == 0 or routing.shape[2] == 0:
-        raise ValueError(f"{name} needs >= {min_samples} samples and non-empty [L, E], got shape {routing.shape}")
-    return routing
+    return check_routing(name, routing, min_samples=min_samples).astype(np.float64, copy=False)
+
+
+def _check_cut(cut: float) -> float:
+    return check_number("cut", cut, 0, 1, low_open=True)
+
+
+def _check_pairs(max_pairs: int | None, seed: int) -> None:
+    check_int("max_pairs", max_pairs, 1, none_ok=True)
+    check_int("seed", seed, 0)
+
+
+def _check_flags(normalize: bool, workers: int) -> None:
+    check_bool("normalize", normalize)
+    check_int("workers", workers, -1)
+
+
+def _check_selection(selection) -> list[list[int]]:
+    """One sample's selection: a non-empty list of layers, each a non-empty list of expert indices >= 0."""
+    if isinstance(selection, str | bytes) or not isinstance(selection, list | tuple) or not selection:
+        raise ValueError(f"selection: expected a non-empty list (one per layer) of expert-index lists, got {selection!r}")
+    for layer, experts in enumerate(selection):
+        if isinstance(experts, str | bytes) or not isinstance(experts, list | tuple) or not experts:
+            raise ValueError(f"selection[{layer}]: expected a non-empty list of expert indices, got {experts!r}")
+        for expert in experts:
+            if isinstance(expert, bool) or not isinstance(expert, int | np.integer) or expert < 0:
+                raise ValueError(f"selection[{layer}]: expert indices must be ints >= 0, got {expert!r}")
+    return [[int(e) for e in experts] for experts in selection]

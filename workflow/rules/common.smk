@@ -1,5 +1,6 @@
 # Shared helpers: config validation, paths, wildcard constraints. Everything else lives in rules.
 import os
+import sys
 
 from grokmon.checkpoints import read_revisions
 from grokmon.config import ConfigError, validate_config
@@ -10,9 +11,15 @@ from grokmon.numerics import apply as apply_cpu_numerics
 export_package_path(workflow.basedir)
 
 # The schema in the repository (not workflow.source_path's cached copy): it $refs paper_data.schema.yaml there.
-config.update(
-    validate_config(config, f"{workflow.basedir}/workflow/schemas/config.schema.yaml")
-)
+# A config error stops snakemake with its message alone: it prints a sys.exit message without traceback frames.
+try:
+    config.update(
+        validate_config(
+            config, f"{workflow.basedir}/workflow/schemas/config.schema.yaml"
+        )
+    )
+except ConfigError as error:
+    sys.exit(str(error))
 
 # Every job (local, conda, SLURM: sbatch --export=ALL) inherits the CPU numerics of config key cpu_numerics.
 apply_cpu_numerics(config["cpu_numerics"])
@@ -94,10 +101,13 @@ def repo_file(path):
 def hub_revisions():
     """{step: branch} of every analysed step, from the checkpoints.revisions TSV (a missing step fails here)."""
     path = repo_file(config["checkpoints"]["revisions"])
-    revisions = read_revisions(path)
+    try:
+        revisions = read_revisions(path)
+    except (OSError, ValueError) as error:
+        sys.exit(f"config key 'checkpoints.revisions': {error}")
     missing = [s for s in STEPS if s not in revisions]
     if missing:
-        raise ConfigError(
+        sys.exit(
             f"config key 'checkpoints.revisions' ({path}) has no revision for step(s) {missing}"
         )
     return revisions

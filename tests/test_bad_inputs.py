@@ -1,0 +1,298 @@
+"""Bad input to the public metric API: the documented result or a ValueError naming the argument, nothing else.
+
+Property-based (hypothesis, derandomized): random shapes, NaN, inf, negative, unnormalized and empty arrays.
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from grokmon import consistency, controls, correlation, generalization, matching, memorization, pathways
+from grokmon.validation import RoutingNormalizationWarning
+
+FAST = settings(max_examples=40, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SPECIAL = st.sampled_from([np.nan, np.inf, -np.inf, -1.0, -1e-9, 0.0, 1e300])
+ELEMENTS = st.one_of(st.floats(-2, 2, allow_nan=False), SPECIAL)
+INVALID = object()
+
+
+def arrays(max_dims=4, elements=ELEMENTS):
+    """Any float array: 0-4 dims of 0-4 items, with NaN, inf, negatives and huge values mixed in."""
+    shapes = hnp.array_shapes(min_dims=0, max_dims=max_dims, min_side=0, max_side=4)
+    return hnp.arrays(np.float64, shapes, elements=elements)
+
+
+@st.composite
+def routings(draw, n_min=0):
+    """[n, L, E] arrays, mostly routing-like: rows normalized, scaled, raw, or corrupted with a special value."""
+    shape = (draw(st.integers(n_min, 5)), draw(st.integers(0, 4)), draw(st.integers(0, 5)))
+    raw = draw(hnp.arrays(np.float64, shape, elements=st.floats(0, 1)))
+    kind = draw(st.sampled_from(["normalized", "scaled", "raw", "corrupt", "any"]))
+    sums = raw.sum(axis=-1, keepdims=True)
+    normalized = np.divide(raw, sums, out=np.zeros_like(raw), where=sums > 0)
+    if kind == "normalized":
+        return normalized
+    if kind == "scaled":
+        return normalized * draw(st.floats(0.01, 1.5))
+    if kind == "corrupt" and raw.size:
+        corrupted = normalized.copy()
+        corrupted.flat[draw(st.integers(0, raw.size - 1))] = draw(SPECIAL)
+        return corrupted
+    if kind == "any":
+        return draw(hnp.arrays(np.float64, shape, elements=ELEMENTS))
+    return raw
+
+
+def call(fn, names, *args, **kwargs):
+    """fn(*args, **kwargs), or INVALID if it raised a ValueError whose message names one of `names`."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RoutingNormalizationWarning)
+        try:
+            return fn(*args, **kwargs)
+        except ValueError as error:
+            assert any(name in str(error) for name in names), f"{fn.__name__}: {error!r} names none of {names}"
+            return INVALID
+
+
+def is_routing(r: np.ndarray, n_min: int = 1) -> bool:
+    """The documented domain of routing: [n >= n_min, L >= 1, E >= 1], finite, >= 0, rows summing to (0, 1 + 1e-3]."""
+    if r.ndim != 3 or r.shape[0] < n_min or 0 in r.shape or not np.isfinite(r).all() or (r < 0).any():
+        return False
+    sums = r.sum(axis=-1)
+    return bool((sums > 0).all() and (sums <= 1 + 1e-3).all())
+
+
+def as_used(r: np.ndarray) -> np.ndarray:
+    """The documented rule: rows summing to less than 1 - 1e-3 are renormalized, the others used as they are."""
+    sums = r.sum(axis=-1, keepdims=True)
+    return np.where(sums < 1 - 1e-3, r / sums, r)
+
+
+@FAST
+@given(routings(), st.one_of(st.floats(-0.5, 1.5), SPECIAL))
+def test_select_experts_and_strings(routing, cut):
+    selected = call(pathways.select_experts, ("weights", "cut"), routing, cut)
+    strings = call(pathways.pathway_strings, ("routing", "cut"), routing, cut)
+    valid = is_routing(routing) and 0 < cut <= 1
+    assert (selected is INVALID) == (strings is INVALID) == (not valid)
+    if valid:
+        probs = as_used(routing)
+        for sample, layers in zip(probs, selected):
+            for weights, experts in zip(sample, layers):
+                assert len(set(experts)) == len(experts) >= 1
+                taken = weights[experts].sum()
+                assert taken > cut - 1e-6 or len(experts) == weights.size  # the cut, or every expert
+                assert taken - weights[experts[-1]] <= cut + 1e-6  # no expert more than needed
+        assert strings == [pathways.pathway_string(s) for s in selected]
+
+
+@FAST
+@given(routings(), st.sampled_from(["paper", "experts", "x"]), st.sampled_from([None, 1, 3, 0, -1, 2.5]), st.booleans())
+def test_distances_are_the_documented_values_or_name_the_argument(routing, mode, max_pairs, normalize):
+    names = ("routing", "mode", "max_pairs")
+    mean = call(pathways.mean_pairwise_distance, names, routing, mode=mode, max_pairs=max_pairs, normalize=normalize)
+    layers = call(pathways.per_layer_distances, names, routing, mode=mode, max_pairs=max_pairs, normalize=normalize)
+    valid = is_routing(routing, n_min=2) and mode in pathways.MODES and (max_pairs is None or max_pairs in (1, 3))
+    assert (mean is INVALID) == (layers is INVALID) == (not valid)
+    if valid:
+        assert np.isfinite(mean) and mean >= 0 and (mean <= 1 or not normalize)
+        assert layers.shape == (routing.shape[1],) and (layers >= 0).all()
+        # the documented rule for rows summing below 1: the same result as the renormalized routing
+        kwargs = {"mode": mode, "max_pairs": max_pairs, "normalize": normalize}
+        assert mean == pathways.mean_pairwise_distance(as_used(routing), **kwargs)
+
+
+@FAST
+@given(routings(n_min=1), routings(n_min=1))
+def test_cross_distance(a, b):
+    d = call(pathways.cross_distance, ("routing_a", "routing_b"), a, b)
+    valid = is_routing(a) and is_routing(b) and a.shape[1:] == b.shape[1:]
+    assert (d is INVALID) == (not valid)
+    if valid:
+        assert np.isfinite(d) and d >= 0
+
+
+@FAST
+@given(st.one_of(st.integers(-2, 6), SPECIAL), st.sampled_from([None, 1, 2, 0, 1.5]), st.sampled_from([0, 3, -1]))
+def test_sample_pairs(n, max_pairs, seed):
+    pairs = call(pathways.sample_pairs, ("n", "max_pairs", "seed"), n, max_pairs, seed)
+    valid = isinstance(n, int) and n >= 2 and max_pairs in (None, 1, 2) and seed >= 0
+    assert (pairs is INVALID) == (not valid)
+    if valid:
+        i, j = pairs
+        assert (i < j).all() and (j < n).all() and len(i) == min(n * (n - 1) // 2, max_pairs or n * n)
+
+
+@st.composite
+def router_weights(draw, routing):
+    """Router rows [L, E, d] matching routing [n, L, E] most of the time, sometimes with a wrong shape or a NaN."""
+    L, E = routing.shape[1:] if routing.ndim == 3 else (2, 2)
+    d = draw(st.integers(0, 3))
+    shape = draw(st.sampled_from([(L, E, d), (L, E, d), (L + 1, E, d), (L, E)]))
+    return draw(hnp.arrays(np.float64, shape, elements=st.one_of(st.floats(-2, 2), SPECIAL)))
+
+
+@FAST
+@given(st.data())
+def test_consistency(data):
+    routing = data.draw(routings(n_min=1))
+    weights = data.draw(router_weights(routing))
+    names = ("routing", "router_weights")
+    c = call(consistency.paper_consistency, names, routing, weights)
+    cos = call(consistency.mean_adjacent_cosine, names, routing, weights)
+    valid = (
+        is_routing(routing)
+        and weights.ndim == 3
+        and weights.shape[:2] == routing.shape[1:]
+        and 0 not in weights.shape
+        and routing.shape[1] >= 2
+        and np.isfinite(weights).all()
+        and np.abs(weights).max() <= np.finfo(np.float32).max
+    )
+    assert (c is INVALID) == (cos is INVALID) == (not valid)
+    if valid:
+        assert c.shape == cos.shape == (routing.shape[0],)
+        assert np.isfinite(cos).all() and (np.abs(cos) <= 1 + 1e-9).all()
+        adjacent = consistency.adjacent_cosines(consistency.routing_embeddings(as_used(routing), weights))
+        aligned = (adjacent >= 0).all(axis=1) & (adjacent.max(axis=1) > 1e-3)
+        assert ((c[aligned] >= 0) & (c[aligned] <= 1)).all()  # the documented range
+        assert np.array_equal(cos, consistency.mean_adjacent_cosine(as_used(routing), weights))
+
+
+@FAST
+@given(arrays(max_dims=3), st.one_of(st.floats(-1, 3), SPECIAL), st.one_of(st.floats(-0.1, 0.2), SPECIAL))
+def test_memorization_index(loss, epsilon, delta):
+    t = call(memorization.memorization_index, ("loss", "epsilon", "delta"), loss, epsilon, delta)
+    valid = (
+        loss.ndim == 2
+        and loss.size > 0
+        and np.isfinite(loss).all()
+        and (loss >= 0).all()
+        and np.isfinite(epsilon)
+        and epsilon > 0
+        and np.isfinite(delta)
+        and delta >= 0
+    )
+    assert (t is INVALID) == (not valid)
+    if valid:
+        assert t.shape == (loss.shape[1],) and ((t >= -1) & (t < loss.shape[0])).all()
+        for i, start in enumerate(t.tolist()):  # t* = the first checkpoint from which the condition always holds
+            holds = (loss[:, i] <= epsilon) & (np.abs(loss[:, i] - loss[-1, i]) <= delta)
+            assert holds[start:].all() and (start == 0 or not holds[start - 1]) if start >= 0 else not holds[-1]
+
+
+@FAST
+@given(
+    arrays(max_dims=3, elements=st.sampled_from([0.0, 1.0, 0.5, np.nan, -1.0])),
+    st.sampled_from([0.8, 1.0, np.nan, -0.1]),
+    st.sampled_from([1, 0, -1, 1.5, np.inf]),
+)
+def test_generalization_index(correct, min_accuracy, max_errors):
+    names = ("correct", "min_accuracy", "max_errors")
+    t = call(generalization.generalization_index, names, correct, min_accuracy, max_errors)
+    curve = call(generalization.accuracy_curve, names, correct)
+    valid_correct = correct.ndim == 2 and correct.size > 0 and np.isin(correct, (0, 1)).all()
+    assert (curve is INVALID) == (not valid_correct)
+    assert (t is INVALID) == (not (valid_correct and min_accuracy == 0.8 and max_errors in (0, 1)))
+    if t is not INVALID:
+        assert ((t >= -1) & (t < correct.shape[0])).all()
+        assert ((curve >= 0) & (curve <= 1)).all()
+
+
+@FAST
+@given(arrays(max_dims=2), arrays(max_dims=2), st.sampled_from([1, 3, 0, 2.5, np.nan]))
+def test_correlation_functions(metric, accuracy, window):
+    out = call(correlation.correlate, ("metric", "accuracy"), metric, accuracy)
+    series_ok = [x.ndim == 1 and x.size > 0 and np.isfinite(x).all() for x in (metric, accuracy)]
+    assert (out is INVALID) == (not (all(series_ok) and metric.shape == accuracy.shape))
+    if out is not INVALID:
+        for key in ("pearson", "spearman"):
+            assert np.isnan(out[key]) or -1 - 1e-9 <= out[key] <= 1 + 1e-9
+            assert np.isnan(out[f"{key}_p"]) or 0 <= out[f"{key}_p"] <= 1
+    ma = call(correlation.moving_average, ("x", "window"), metric, window)
+    assert (ma is INVALID) == (not (series_ok[0] and window in (1, 3)))
+    if ma is not INVALID:
+        slack = 1e-9 * abs(metric).max()
+        assert (ma >= metric.min() - slack).all() and (ma <= metric.max() + slack).all()
+    start = call(correlation.checkpoint_window, ("accuracy", "mode", "last_k"), accuracy, "last", last_k=window)
+    assert (start is INVALID) == (not (series_ok[1] and window == 3))
+    if start is not INVALID:
+        assert 0 <= start < accuracy.size
+
+
+@FAST
+@given(st.lists(arrays(max_dims=3), min_size=0, max_size=3), st.lists(arrays(max_dims=3), min_size=0, max_size=3))
+def test_matching(train, test):
+    sim = call(matching.group_similarity, ("train_groups", "test_groups"), train, test)
+    if sim is not INVALID:
+        assert sim.shape == (len(train), len(test)) and (np.abs(sim) <= 1 + 1e-9).all()
+        pairs = matching.match_groups(sim)
+        assert len(pairs) == min(sim.shape) and len({c for _, c in pairs}) == len(pairs)
+
+
+@FAST
+@given(arrays(max_dims=3))
+def test_match_groups(similarity):
+    pairs = call(matching.match_groups, ("similarity",), similarity)
+    assert (pairs is INVALID) == (not (similarity.ndim == 2 and similarity.size > 0 and np.isfinite(similarity).all()))
+
+
+@FAST
+@given(arrays(max_dims=2), arrays(max_dims=2), st.sampled_from([1, 0, np.inf, 2.5]))
+def test_controls(metric, accuracy, n_boot):
+    names = ("metric", "accuracy", "n_boot")
+    r = call(controls.correlation_estimate, names, metric, accuracy)
+    ci = call(controls.bootstrap_correlation, names, metric, accuracy, n_boot=n_boot)
+    assert ci is INVALID or r is not INVALID
+    if r is not INVALID:
+        assert np.isnan(r) or -1 - 1e-9 <= r <= 1 + 1e-9
+    trend = call(controls.post_memorization_trend, ("values", "t_index"), metric, n_boot)
+    if trend is not INVALID:
+        assert trend["n_points"] <= metric.size
+
+
+# The cases of issue #18, by hand.
+ROUTING = np.array(
+    [
+        [[0.6, 0.3, 0.1], [0.1, 0.1, 0.8]],
+        [[0.2, 0.2, 0.6], [0.5, 0.4, 0.1]],
+        [[0.1, 0.8, 0.1], [0.3, 0.3, 0.4]],
+    ]
+)
+ROUTERS = np.array([[[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]], [[0.0, 1.0], [1.0, 0.0], [-1.0, 1.0]]])
+
+
+def test_half_mass_routing_gives_the_full_routing_distance_with_a_warning():
+    full = pathways.mean_pairwise_distance(ROUTING)
+    with pytest.warns(RoutingNormalizationWarning, match="routing: 6 of 6 layer rows sum to less than 1 \\(min 0.5\\)"):
+        half = pathways.mean_pairwise_distance(ROUTING / 2)
+    assert half == full
+
+
+@pytest.mark.parametrize(
+    "fn", [pathways.mean_pairwise_distance, pathways.pathway_strings, pathways.per_layer_distances]
+)
+def test_all_zero_routing_is_refused_not_distance_zero(fn):
+    with pytest.raises(ValueError, match=r"routing: the weights at \(0, 0\) are all zero"):
+        fn(np.zeros((3, 2, 3)))
+
+
+@pytest.mark.parametrize(
+    "fn", [consistency.paper_consistency, consistency.mean_adjacent_cosine, consistency.routing_embeddings]
+)
+def test_consistency_refuses_logits(fn):
+    with pytest.raises(ValueError, match="routing: has negative values .* not logits"):
+        fn(np.log(ROUTING), ROUTERS)
+
+
+def test_memorization_refuses_a_negative_epsilon_and_negative_losses():
+    loss = np.array([[2.0, 0.42], [1.0, 0.4]])  # sample 0 memorized at T, sample 1 from the start
+    assert memorization.memorization_index(loss, epsilon=1.0).tolist() == [1, 0]
+    with pytest.raises(ValueError, match=r"epsilon: expected a number > 0, got -1"):
+        memorization.memorization_index(loss, epsilon=-1)
+    with pytest.raises(ValueError, match=r"loss: has negative values \(min -2\)"):
+        memorization.memorization_index(-loss, epsilon=1.0)
