@@ -1,15 +1,18 @@
-"""Save the router weight matrices of one checkpoint: float32[n_layers, n_experts, hidden]."""
+"""Save the router weight matrices of one checkpoint, float32[n_layers, n_experts, hidden], and every parameter
+tensor's L2 norm (paper Table 3), from the one load of the checkpoint."""
 
 from grokmon.capture import load_model, router_weights
 from grokmon.checkpoints import read_checkpoint_pointer
-from grokmon.io import save_npz
+from grokmon.io import save_npz, write_tsv
 from grokmon.jobs import start_job
+from grokmon.parameters import tensor_norms
 
 
 def main(snakemake):
     start_job(snakemake)
     model, _ = load_model(read_checkpoint_pointer(snakemake.input.checkpoint)["path"], device="cpu", dtype="auto")
     save_npz(snakemake.output[0], weights=router_weights(model))
+    write_tsv(snakemake.output.parameters, tensor_norms(model))
 
 
 main(snakemake)
