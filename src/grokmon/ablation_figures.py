@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from matplotlib.ticker import MaxNLocator
 from rapidfuzz.distance import Levenshtein
 
 from grokmon import consistency, pathways
@@ -73,7 +74,7 @@ def fig3_schematic(routing: Mapping[int, np.ndarray], routers: Mapping[int, np.n
     ax_a.set_ylim(y, 1)
     ax_a.set_axis_off()
     handles = [plt.Line2D([], [], color=c, marker="s", ls="", label=op) for op, c in EDIT_COLORS.items()]
-    ax_a.legend(handles=handles, loc="lower right", fontsize=8, title="edits from upper to lower string")
+    ax_a.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=3, fontsize=8, title="edits from upper to lower string")
     ax_a.set_title("(a) pathway strings (experts ',' layers '-') and their edit operations", fontsize=10)
     stacked = np.concatenate([e.reshape(-1, e.shape[-1]) for e in embeddings.values()]).astype(np.float64)
     centre = stacked.mean(axis=0)
@@ -90,7 +91,7 @@ def fig3_schematic(routing: Mapping[int, np.ndarray], routers: Mapping[int, np.n
                 mid = (xy[layer] + xy[layer + 1]) / 2
                 ax_b.text(*mid, f"{cos[s, layer]:.2f}", fontsize=6, color=line.get_color())
             ax_b.text(*xy[0], "L0", fontsize=7)
-    ax_b.legend(fontsize=7)
+    ax_b.legend(fontsize=7, loc="upper right")
     ax_b.set_title("(b) routing embeddings e_l = sum_k g_lk W_l[k], layer to layer\n(numbers: cos(e_l, e_l+1))", fontsize=10)
     ax_b.set_xlabel("PC 1")
     ax_b.set_ylabel("PC 2")
@@ -136,6 +137,7 @@ def sweep_figure(series: pd.DataFrame, summary: pd.DataFrame, kind: str, path: s
             ax.plot(np.arange(width), mean, marker="o", ms=3, label=f"{kind} {value:g} ({fall})")
         ax.axhline(1.0, color="gray", lw=0.6)
         ax.set_xlabel("checkpoints since t*")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel("group distance / distance at t*")
         ax.set_title(domain)
         ax.legend(fontsize=7)

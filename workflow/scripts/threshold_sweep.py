@@ -10,7 +10,7 @@ from grokmon.jobs import start_job
 def main(snakemake):
     start_job(snakemake)
     params, kind = snakemake.params, snakemake.wildcards.sweep
-    tables, series = [], []
+    tables, summaries, series = [], [], []
     n_steps = len(params.steps)
     for d, domain in enumerate(params.domains):
         run = read_json(snakemake.input.epsilon[d])
@@ -23,9 +23,9 @@ def main(snakemake):
             cut=params.cut, max_pairs=params.sweeps["max_pairs"], seed=params.seed,
         )  # fmt: skip
         tables.append(table.assign(domain=domain))
+        summaries.append(sweeps.sweep_summary(table).assign(domain=domain))
         series.append(curves.assign(domain=domain))
-    table, curves = pd.concat(tables, ignore_index=True), pd.concat(series, ignore_index=True)
-    summary = pd.concat([sweeps.sweep_summary(t).assign(domain=t["domain"].iloc[0]) for t in tables if len(t)], ignore_index=True)
+    table, summary, curves = (pd.concat(frames, ignore_index=True) for frames in (tables, summaries, series))
     write_tsv(snakemake.output.groups, table)
     write_tsv(snakemake.output.summary, summary)
     write_tsv(snakemake.output.series, curves)
