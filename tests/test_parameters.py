@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 import pytest
-from tiny_models import tiny_olmoe, tiny_tokenizer
+from tiny_models import tiny_llama, tiny_olmoe, tiny_tokenizer
 
 from grokmon import parameters
 
@@ -12,8 +12,14 @@ Q, K = "model.layers.0.self_attn.q_proj.weight", "model.layers.0.self_attn.k_pro
 
 
 def _checkpoint(router, expert, q, k):
-    return pd.DataFrame({"name": [ROUTER, EXPERT, Q, K], "group": ["router", "expert", "attention", "attention"],
-                         "numel": [8, 16, 4, 4], "norm": [router, expert, q, k]})  # fmt: skip
+    return pd.DataFrame(
+        {
+            "name": [ROUTER, EXPERT, Q, K],
+            "group": ["router", "expert", "attention", "attention"],
+            "numel": [8, 16, 4, 4],
+            "norm": [router, expert, q, k],
+        }
+    )
 
 
 def test_changes_speed_and_stability_on_three_constructed_checkpoints():
@@ -60,3 +66,8 @@ def test_tensor_norms_of_a_tiny_olmoe():
     assert norms.loc["model.layers.1.mlp.gate.weight", "norm"] == pytest.approx(float(weight.norm()))
     assert set(norms["group"]) == {"router", "expert", "attention", "other"}
     assert norms["numel"].sum() == sum(p.numel() for p in model.parameters())
+
+
+def test_tensor_norms_of_a_dense_model_have_no_router_group():
+    norms = parameters.tensor_norms(tiny_llama(tiny_tokenizer()))
+    assert set(norms["group"]) == {"attention", "other"}

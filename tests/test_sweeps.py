@@ -7,7 +7,14 @@ import pytest
 from grokmon import controls, memorization, pathways, sweeps
 
 # 4 checkpoints x 6 samples; at epsilon 1.0, delta 0.05: t* = 1, 1, 0, never, 2, 1 (sample 5: |0.95 - 0.9| = delta)
-LOSS = np.array([[2.0, 2.0, 0.5, 2.0, 2.0, 2.0], [0.9, 0.9, 0.5, 2.0, 2.0, 0.9], [0.9, 0.9, 0.5, 2.0, 0.8, 0.95], [0.9, 0.9, 0.5, 2.0, 0.8, 0.9]])
+LOSS = np.array(
+    [
+        [2.0, 2.0, 0.5, 2.0, 2.0, 2.0],
+        [0.9, 0.9, 0.5, 2.0, 2.0, 0.9],
+        [0.9, 0.9, 0.5, 2.0, 0.8, 0.95],
+        [0.9, 0.9, 0.5, 2.0, 0.8, 0.9],
+    ]
+)
 STEPS = [100, 200, 300, 400]
 ROUTING = [np.random.default_rng(s).dirichlet(np.ones(4), size=(6, 3)) for s in range(4)]
 
@@ -15,7 +22,10 @@ ROUTING = [np.random.default_rng(s).dirichlet(np.ones(4), size=(6, 3)) for s in 
 def test_settings_relative_absolute_and_delta():
     assert sweeps.sweep_settings("epsilon", [-0.5, 0.0], True, epsilon=2.0, delta=0.05) == [(1.5, 0.05), (2.0, 0.05)]
     assert sweeps.sweep_settings("epsilon", [1.5], False, epsilon=2.3, delta=0.05) == [(1.5, 0.05)]
-    assert sweeps.sweep_settings("delta", [0.03, 0.05], True, epsilon=1.2, delta=0.05, fixed_epsilon=2.0) == [(2.0, 0.03), (2.0, 0.05)]
+    assert sweeps.sweep_settings("delta", [0.03, 0.05], True, epsilon=1.2, delta=0.05, fixed_epsilon=2.0) == [
+        (2.0, 0.03),
+        (2.0, 0.05),
+    ]
     assert sweeps.sweep_settings("delta", [0.03], True, epsilon=1.2, delta=0.05) == [(1.2, 0.03)]
     with pytest.raises(ValueError, match="kind"):
         sweeps.sweep_settings("cut", [0.5], True, 1.0, 0.05)
@@ -47,9 +57,19 @@ def test_settings_change_the_groups():
 
 
 def test_summary_counts_falling_groups():
-    table = pd.DataFrame({"epsilon": [1.0] * 3, "delta": [0.05] * 3, "t_star": [1, 2, 3], "n": [5, 5, 5], "n_points": [4, 3, 2],
-                          "spearman": [-0.8, 0.5, -1.0], "change": [-2.0, 1.0, -1.0], "relative_change": [-0.1, 0.05, -0.2],
-                          "memorized_fraction": [0.2] * 3})  # fmt: skip
+    table = pd.DataFrame(
+        {
+            "epsilon": [1.0] * 3,
+            "delta": [0.05] * 3,
+            "t_star": [1, 2, 3],
+            "n": [5, 5, 5],
+            "n_points": [4, 3, 2],
+            "spearman": [-0.8, 0.5, -1.0],
+            "change": [-2.0, 1.0, -1.0],
+            "relative_change": [-0.1, 0.05, -0.2],
+            "memorized_fraction": [0.2] * 3,
+        }
+    )
     summary = sweeps.sweep_summary(table).iloc[0]
     assert (summary["n_groups"], summary["n_falling"]) == (2, 1)  # the 2-point group has no trend
     assert summary["median_spearman"] == pytest.approx(-0.15)

@@ -22,7 +22,9 @@ def test_routing_kernel_of_2_experts_and_3_samples_by_hand():
     expected = np.array([[1.0, 0.5, 0.0], [0.5, 0.75, 1.0], [0.0, 1.0, 2.0]])
     np.testing.assert_allclose(theory.routing_kernel(gates, kernels), expected)
     shared = np.array([[1.0, 2, 3], [2, 1, 2], [3, 2, 1]])  # one Gram for both experts: (g g^T) * K
-    np.testing.assert_allclose(theory.routing_kernel(gates, shared), [[1.0, 1.0, 0.0], [1.0, 0.5, 1.0], [0.0, 1.0, 1.0]])
+    np.testing.assert_allclose(
+        theory.routing_kernel(gates, shared), [[1.0, 1.0, 0.0], [1.0, 0.5, 1.0], [0.0, 1.0, 1.0]]
+    )
     with pytest.raises(ValueError, match="kernels"):
         theory.routing_kernel(gates, np.ones((3, 3, 3)))
 
@@ -59,4 +61,3 @@ def test_settings_name_the_bad_key():
         theory.TheorySettings(kernel="rbf")
     with pytest.raises(ValueError, match="theory.router_scale"):
         theory.TheorySettings(router_scale=(2.0, 1.0))
-

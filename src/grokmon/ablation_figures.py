@@ -1,4 +1,4 @@
-"""Figures of the paper's schematic, theory and ablations (Figs. 3, 8, 10-11, Table 3), from the workflow's saved tables."""
+"""Figures of the paper's schematic, theory and ablations (Figs. 3, 8, 10-11, Table 3), from the saved tables."""
 
 from __future__ import annotations
 
@@ -49,13 +49,28 @@ def _draw_string(ax, y: float, label: str, text: str, marks: Mapping[int, str]) 
     for start in range(0, max(len(text), 1), _WRAP):
         for k, ch in enumerate(text[start : start + _WRAP]):
             op = marks.get(start + k)
-            ax.text(k, y, ch, family="monospace", fontsize=7, va="top", color=EDIT_COLORS.get(op, "black"),
-                    fontweight="bold" if op else "normal")  # fmt: skip
+            ax.text(
+                k,
+                y,
+                ch,
+                family="monospace",
+                fontsize=7,
+                va="top",
+                color=EDIT_COLORS.get(op, "black"),
+                fontweight="bold" if op else "normal",
+            )
         y -= 1
     return y - 0.4
 
 
-def fig3_schematic(routing: Mapping[int, np.ndarray], routers: Mapping[int, np.ndarray], samples: Sequence[int], cut: float, title: str, path: str | Path) -> None:
+def fig3_schematic(
+    routing: Mapping[int, np.ndarray],
+    routers: Mapping[int, np.ndarray],
+    samples: Sequence[int],
+    cut: float,
+    title: str,
+    path: str | Path,
+) -> None:
     """Fig. 3 from a run: (a) two samples' pathway strings at two checkpoints with the edits between them marked;
     (b) their routing embeddings e_l (PCA to 2-D) across adjacent layers, with cos(e_l, e_l+1) and C_i."""
     fig = plt.figure(figsize=(13, 7), layout="constrained")
@@ -74,7 +89,14 @@ def fig3_schematic(routing: Mapping[int, np.ndarray], routers: Mapping[int, np.n
     ax_a.set_ylim(y, 1)
     ax_a.set_axis_off()
     handles = [plt.Line2D([], [], color=c, marker="s", ls="", label=op) for op, c in EDIT_COLORS.items()]
-    ax_a.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=3, fontsize=8, title="edits from upper to lower string")
+    ax_a.legend(
+        handles=handles,
+        loc="upper center",
+        bbox_to_anchor=(0.5, 0.0),
+        ncol=3,
+        fontsize=8,
+        title="edits from upper to lower string",
+    )
     ax_a.set_title("(a) pathway strings (experts ',' layers '-') and their edit operations", fontsize=10)
     stacked = np.concatenate([e.reshape(-1, e.shape[-1]) for e in embeddings.values()]).astype(np.float64)
     centre = stacked.mean(axis=0)
@@ -85,14 +107,20 @@ def fig3_schematic(routing: Mapping[int, np.ndarray], routers: Mapping[int, np.n
         c_i = consistency.paper_consistency(routing[step][[i, j]], routers[step])
         for s, sample in enumerate((i, j)):
             xy = (e[s] - centre) @ basis
-            line = ax_b.plot(xy[:, 0], xy[:, 1], style, marker="o", ms=3, label=f"step {step}, sample {sample}: C_i={c_i[s]:.2f}")[0]
+            line = ax_b.plot(
+                xy[:, 0], xy[:, 1], style, marker="o", ms=3, label=f"step {step}, sample {sample}: C_i={c_i[s]:.2f}"
+            )[0]
             for layer in range(len(xy) - 1):
-                ax_b.annotate("", xy[layer + 1], xy[layer], arrowprops={"arrowstyle": "->", "color": line.get_color(), "lw": 0.8})
+                ax_b.annotate(
+                    "", xy[layer + 1], xy[layer], arrowprops={"arrowstyle": "->", "color": line.get_color(), "lw": 0.8}
+                )
                 mid = (xy[layer] + xy[layer + 1]) / 2
                 ax_b.text(*mid, f"{cos[s, layer]:.2f}", fontsize=6, color=line.get_color())
             ax_b.text(*xy[0], "L0", fontsize=7)
     ax_b.legend(fontsize=7, loc="upper right")
-    ax_b.set_title("(b) routing embeddings e_l = sum_k g_lk W_l[k], layer to layer\n(numbers: cos(e_l, e_l+1))", fontsize=10)
+    ax_b.set_title(
+        "(b) routing embeddings e_l = sum_k g_lk W_l[k], layer to layer\n(numbers: cos(e_l, e_l+1))", fontsize=10
+    )
     ax_b.set_xlabel("PC 1")
     ax_b.set_ylabel("PC 2")
     fig.suptitle(title)
@@ -100,16 +128,22 @@ def fig3_schematic(routing: Mapping[int, np.ndarray], routers: Mapping[int, np.n
 
 
 def fig8_theory(table: pd.DataFrame, stats: Mapping[str, float], path: str | Path) -> None:
-    """Fig. 8: normalized d_eff of the routing kernel against mean normalized pathway edit distance, one point per seed."""
+    """Fig. 8: d_eff / n of the routing kernel against mean normalized pathway edit distance, one point per seed."""
     fig, (ax,) = _panels(1, width=5.5, height=4.2)
-    points = ax.scatter(table["distance"], table["d_eff_normalized"], c=np.log10(table["router_scale"]), cmap="viridis", s=18)
+    points = ax.scatter(
+        table["distance"], table["d_eff_normalized"], c=np.log10(table["router_scale"]), cmap="viridis", s=18
+    )
     fig.colorbar(points, ax=ax, label="log10 router logit scale")
     slope, intercept = np.polyfit(table["distance"], table["d_eff_normalized"], 1)
     x = np.linspace(table["distance"].min(), table["distance"].max(), 2)
     ax.plot(x, slope * x + intercept, color="black", lw=1)
     ax.set_xlabel("average pathway edit distance (normalized)")
     ax.set_ylabel("d_eff / n of the routing kernel")
-    ax.set_title(f"one-layer MoE, frozen random router: Pearson {stats['pearson']:+.2f}, Spearman {stats['spearman']:+.2f} (n={stats['n']})", fontsize=9)
+    ax.set_title(
+        f"one-layer MoE, frozen random router: Pearson {stats['pearson']:+.2f}, "
+        f"Spearman {stats['spearman']:+.2f} (n={stats['n']})",
+        fontsize=9,
+    )
     _save(fig, path)
 
 
@@ -141,7 +175,9 @@ def sweep_figure(series: pd.DataFrame, summary: pd.DataFrame, kind: str, path: s
         ax.set_ylabel("group distance / distance at t*")
         ax.set_title(domain)
         ax.legend(fontsize=7)
-    fig.suptitle(f"Post-memorization distance trend across {kind} settings (paper Fig. {10 if kind == 'epsilon' else 11})")
+    fig.suptitle(
+        f"Post-memorization distance trend across {kind} settings (paper Fig. {10 if kind == 'epsilon' else 11})"
+    )
     _save(fig, path)
 
 
@@ -153,8 +189,14 @@ def table3_figure(changes: pd.DataFrame, table: pd.DataFrame, path: str | Path) 
         color = GROUP_COLORS.get(group)
         row = table[table["group"] == group].iloc[0]
         ax_norm.plot(rows["step"], rows["norm"] / rows["norm"].iloc[0], marker="o", ms=3, color=color, label=group)
-        ax_change.plot(rows["step"], rows["change"], marker="o", ms=3, color=color,
-                       label=f"{group}: speed {row['speed']:.3g}, stability {row['stability']:.3g}")  # fmt: skip
+        ax_change.plot(
+            rows["step"],
+            rows["change"],
+            marker="o",
+            ms=3,
+            color=color,
+            label=f"{group}: speed {row['speed']:.3g}, stability {row['stability']:.3g}",
+        )
     ax_norm.set_ylabel("L2 norm / norm at first checkpoint")
     ax_change.set_ylabel("mean |normalized change| since previous checkpoint")
     for ax in (ax_norm, ax_change):

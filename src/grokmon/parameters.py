@@ -11,7 +11,11 @@ import pandas as pd
 GROUPS = ("router", "expert", "attention", "other")
 NORM_COLUMNS = ["name", "group", "numel", "norm"]
 # The paper's Table 3 (OLMoE): group -> (convergence speed, stability).
-PAPER_TABLE3: Mapping[str, tuple[float, float]] = {"router": (0.151, 5.63), "expert": (0.063, 7.32), "attention": (0.083, 6.01)}
+PAPER_TABLE3: Mapping[str, tuple[float, float]] = {
+    "router": (0.151, 5.63),
+    "expert": (0.063, 7.32),
+    "attention": (0.083, 6.01),
+}
 
 
 def parameter_group(name: str, router_names: set[str]) -> str:
@@ -27,22 +31,30 @@ def parameter_group(name: str, router_names: set[str]) -> str:
 
 
 def tensor_norms(model) -> pd.DataFrame:
-    """One row per parameter tensor of a loaded MoE model: name, group, numel and L2 norm (float64, over all entries)."""
-    from grokmon.architectures import (
-        moe_routers,  # torch-only import, here where a model is already loaded
-    )
+    """One row per parameter tensor of a loaded model: name, group, numel and L2 norm (float64, over all entries);
+    a model without routers (dense) has no router group."""
+    from grokmon.architectures import UnsupportedArchitectureError, moe_routers  # torch: only where a model is loaded
 
-    router_names = {f"{prefix}.{n}" for prefix, module in _router_prefixes(model, moe_routers(model)) for n, _ in module.named_parameters()}
+    try:
+        routers = {id(module) for _, module in moe_routers(model)}
+    except UnsupportedArchitectureError:
+        routers = set()
+    router_names = {
+        f"{prefix}.{n}"
+        for prefix, module in model.named_modules()
+        if id(module) in routers
+        for n, _ in module.named_parameters()
+    }
     rows = [
-        {"name": n, "group": parameter_group(n, router_names), "numel": int(p.numel()), "norm": float(p.detach().double().norm())}
+        {
+            "name": n,
+            "group": parameter_group(n, router_names),
+            "numel": int(p.numel()),
+            "norm": float(p.detach().double().norm()),
+        }
         for n, p in model.named_parameters()
     ]
     return pd.DataFrame(rows, columns=NORM_COLUMNS)
-
-
-def _router_prefixes(model, routers) -> list:
-    by_id = {id(m): n for n, m in model.named_modules()}
-    return [(by_id[id(module)], module) for _, module in routers]
 
 
 def norm_changes(norms: Sequence[pd.DataFrame], steps: Sequence[int]) -> pd.DataFrame:
@@ -63,24 +75,32 @@ def norm_changes(norms: Sequence[pd.DataFrame], steps: Sequence[int]) -> pd.Data
         members = groups == group
         for t, step in enumerate(steps):
             change = float(np.nanmean(relative[t - 1, members])) if t > 0 else np.nan
-            rows.append({"group": group, "step": int(step), "norm": float(np.sqrt((stack[t, members] ** 2).sum())), "change": change})
+            rows.append(
+                {
+                    "group": group,
+                    "step": int(step),
+                    "norm": float(np.sqrt((stack[t, members] ** 2).sum())),
+                    "change": change,
+                }
+            )
     return pd.DataFrame(rows, columns=["group", "step", "norm", "change"])
 
 
 def convergence_table(changes: pd.DataFrame) -> pd.DataFrame:
     """Table 3 per group from `norm_changes`' changes c_1..c_m (m = n_ckpt - 1): mean_change, speed = mean of the first
-    floor(m/2) changes minus mean of the last floor(m/2) (the drop from early to late), stability = 1 / std(c) (ddof 0)."""
+    floor(m/2) changes minus mean of the last floor(m/2) (the drop from early to late), stability = 1 / std(c)."""
     rows = []
     for group, table in changes.groupby("group", sort=False):
         c = table.sort_values("step")["change"].to_numpy(dtype=np.float64)[1:]
         half = c.size // 2
         std = float(np.std(c)) if c.size else np.nan
-        rows.append({
-            "group": group,
-            "mean_change": float(np.mean(c)) if c.size else np.nan,
-            "speed": float(np.mean(c[:half]) - np.mean(c[-half:])) if half else np.nan,
-            "stability": 1.0 / std if c.size and std > 0 else np.nan,
-            "n_changes": int(c.size),
-        })
+        rows.append(
+            {
+                "group": group,
+                "mean_change": float(np.mean(c)) if c.size else np.nan,
+                "speed": float(np.mean(c[:half]) - np.mean(c[-half:])) if half else np.nan,
+                "stability": 1.0 / std if c.size and std > 0 else np.nan,
+                "n_changes": int(c.size),
+            }
+        )
     return pd.DataFrame(rows, columns=["group", "mean_change", "speed", "stability", "n_changes"])
-

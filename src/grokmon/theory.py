@@ -26,7 +26,9 @@ class TheorySettings:
     router_scale: tuple[float, float] = (0.25, 4.0)  # router logit scale, log-uniform per seed (paper: UNKNOWN)
     kernel: str = "ntk"  # ntk: analytic two-layer ReLU NTK, shared | empirical: each expert's NTK at its N(0, I) init
     width: int = 256  # hidden width of each expert (kernel "empirical" only)
-    ridge: float = 1e-4  # lambda of d_eff = Tr(H (H + lambda I)^-1), H = Gram / n (paper: UNKNOWN; 1e-4 puts d_eff / n in its 0.4-1.0)
+    ridge: float = (
+        1e-4  # lambda of d_eff = Tr(H (H + lambda I)^-1), H = Gram / n (paper: UNKNOWN; d_eff / n in 0.4-1.0)
+    )
     cut: float = 0.7  # cumulative-weight cut of the pathways (paper Sec. 4.1)
 
     def __post_init__(self) -> None:
@@ -41,7 +43,9 @@ class TheorySettings:
         if self.samples < 2:
             raise ValueError(f"theory.samples must be >= 2 (pairs), got {self.samples!r}")
         if not (self.ridge > 0 and self.cluster_std >= 0):
-            raise ValueError(f"theory.ridge must be > 0 and theory.cluster_std >= 0, got {self.ridge!r}, {self.cluster_std!r}")
+            raise ValueError(
+                f"theory.ridge must be > 0 and theory.cluster_std >= 0, got {self.ridge!r}, {self.cluster_std!r}"
+            )
 
 
 def effective_dimension(gram: np.ndarray, ridge: float) -> float:
@@ -104,7 +108,12 @@ def seed_draw(settings: TheorySettings, seed: int) -> dict:
     if s.kernel == "ntk":
         kernels = relu_ntk(x)
     else:
-        kernels = np.stack([empirical_ntk(x, rng.standard_normal((s.width, s.dim)), rng.standard_normal(s.width)) for _ in range(s.experts)])
+        kernels = np.stack(
+            [
+                empirical_ntk(x, rng.standard_normal((s.width, s.dim)), rng.standard_normal(s.width))
+                for _ in range(s.experts)
+            ]
+        )
     d_eff = effective_dimension(routing_kernel(gates, kernels) / s.samples, s.ridge)
     routing = gates[:, None, :]  # one MoE layer: routing [n, 1, E]
     return {

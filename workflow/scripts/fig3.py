@@ -21,7 +21,7 @@ def main(snakemake):
         rows += [{"step": s, "sample": i, "pathway": p} for i, p in zip(samples, strings)]
     write_tsv(snakemake.output.table, pd.DataFrame(rows))
     group = "no Pretrain@t* group before T" if step is None else f"Pretrain@{step}"
-    title = f"{params.domain}: samples {samples[0]} and {samples[1]} ({group}) at steps {shown[0]} and T = {shown[1]} (paper Fig. 3, from this run)"
+    title = f"{params.domain}: samples {samples[0]} and {samples[1]} ({group}) at steps {shown[0]} and T = {shown[1]}"
     ablation_figures.fig3_schematic(routing, routers, samples, params.cut, title, snakemake.output.figure)
 
 

@@ -14,7 +14,12 @@ def main(snakemake):
     if "router_scale" in section:
         section["router_scale"] = tuple(section["router_scale"])
     table, stats = theory_experiment(TheorySettings(**section), seed=snakemake.params.seed)
-    log.info("distance vs d_eff/n over %d seeds: Pearson %.3f, Spearman %.3f", stats["n"], stats["pearson"], stats["spearman"])
+    log.info(
+        "distance vs d_eff/n over %d seeds: Pearson %.3f, Spearman %.3f",
+        stats["n"],
+        stats["pearson"],
+        stats["spearman"],
+    )
     write_tsv(snakemake.output.seeds, table)
     write_tsv(snakemake.output.correlation, pd.DataFrame([stats]))
     ablation_figures.fig8_theory(table, stats, snakemake.output.figure)

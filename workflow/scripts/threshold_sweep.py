@@ -15,13 +15,23 @@ def main(snakemake):
     for d, domain in enumerate(params.domains):
         run = read_json(snakemake.input.epsilon[d])
         settings = sweeps.sweep_settings(
-            kind, params.sweeps[kind], params.sweeps["epsilon_relative"], run["epsilon"], run["delta"], params.sweeps["delta_epsilon"]
+            kind,
+            params.sweeps[kind],
+            params.sweeps["epsilon_relative"],
+            run["epsilon"],
+            run["delta"],
+            params.sweeps["delta_epsilon"],
         )
         routing = [load_npz(p)["routing"] for p in snakemake.input.routes[d * n_steps : (d + 1) * n_steps]]
         table, curves = sweeps.sweep_table(
-            load_npz(snakemake.input.loss[d])["loss"], routing, params.steps, settings,
-            cut=params.cut, max_pairs=params.sweeps["max_pairs"], seed=params.seed,
-        )  # fmt: skip
+            load_npz(snakemake.input.loss[d])["loss"],
+            routing,
+            params.steps,
+            settings,
+            cut=params.cut,
+            max_pairs=params.sweeps["max_pairs"],
+            seed=params.seed,
+        )
         tables.append(table.assign(domain=domain))
         summaries.append(sweeps.sweep_summary(table).assign(domain=domain))
         series.append(curves.assign(domain=domain))
