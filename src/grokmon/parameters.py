@@ -33,7 +33,9 @@ def parameter_group(name: str, router_names: set[str]) -> str:
 def tensor_norms(model) -> pd.DataFrame:
     """One row per parameter tensor of a loaded model: name, group, numel and L2 norm (float64, over all entries);
     a model without routers (dense) has no router group."""
-    from grokmon.architectures import UnsupportedArchitectureError, moe_routers  # torch: only where a model is loaded
+    import torch  # only here, where a model is already loaded
+
+    from grokmon.architectures import UnsupportedArchitectureError, moe_routers
 
     try:
         routers = {id(module) for _, module in moe_routers(model)}
@@ -50,7 +52,7 @@ def tensor_norms(model) -> pd.DataFrame:
             "name": n,
             "group": parameter_group(n, router_names),
             "numel": int(p.numel()),
-            "norm": float(p.detach().double().norm()),
+            "norm": float(torch.linalg.vector_norm(p.detach(), dtype=torch.float64)),
         }
         for n, p in model.named_parameters()
     ]
