@@ -169,12 +169,17 @@ def sweep_figure(series: pd.DataFrame, summary: pd.DataFrame, kind: str, path: s
             fall = f"{int(s['n_falling'].iloc[0])}/{int(s['n_groups'].iloc[0])} fall" if len(s) else ""
             value = epsilon if kind == "epsilon" else delta
             ax.plot(np.arange(width), mean, marker="o", ms=3, label=f"{kind} {value:g} ({fall})")
+        plotted = bool(ax.lines)
         ax.axhline(1.0, color="gray", lw=0.6)
         ax.set_xlabel("checkpoints since t*")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel("group distance / distance at t*")
         ax.set_title(domain)
-        ax.legend(fontsize=7)
+        if plotted:
+            ax.legend(fontsize=7)
+        else:
+            note = "no Pretrain@t* group of 2+ samples\nbefore the last checkpoint"
+            ax.text(0.5, 0.5, note, ha="center", va="center", transform=ax.transAxes)
     fig.suptitle(
         f"Post-memorization distance trend across {kind} settings (paper Fig. {10 if kind == 'epsilon' else 11})"
     )
