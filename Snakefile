@@ -30,6 +30,7 @@ include: "workflow/rules/matching.smk"
 include: "workflow/rules/pathways.smk"
 include: "workflow/rules/correlation.smk"
 include: "workflow/rules/figures.smk"
+include: "workflow/rules/ablations.smk"
 
 
 # Every seed's replicate (results/{run}/seed{seed}/), then the verdicts over all seeds.
@@ -39,5 +40,6 @@ rule all:
         table1=expand(out("correlation/table1.tsv"), seed=SEEDS),
         matching=expand(out("matching/{domain}.tsv"), seed=SEEDS, domain=DOMAINS),
         figures=expand(FIGURES, seed=SEEDS),
+        ablations=expand(ABLATIONS, seed=SEEDS),
         evicted=expand(EVICTED, seed=SEEDS),
         verdicts=run_out("verdicts/claims.tsv"),

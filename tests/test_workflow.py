@@ -76,7 +76,8 @@ def test_matching_is_a_valid_assignment(workflow_run):
 
 def test_figures_are_non_empty_pngs(workflow_run):
     pngs = sorted((results(workflow_run) / "figures").glob("*.png"))
-    assert len(pngs) == 9 + len(DOMAINS)  # fig1, fig2 per domain, fig4-7, fig9, fig12, fig13, monitor
+    # fig1, fig2 per domain, fig3, fig4-7, fig8, fig9, fig12, fig13, two threshold sweeps, table3, monitor
+    assert len(pngs) == 14 + len(DOMAINS)
     for png in pngs:
         data = png.read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000, png.name

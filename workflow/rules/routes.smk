@@ -33,6 +33,7 @@ rule router_matrices:
         checkpoint=checkpoint_pointer,
     output:
         out("routes/{step}/routers.npz"),
+        parameters=out("routes/{step}/parameters.tsv"),
     log:
         out("logs/router_matrices/{step}.log"),
     conda:

@@ -1,15 +1,20 @@
-"""Save the router weight matrices of one checkpoint: float32[n_layers, n_experts, hidden]."""
+"""Save the router weight matrices of one checkpoint, float32[n_layers, n_experts, hidden], and every parameter
+tensor's L2 norm (paper Table 3), from the one load of the checkpoint."""
 
 from grokmon.capture import load_model, router_weights
 from grokmon.checkpoints import read_checkpoint_pointer
-from grokmon.io import save_npz
+from grokmon.io import save_npz, write_tsv
 from grokmon.jobs import start_job
+from grokmon.parameters import tensor_norms
 
 
 def main(snakemake):
     start_job(snakemake)
     model, _ = load_model(read_checkpoint_pointer(snakemake.input.checkpoint)["path"], device="cpu", dtype="auto")
     save_npz(snakemake.output[0], weights=router_weights(model))
+    norms = tensor_norms(model)
+    # full float64 digits (write_tsv keeps 6): late-training changes between checkpoints can be ~1e-5 relative
+    write_tsv(snakemake.output.parameters, norms.assign(norm=norms["norm"].map("{:.17g}".format)))
 
 
 main(snakemake)

@@ -1,0 +1,112 @@
+# The paper's schematic, theory and ablations: Fig. 3 (from this run's pathways), Fig. 8 (synthetic one-layer MoE),
+# Figs. 10-11 (epsilon and delta sweeps from the saved losses and routes) and Table 3 (parameter norms per checkpoint).
+
+ABLATIONS = [
+    out("figures/fig3_schematic.png"),
+    out("figures/fig8_theory.png"),
+    *each(out("figures/threshold_sweep_{sweep}.png"), sweep=["epsilon", "delta"]),
+    out("figures/table3_parameters.png"),
+]
+
+
+rule fig3:
+    input:
+        t_star=out(f"memorization/{DOMAINS[0]}/t_star.tsv"),
+        routes=each(out(f"routes/{{step}}/{DOMAINS[0]}/train.npz"), step=STEPS),
+        routers=each(out("routes/{step}/routers.npz"), step=STEPS),
+    output:
+        figure=report(
+            out("figures/fig3_schematic.png"),
+            caption="../report/fig3.rst",
+            category="Figures",
+            subcategory="seed {seed}",
+        ),
+        table=out("pathways/fig3_example.tsv"),
+    log:
+        out("logs/figures/fig3.log"),
+    conda:
+        "../../envs/report.yaml"
+    params:
+        domain=DOMAINS[0],
+        steps=STEPS,
+        cut=config["pathways"]["cut"],
+    script:
+        "../scripts/fig3.py"
+
+
+rule theory:
+    output:
+        figure=report(
+            out("figures/fig8_theory.png"),
+            caption="../report/fig8.rst",
+            category="Figures",
+            subcategory="seed {seed}",
+        ),
+        seeds=out("theory/fig8_seeds.tsv"),
+        correlation=out("theory/fig8_correlation.tsv"),
+    log:
+        out("logs/theory.log"),
+    conda:
+        "../../envs/report.yaml"
+    params:
+        theory=section("theory"),
+        seed=replicate_seed,
+    script:
+        "../scripts/theory.py"
+
+
+rule threshold_sweep:
+    input:
+        loss=per_domain(out("memorization/{domain}/loss.npz")),
+        epsilon=per_domain(out("memorization/{domain}/epsilon.json")),
+        routes=[
+            p
+            for d in DOMAINS
+            for p in each(out(f"routes/{{step}}/{d}/train.npz"), step=STEPS)
+        ],
+    output:
+        figure=report(
+            out("figures/threshold_sweep_{sweep}.png"),
+            caption="../report/threshold_sweep.rst",
+            category="Figures",
+            subcategory="seed {seed}",
+        ),
+        groups=out("ablations/{sweep}_sweep.tsv"),
+        summary=out("ablations/{sweep}_summary.tsv"),
+        series=out("ablations/{sweep}_series.tsv"),
+    log:
+        out("logs/ablations/{sweep}_sweep.log"),
+    wildcard_constraints:
+        sweep="epsilon|delta",
+    conda:
+        "../../envs/report.yaml"
+    params:
+        sweeps=section("sweeps"),
+        domains=DOMAINS,
+        steps=STEPS,
+        cut=config["pathways"]["cut"],
+        seed=replicate_seed,
+    script:
+        "../scripts/threshold_sweep.py"
+
+
+rule table3:
+    input:
+        norms=each(out("routes/{step}/parameters.tsv"), step=STEPS),
+    output:
+        figure=report(
+            out("figures/table3_parameters.png"),
+            caption="../report/table3.rst",
+            category="Figures",
+            subcategory="seed {seed}",
+        ),
+        table=out("parameters/table3.tsv"),
+        changes=out("parameters/norms.tsv"),
+    log:
+        out("logs/table3.log"),
+    conda:
+        "../../envs/report.yaml"
+    params:
+        steps=STEPS,
+    script:
+        "../scripts/table3.py"

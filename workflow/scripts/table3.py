@@ -1,0 +1,22 @@
+"""Router vs expert vs attention parameters (paper App. D, Table 3) from the per-checkpoint tensor norms."""
+
+import pandas as pd
+
+from grokmon import ablation_figures, parameters
+from grokmon.io import read_tsv, write_tsv
+from grokmon.jobs import start_job
+
+
+def main(snakemake):
+    start_job(snakemake)
+    changes = parameters.norm_changes([read_tsv(p) for p in snakemake.input.norms], snakemake.params.steps)
+    table = parameters.convergence_table(changes)
+    paper = pd.DataFrame(
+        [{"group": g, "paper_speed": s, "paper_stability": t} for g, (s, t) in parameters.PAPER_TABLE3.items()]
+    )
+    write_tsv(snakemake.output.changes, changes)
+    write_tsv(snakemake.output.table, table.merge(paper, on="group", how="left"))
+    ablation_figures.table3_figure(changes, table, snakemake.output.figure)
+
+
+main(snakemake)
