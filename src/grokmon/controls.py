@@ -1,20 +1,20 @@
-"""Controls for the pathway metrics: routing entropy (paper Fig. 13), post-memorization trends, bootstrap CIs and permutation tests.
+"""Controls for the pathway metrics: routing entropy (paper Fig. 13), post-memorization trends and the verdicts' tests.
 
 These tell a real pathway signal from its artifacts (string length, global sharpening of routing,
-small samples); `grokmon.verdicts` applies them to the paper's claims.
+small samples); `grokmon.verdicts` applies them to the paper's claims (docs/verdicts.md).
 
-Correlations here are of one metric series against one accuracy series across checkpoints, either
-float[n_ckpt] (one run) or float[n_seeds, n_ckpt] (one row per training seed, same checkpoints).
-For 2-D input the statistic is the mean over seeds of the per-seed correlation (seeds whose series
-is constant are left out), the bootstrap resamples seeds, and the permutation test shuffles the
-checkpoint order within every seed independently.
+Trend tests take checkpoint-to-checkpoint changes (each group's own series, so each group and seed
+is its own block) and test their weighted mean (`weighted_mean_test`). Correlation tests take a
+metric and an accuracy series float[n_seeds, n_ckpt] (same checkpoints) and test the correlation
+both in levels and in first differences (`correlation_test`), so that two series that merely
+trend with training time do not pass.
 """
 
 from __future__ import annotations
 
-import itertools
-import math
 import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from rapidfuzz import process
@@ -23,10 +23,7 @@ from scipy import special, stats
 
 from grokmon import correlation, pathways
 
-METHODS = ("pearson", "spearman")
-CI_LEVEL = 0.95
 _SUM_TOLERANCE = 1e-3
-_TIE_TOLERANCE = 1e-12
 
 
 def routing_entropy(routing: np.ndarray) -> np.ndarray:
@@ -104,104 +101,141 @@ def post_memorization_trend(values: np.ndarray, t_index: int) -> dict:
     return {"spearman": rho, "change": change, "relative_change": relative, "start": start, "end": end, "n_points": n}
 
 
-def correlation_estimate(metric: np.ndarray, accuracy: np.ndarray, method: str = "pearson") -> float:
-    """Correlation of metric with accuracy, both float[n_ckpt] (NaN if constant) or float[n_seeds, n_ckpt] (mean of per-seed r)."""
-    metric, accuracy = _check_pair(metric, accuracy, method)
-    return _statistic(_row_correlations(metric, accuracy, method))
+@dataclass(frozen=True)
+class MeanTest:
+    """Weighted one-sample t-test of a mean change: estimate, its standard error and degrees of freedom."""
+
+    estimate: float
+    se: float
+    df: int
+
+    def p_value(self, sign: int) -> float:
+        """One-sided p of a mean with the sign `sign` (+1 > 0, -1 < 0); NaN when undefined."""
+        if not (np.isfinite(self.estimate) and self.df >= 1):
+            return np.nan
+        if self.se == 0:
+            return 0.0 if sign * self.estimate > 0 else 1.0
+        return float(stats.t.sf(sign * self.estimate / self.se, self.df))
+
+    def bound(self, sign: int, alpha: float) -> float:
+        """One-sided (1 - alpha) upper confidence bound of sign * mean; NaN when undefined."""
+        if not (np.isfinite(self.estimate) and self.df >= 1):
+            return np.nan
+        return float(sign * self.estimate + stats.t.ppf(1 - alpha, self.df) * self.se)
 
 
-def bootstrap_correlation(
-    metric: np.ndarray, accuracy: np.ndarray, n_boot: int = 1000, seed: int = 0, method: str = "pearson"
-) -> tuple[float, float]:
-    """Percentile 95% CI (low, high) of `correlation_estimate` for metric and accuracy float[n_ckpt] or float[n_seeds, n_ckpt].
+def weighted_mean_test(values: np.ndarray, weights: np.ndarray) -> MeanTest:
+    """Weighted least squares t-test of the mean of values float[m] with precision weights float[m] (df m - 1).
 
-    1-D: resamples checkpoints (metric, accuracy pairs) with replacement; resamples in which either
-    series is constant have no correlation and are dropped. 2-D: resamples seeds with replacement.
-    (NaN, NaN) when no resample has a defined value, or (2-D) fewer than 2 seeds have one.
+    Estimate sum(w x) / sum(w); residual variance s2 = sum(w (x - est)^2) / (m - 1); se = sqrt(s2 / sum(w)).
+    With equal weights this is `scipy.stats.ttest_1samp`.
     """
-    metric, accuracy = _check_pair(metric, accuracy, method)
-    _check_count(n_boot, "n_boot")
-    rng = np.random.default_rng(seed)
-    if metric.ndim == 1:
-        idx = rng.integers(0, metric.size, size=(n_boot, metric.size))
-        boot = _row_correlations(metric[idx], accuracy[idx], method)
-    else:
-        per_seed = _row_correlations(metric, accuracy, method)
-        per_seed = per_seed[np.isfinite(per_seed)]
-        if per_seed.size < 2:
+    values, weights = np.asarray(values, dtype=np.float64), np.asarray(weights, dtype=np.float64)
+    if values.shape != weights.shape or values.ndim != 1:
+        raise ValueError(f"values and weights must be 1-D of one shape, got {values.shape} and {weights.shape}")
+    if (weights <= 0).any() or not np.isfinite(values).all():
+        raise ValueError("weights must be > 0 and values finite")
+    if values.size < 2:
+        return MeanTest(float(values[0]) if values.size else np.nan, np.nan, 0)
+    estimate = float((weights * values).sum() / weights.sum())
+    s2 = float((weights * (values - estimate) ** 2).sum() / (values.size - 1))
+    return MeanTest(estimate, float(np.sqrt(s2 / weights.sum())), values.size - 1)
+
+
+def changes_from(values: np.ndarray, t_index: int) -> np.ndarray:
+    """Checkpoint-to-checkpoint changes float[k - 1] of the k finite values float[n_ckpt] from index t_index on."""
+    window = np.asarray(values, dtype=np.float64)[int(t_index) :]
+    return np.diff(window[np.isfinite(window)])
+
+
+@dataclass(frozen=True)
+class CorrelationTest:
+    """Correlation with accuracy over checkpoints of one or more seeds, in levels and in first differences.
+
+    r, r_diff: mean over seeds of the per-seed Pearson r of the levels and of the first differences;
+    p_levels, p_diff: per sign, the one-sided Pearson p (t distribution, n - 2 df), combined over
+    seeds by Stouffer's method; z: per-seed Fisher z of the levels' r (for the interval).
+    """
+
+    r: float
+    r_diff: float
+    p_levels: dict
+    p_diff: dict
+    z: np.ndarray
+    n: int
+
+    def p_value(self, sign: int) -> float:
+        """p of the intersection-union test: levels AND first differences correlate with the sign (max of the two)."""
+        return float(np.maximum(self.p_levels[sign], self.p_diff[sign]))  # NaN (no test) propagates
+
+    def interval(self, level: float) -> tuple[float, float]:
+        """Two-sided CI of r at `level`: 1 seed, Fisher z +- z_q / sqrt(n - 3); more, t over the seeds' Fisher z."""
+        z = self.z[np.isfinite(self.z)]
+        if z.size == 0 or (z.size == 1 and self.n <= 3):
             return (np.nan, np.nan)
-        boot = per_seed[rng.integers(0, per_seed.size, size=(n_boot, per_seed.size))].mean(axis=1)
-    boot = boot[np.isfinite(boot)]
-    if boot.size == 0:
-        return (np.nan, np.nan)
-    tail = 100 * (1 - CI_LEVEL) / 2
-    low, high = np.percentile(boot, [tail, 100 - tail])
-    return (float(low), float(high))
+        if z.size == 1:
+            half = stats.norm.ppf((1 + level) / 2) / np.sqrt(self.n - 3)
+        else:
+            half = stats.t.ppf((1 + level) / 2, z.size - 1) * z.std(ddof=1) / np.sqrt(z.size)
+        return (float(np.tanh(z.mean() - half)), float(np.tanh(z.mean() + half)))
+
+    def bound(self, sign: int, alpha: float) -> float:
+        """One-sided (1 - alpha) upper confidence bound of sign * r."""
+        low, high = self.interval(1 - 2 * alpha)
+        return high if sign > 0 else -low
+
+    def describe_interval(self) -> str:
+        """What the interval is and what it covers, for the evidence text."""
+        seeds = int(np.isfinite(self.z).sum())
+        if seeds <= 1:
+            return (f"Fisher z over {self.n} checkpoints of 1 seed: covers this run's r if its checkpoints were independent, "
+                    "not seed-to-seed variation")  # fmt: skip
+        return f"t over {seeds} seeds' Fisher z (df {seeds - 1}): covers the mean r over seeds"
 
 
-def permutation_pvalue(metric: np.ndarray, accuracy: np.ndarray, n_perm: int = 1000, seed: int = 0, method: str = "pearson") -> float:
-    """Two-sided permutation p-value of `correlation_estimate` for metric and accuracy float[n_ckpt] or float[n_seeds, n_ckpt].
-
-    The metric's checkpoint order is shuffled (within each seed for 2-D). 1-D with n! <= n_perm
-    enumerates all n! orders: exact p = #{|r_perm| >= |r|} / n! (a strictly monotone pair of 5
-    points gives 2/120). Otherwise (1 + #{|r_perm| >= |r|}) / (1 + n_perm) over seeded random orders.
-    NaN when the observed correlation is undefined.
-    """
-    metric, accuracy = _check_pair(metric, accuracy, method)
-    _check_count(n_perm, "n_perm")
-    observed = _statistic(_row_correlations(metric, accuracy, method))
-    if np.isnan(observed):
-        return np.nan
-    n = metric.shape[-1]
-    exact = metric.ndim == 1 and math.factorial(n) <= n_perm
-    if exact:
-        orders = np.array(list(itertools.permutations(range(n))))
-    else:
-        orders = np.random.default_rng(seed).permuted(np.broadcast_to(np.arange(n), (n_perm, *metric.shape)), axis=-1)
-    shuffled = np.take_along_axis(np.broadcast_to(metric, orders.shape), orders, axis=-1)
-    r = _row_correlations(shuffled, np.broadcast_to(accuracy, orders.shape), method)
-    stat = r if metric.ndim == 1 else _nanmean_rows(r)
-    hits = int((np.abs(stat) >= abs(observed) - _TIE_TOLERANCE).sum())
-    return hits / len(orders) if exact else (1 + hits) / (1 + n_perm)
-
-
-def _row_correlations(x: np.ndarray, y: np.ndarray, method: str) -> np.ndarray:
-    """Correlation along the last axis of x and y float[..., n] -> float[...]; NaN where a row is constant."""
-    if method == "spearman":
-        x, y = stats.rankdata(x, axis=-1), stats.rankdata(y, axis=-1)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", stats.ConstantInputWarning)
-        warnings.simplefilter("ignore", stats.NearConstantInputWarning)
-        return np.asarray(stats.pearsonr(x, y, axis=-1).statistic, dtype=np.float64)
-
-
-def _statistic(r: np.ndarray) -> float:
-    """The estimate from per-seed correlations: r itself (0-D) or the mean over defined seeds."""
-    return float(r) if r.ndim == 0 else float(_nanmean_rows(r[None])[0])
-
-
-def _nanmean_rows(r: np.ndarray) -> np.ndarray:
-    finite = np.isfinite(r)
-    count = finite.sum(axis=-1)
-    total = np.where(finite, r, 0.0).sum(axis=-1)
-    return np.divide(total, count, out=np.full(total.shape, np.nan), where=count > 0)
-
-
-def _check_pair(metric: np.ndarray, accuracy: np.ndarray, method: str) -> tuple[np.ndarray, np.ndarray]:
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    metric, accuracy = np.asarray(metric, dtype=np.float64), np.asarray(accuracy, dtype=np.float64)
-    if metric.ndim not in (1, 2) or metric.size == 0:
-        raise ValueError(f"metric must be a non-empty [n_ckpt] or [n_seeds, n_ckpt] array, got shape {metric.shape}")
-    if accuracy.shape != metric.shape:
-        raise ValueError(f"accuracy shape {accuracy.shape} differs from metric shape {metric.shape}")
-    if metric.shape[-1] < 3:
-        raise ValueError(f"metric needs >= 3 checkpoints for a correlation, got {metric.shape[-1]}")
+def correlation_test(metric: np.ndarray, accuracy: np.ndarray) -> CorrelationTest:
+    """`CorrelationTest` of metric vs accuracy, float[n_seeds, n_ckpt] (n_ckpt >= 4); seeds with a constant series are left out."""
+    metric, accuracy = np.atleast_2d(np.asarray(metric, dtype=np.float64)), np.atleast_2d(np.asarray(accuracy, dtype=np.float64))
+    if metric.shape != accuracy.shape or metric.shape[-1] < 4:
+        raise ValueError(f"metric and accuracy must share a shape [n_seeds, n_ckpt >= 4], got {metric.shape}, {accuracy.shape}")
     if not (np.isfinite(metric).all() and np.isfinite(accuracy).all()):
         raise ValueError("metric and accuracy must be finite (drop undefined checkpoints first)")
-    return metric, accuracy
+    levels = [_pearson(m, a) for m, a in zip(metric, accuracy)]
+    diffs = [_pearson(np.diff(m), np.diff(a)) for m, a in zip(metric, accuracy)]
+    r = np.array([x[0] for x in levels])
+    return CorrelationTest(
+        r=_nanmean(r),
+        r_diff=_nanmean(np.array([x[0] for x in diffs])),
+        p_levels={sign: stouffer([x[1][sign] for x in levels]) for sign in (1, -1)},
+        p_diff={sign: stouffer([x[1][sign] for x in diffs]) for sign in (1, -1)},
+        z=np.arctanh(np.clip(r, -1 + 1e-12, 1 - 1e-12)),
+        n=metric.shape[-1],
+    )
 
 
-def _check_count(value: int, name: str) -> None:
-    if int(value) != value or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+def _pearson(x: np.ndarray, y: np.ndarray) -> tuple[float, dict]:
+    """Pearson r and its one-sided p per sign (+1: r > 0, -1: r < 0); NaN for a constant (up to rounding) series."""
+    if _flat(x) or _flat(y):
+        return np.nan, {1: np.nan, -1: np.nan}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", stats.NearConstantInputWarning)
+        result = stats.pearsonr(x, y, alternative="greater")
+    return float(result.statistic), {1: float(result.pvalue), -1: float(1 - result.pvalue)}
+
+
+def _flat(x: np.ndarray) -> bool:
+    """Constant up to rounding (the differences of np.linspace are not exactly equal)."""
+    return bool(np.ptp(x) <= 1e-9 * max(np.abs(x).max(), 1e-300))
+
+
+def stouffer(p: Sequence[float]) -> float:
+    """Stouffer combination (scipy.stats.combine_pvalues) of the finite one-sided p-values; one p is itself, none NaN."""
+    p = [x for x in p if np.isfinite(x)]
+    if not p:
+        return np.nan
+    return float(p[0]) if len(p) == 1 else float(stats.combine_pvalues(np.clip(p, 1e-300, 1 - 1e-16), method="stouffer").pvalue)
+
+
+def _nanmean(x: np.ndarray) -> float:
+    x = x[np.isfinite(x)]
+    return float(x.mean()) if x.size else np.nan
