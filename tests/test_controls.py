@@ -9,7 +9,6 @@ from grokmon.controls import (
     correlation_test,
     entropy_distance_correlation,
     entropy_distance_pairs,
-    post_memorization_trend,
     routing_entropy,
     stouffer,
     weighted_mean_test,
@@ -114,27 +113,6 @@ def test_entropy_distance_correlation_is_the_correlation_of_the_pairs():
     assert low["mean_distance"] == pytest.approx(2.0) and low["mean_entropy"] == pytest.approx(math.log(2) / 2)
 
 
-def test_post_memorization_trend_hand_values():
-    # From index 1: points 4, 3, (NaN dropped), 2, 2 at indices 0, 1, 3, 4. Ranks 4, 3, 1.5, 1.5 vs 1..4:
-    # sum dx*dr = -4.5, sum dx^2 = 5, sum dr^2 = 4.5 -> rho = -4.5 / sqrt(22.5) = -3/sqrt(10) = -0.948683.
-    out = post_memorization_trend([5, 4, 3, np.nan, 2, 2], 1)
-    assert out["spearman"] == pytest.approx(-3 / math.sqrt(10))
-    assert (out["change"], out["relative_change"], out["start"], out["end"], out["n_points"]) == (-2.0, -0.5, 4.0, 2.0, 4)
-    flat = post_memorization_trend([9, 3, 3, 3], 1)
-    assert flat["spearman"] == 0.0 and flat["change"] == 0.0  # no trend, not undefined
-    two = post_memorization_trend([1, 2, 3, 4], 2)
-    assert np.isnan(two["spearman"]) and two["change"] == 1.0 and two["relative_change"] == pytest.approx(1 / 3)
-    empty = post_memorization_trend([1, np.nan, np.nan], 1)
-    assert empty["n_points"] == 0 and np.isnan(empty["change"])
-    assert np.isnan(post_memorization_trend([0, 0, 1, 2], 0)["relative_change"])  # starts at 0
-
-
-@pytest.mark.parametrize("t_index", [-1, 4, 1.5])
-def test_post_memorization_trend_bad_index(t_index):
-    with pytest.raises(ValueError, match="t_index"):
-        post_memorization_trend([1, 2, 3, 4], t_index)
-
-
 def test_weighted_mean_test_hand_values():
     # Equal weights: the one-sample t-test (mean 2, sd 1, se 1/sqrt(3), df 2).
     t = weighted_mean_test(np.array([1.0, 2.0, 3.0]), np.ones(3))
@@ -178,6 +156,17 @@ def test_correlation_test_levels_and_differences():
     # Stouffer over seeds: p levels of y, y, -y combined.
     ps = [stats.pearsonr(v, x, alternative="greater").pvalue for v in (y, y, -y)]
     assert three.p_levels[1] == pytest.approx(stats.combine_pvalues(ps, method="stouffer").pvalue)
+
+
+def test_correlation_test_p_values_are_pearsonr_s():
+    rng = np.random.default_rng(3)
+    metric, accuracy = rng.normal(size=(3, 7)), rng.normal(size=(3, 7))
+    t = correlation_test(metric, accuracy)
+    ps = [stats.pearsonr(m, a, alternative="less").pvalue for m, a in zip(metric, accuracy)]
+    assert t.p_levels[-1] == pytest.approx(stats.combine_pvalues(ps, method="stouffer").pvalue, rel=1e-9)
+    ps = [stats.pearsonr(np.diff(m), np.diff(a), alternative="greater").pvalue for m, a in zip(metric, accuracy)]
+    assert t.p_diff[1] == pytest.approx(stats.combine_pvalues(ps, method="stouffer").pvalue, rel=1e-9)
+    assert t.r == pytest.approx(np.mean([stats.pearsonr(m, a).statistic for m, a in zip(metric, accuracy)]))
 
 
 def test_stouffer():

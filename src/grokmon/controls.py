@@ -1,4 +1,4 @@
-"""Controls for the pathway metrics: routing entropy (paper Fig. 13), post-memorization trends and the verdicts' tests.
+"""Controls for the pathway metrics: routing entropy (paper Fig. 13) and the verdicts' tests of trends and correlations.
 
 These tell a real pathway signal from its artifacts (string length, global sharpening of routing,
 small samples); `grokmon.verdicts` applies them to the paper's claims (docs/verdicts.md).
@@ -70,37 +70,6 @@ def entropy_distance_summary(distance: np.ndarray, pair_entropy: np.ndarray) -> 
     return {**out, "r_squared": out["pearson"] ** 2, "mean_distance": float(distance.mean()), "mean_entropy": float(pair_entropy.mean())}
 
 
-def post_memorization_trend(values: np.ndarray, t_index: int) -> dict:
-    """Trend of a group's metric values float[n_ckpt] from checkpoint index t_index (t*) to the end.
-
-    Non-finite values are dropped (a metric undefined at a checkpoint is no point). Keys:
-    spearman (metric vs checkpoint index; NaN with fewer than 3 points, 0 for a constant series: no
-    trend), change (last minus first point, NaN with fewer than 2), relative_change (change / |first|,
-    NaN if first is 0), start, end (first and last point), n_points.
-    """
-    values = np.asarray(values, dtype=np.float64)
-    if values.ndim != 1 or values.size == 0:
-        raise ValueError(f"values must be a non-empty 1-D array, got shape {values.shape}")
-    if int(t_index) != t_index or not 0 <= t_index < values.size:
-        raise ValueError(f"t_index must be an integer index into values (0..{values.size - 1}), got {t_index!r}")
-    window = values[int(t_index) :]
-    index = np.flatnonzero(np.isfinite(window))
-    points = window[index]
-    n = int(points.size)
-    if n == 0:
-        return {"spearman": np.nan, "change": np.nan, "relative_change": np.nan, "start": np.nan, "end": np.nan, "n_points": 0}
-    start, end = float(points[0]), float(points[-1])
-    change = end - start if n >= 2 else np.nan
-    if n < 3:
-        rho = np.nan
-    elif np.ptp(points) == 0:
-        rho = 0.0
-    else:
-        rho = float(stats.spearmanr(index, points).statistic)
-    relative = change / abs(start) if start != 0 else np.nan
-    return {"spearman": rho, "change": change, "relative_change": relative, "start": start, "end": end, "n_points": n}
-
-
 @dataclass(frozen=True)
 class MeanTest:
     """Weighted one-sample t-test of a mean change: estimate, its standard error and degrees of freedom."""
@@ -115,13 +84,13 @@ class MeanTest:
             return np.nan
         if self.se == 0:
             return 0.0 if sign * self.estimate > 0 else 1.0
-        return float(stats.t.sf(sign * self.estimate / self.se, self.df))
+        return float(special.stdtr(self.df, -sign * self.estimate / self.se))
 
     def bound(self, sign: int, alpha: float) -> float:
         """One-sided (1 - alpha) upper confidence bound of sign * mean; NaN when undefined."""
         if not (np.isfinite(self.estimate) and self.df >= 1):
             return np.nan
-        return float(sign * self.estimate + stats.t.ppf(1 - alpha, self.df) * self.se)
+        return float(sign * self.estimate + special.stdtrit(self.df, 1 - alpha) * self.se)
 
 
 def weighted_mean_test(values: np.ndarray, weights: np.ndarray) -> MeanTest:
@@ -174,9 +143,9 @@ class CorrelationTest:
         if z.size == 0 or (z.size == 1 and self.n <= 3):
             return (np.nan, np.nan)
         if z.size == 1:
-            half = stats.norm.ppf((1 + level) / 2) / np.sqrt(self.n - 3)
+            half = special.ndtri((1 + level) / 2) / np.sqrt(self.n - 3)
         else:
-            half = stats.t.ppf((1 + level) / 2, z.size - 1) * z.std(ddof=1) / np.sqrt(z.size)
+            half = special.stdtrit(z.size - 1, (1 + level) / 2) * z.std(ddof=1) / np.sqrt(z.size)
         return (float(np.tanh(z.mean() - half)), float(np.tanh(z.mean() + half)))
 
     def bound(self, sign: int, alpha: float) -> float:
@@ -200,40 +169,47 @@ def correlation_test(metric: np.ndarray, accuracy: np.ndarray) -> CorrelationTes
         raise ValueError(f"metric and accuracy must share a shape [n_seeds, n_ckpt >= 4], got {metric.shape}, {accuracy.shape}")
     if not (np.isfinite(metric).all() and np.isfinite(accuracy).all()):
         raise ValueError("metric and accuracy must be finite (drop undefined checkpoints first)")
-    levels = [_pearson(m, a) for m, a in zip(metric, accuracy)]
-    diffs = [_pearson(np.diff(m), np.diff(a)) for m, a in zip(metric, accuracy)]
-    r = np.array([x[0] for x in levels])
+    r, p_greater = _pearson(metric, accuracy)
+    r_diff, p_diff_greater = _pearson(np.diff(metric, axis=-1), np.diff(accuracy, axis=-1))
     return CorrelationTest(
         r=_nanmean(r),
-        r_diff=_nanmean(np.array([x[0] for x in diffs])),
-        p_levels={sign: stouffer([x[1][sign] for x in levels]) for sign in (1, -1)},
-        p_diff={sign: stouffer([x[1][sign] for x in diffs]) for sign in (1, -1)},
+        r_diff=_nanmean(r_diff),
+        p_levels={1: stouffer(p_greater), -1: stouffer(1 - p_greater)},
+        p_diff={1: stouffer(p_diff_greater), -1: stouffer(1 - p_diff_greater)},
         z=np.arctanh(np.clip(r, -1 + 1e-12, 1 - 1e-12)),
         n=metric.shape[-1],
     )
 
 
-def _pearson(x: np.ndarray, y: np.ndarray) -> tuple[float, dict]:
-    """Pearson r and its one-sided p per sign (+1: r > 0, -1: r < 0); NaN for a constant (up to rounding) series."""
-    if _flat(x) or _flat(y):
-        return np.nan, {1: np.nan, -1: np.nan}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", stats.NearConstantInputWarning)
-        result = stats.pearsonr(x, y, alternative="greater")
-    return float(result.statistic), {1: float(result.pvalue), -1: float(1 - result.pvalue)}
+def _pearson(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row of x, y float[S, m]: Pearson r and its one-sided p for r > 0; NaN for a constant row.
+
+    The p is scipy.stats.pearsonr's (t = r sqrt((m - 2) / (1 - r^2)), m - 2 df), computed for all
+    rows at once with scipy.special.stdtr (pearsonr's overhead dominates the calibration's time).
+    """
+    xc, yc = x - x.mean(axis=-1, keepdims=True), y - y.mean(axis=-1, keepdims=True)
+    flat = _flat(x) | _flat(y)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = np.clip((xc * yc).sum(axis=-1) / np.sqrt((xc**2).sum(axis=-1) * (yc**2).sum(axis=-1)), -1.0, 1.0)
+        df = x.shape[-1] - 2
+        t = r * np.sqrt(df / np.maximum(1 - r**2, 1e-300))
+    r = np.where(flat, np.nan, r)
+    return r, np.where(flat, np.nan, special.stdtr(df, -t))
 
 
-def _flat(x: np.ndarray) -> bool:
-    """Constant up to rounding (the differences of np.linspace are not exactly equal)."""
-    return bool(np.ptp(x) <= 1e-9 * max(np.abs(x).max(), 1e-300))
+def _flat(x: np.ndarray) -> np.ndarray:
+    """bool[S]: rows of x float[S, m] constant up to rounding (the differences of np.linspace are not exactly equal)."""
+    return np.ptp(x, axis=-1) <= 1e-9 * np.maximum(np.abs(x).max(axis=-1), 1e-300)
 
 
 def stouffer(p: Sequence[float]) -> float:
-    """Stouffer combination (scipy.stats.combine_pvalues) of the finite one-sided p-values; one p is itself, none NaN."""
-    p = [x for x in p if np.isfinite(x)]
-    if not p:
-        return np.nan
-    return float(p[0]) if len(p) == 1 else float(stats.combine_pvalues(np.clip(p, 1e-300, 1 - 1e-16), method="stouffer").pvalue)
+    """Stouffer combination of the finite one-sided p-values (as scipy.stats.combine_pvalues(method="stouffer")); one p is itself, none NaN."""
+    p = np.asarray(p, dtype=np.float64)
+    p = p[np.isfinite(p)]
+    if p.size <= 1:
+        return float(p[0]) if p.size else np.nan
+    z = -special.ndtri(np.clip(p, 1e-300, 1 - 1e-16))
+    return float(special.ndtr(-z.sum() / np.sqrt(p.size)))
 
 
 def _nanmean(x: np.ndarray) -> float:

@@ -63,7 +63,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special, stats
 
 from grokmon import controls, correlation
 
@@ -309,9 +309,9 @@ def trend_verdict(groups: Sequence[GroupSeries], claim: Claim, settings: Verdict
                     f"checkpoints from t* on (need {s.min_groups})"]  # fmt: skip
         return _result("undecided", "too few groups", evidence, **numbers)
     main = _change_test(eligible, lambda g: g.metric)
-    ends = [controls.post_memorization_trend(g.metric, g.t_index)["change"] for g in eligible]
+    ends = [_end_change(g.metric[g.t_index :]) for g in eligible]
     word = "fall" if sign < 0 else "rise"
-    half = stats.t.ppf(0.975, main.df) * main.se if main.df >= 1 else np.nan
+    half = special.stdtrit(main.df, 0.975) * main.se if main.df >= 1 else np.nan
     numbers.update(fraction=float(np.mean([sign * c > 0 for c in ends])), estimate=main.estimate, ci_low=main.estimate - half,
                    ci_high=main.estimate + half, p_value=main.p_value(sign))  # fmt: skip
     evidence = [f"{sum(sign * c > 0 for c in ends)}/{len(eligible)} groups {word} from t* to the end; weighted mean change "
@@ -357,6 +357,12 @@ def _change_test(groups: Sequence[GroupSeries], values, scale_values=None) -> co
     changes = [controls.changes_from(values(g), g.t_index) for g in groups]
     weights = [np.full(len(c), float(g.n)) for g, c in zip(groups, changes)]
     return controls.weighted_mean_test(np.concatenate(changes) / (scale or 1.0), np.concatenate(weights))
+
+
+def _end_change(values: np.ndarray) -> float:
+    """Last minus first finite value of values float[k] (NaN with fewer than 2)."""
+    points = values[np.isfinite(values)]
+    return float(points[-1] - points[0]) if points.size >= 2 else np.nan
 
 
 def _heldout_test(groups: Sequence[GroupSeries]) -> controls.MeanTest:
