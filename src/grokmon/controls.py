@@ -12,14 +12,13 @@ trend with training time do not pass.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
-from scipy import special, stats
+from scipy import special
 
 from grokmon import correlation, pathways
 

@@ -284,8 +284,8 @@ def generalization_lag(
          for sign in (1, -1)}  # fmt: skip
     all_m, all_g = np.concatenate([m for m, _ in usable]), np.concatenate([g for _, g in usable])
     numbers.update(estimate=float(np.median(all_g) - np.median(all_m)), p_value=p[1])
-    evidence = [f"median t# {np.median(all_g):g} - median t* {np.median(all_m):g} = {numbers['estimate']:+g} steps "
-                f"({len(all_g)} test items, {len(all_m)} memorized samples; one-sided Mann-Whitney p {p[1]:.2g})",
+    evidence = [(f"median t# {np.median(all_g):g} - median t* {np.median(all_m):g} = {numbers['estimate']:+g} steps "
+                f"({len(all_g)} test items, {len(all_m)} memorized samples; one-sided Mann-Whitney p {p[1]:.2g})"),
                 f"matched delays: {len(delays)} pairs" + (f", median {np.median(delays):+g} steps, "
                 f"{int((delays > 0).sum())} positive" if len(delays) else "")]  # fmt: skip
     if p[1] < settings.alpha:
@@ -305,8 +305,8 @@ def trend_verdict(groups: Sequence[GroupSeries], claim: Claim, settings: Verdict
     eligible = [g for g in groups if g.n >= s.min_group_size and np.isfinite(g.metric[g.t_index :]).sum() >= s.min_trend_points]
     numbers["n"] = len(eligible)
     if len(eligible) < s.min_groups:
-        evidence = [f"{len(eligible)} of {len(groups)} groups have >= {s.min_group_size} samples and >= {s.min_trend_points} "
-                    f"checkpoints from t* on (need {s.min_groups})"]  # fmt: skip
+        evidence = [(f"{len(eligible)} of {len(groups)} groups have >= {s.min_group_size} samples and >= {s.min_trend_points} "
+                    f"checkpoints from t* on (need {s.min_groups})")]  # fmt: skip
         return _result("undecided", "too few groups", evidence, **numbers)
     main = _change_test(eligible, lambda g: g.metric)
     ends = [_end_change(g.metric[g.t_index :]) for g in eligible]
@@ -314,9 +314,9 @@ def trend_verdict(groups: Sequence[GroupSeries], claim: Claim, settings: Verdict
     half = special.stdtrit(main.df, 0.975) * main.se if main.df >= 1 else np.nan
     numbers.update(fraction=float(np.mean([sign * c > 0 for c in ends])), estimate=main.estimate, ci_low=main.estimate - half,
                    ci_high=main.estimate + half, p_value=main.p_value(sign))  # fmt: skip
-    evidence = [f"{sum(sign * c > 0 for c in ends)}/{len(eligible)} groups {word} from t* to the end; weighted mean change "
+    evidence = [(f"{sum(sign * c > 0 for c in ends)}/{len(eligible)} groups {word} from t* to the end; weighted mean change "
                 f"{main.estimate:+.2%} of the t* value per checkpoint (95% CI [{numbers['ci_low']:+.2%}, {numbers['ci_high']:+.2%}], "
-                f"one-sided p {numbers['p_value']:.2g}, {main.df + 1} changes, weights = group sizes)"]  # fmt: skip
+                f"one-sided p {numbers['p_value']:.2g}, {main.df + 1} changes, weights = group sizes)")]  # fmt: skip
     verdict = _direction(main, sign, s.trend_margin, s.alpha)
     if verdict == "against":
         return _result("does not hold", _against_reason(main, sign, s.alpha, f"{s.trend_margin:.1%} per checkpoint"), evidence, **numbers)
@@ -459,9 +459,9 @@ def correlation_verdict(
     low, high = main.interval(0.95)
     numbers.update(estimate=main.r, ci_low=low, ci_high=high, r_diff=main.r_diff, p_value=main.p_value(sign))
     where = f" from step {first_step}" if first_step is not None else ""
-    evidence = [f"r = {main.r:+.2f} over {main.n} checkpoints{where} (95% CI [{low:+.2f}, {high:+.2f}]: {main.describe_interval()}); "
+    evidence = [(f"r = {main.r:+.2f} over {main.n} checkpoints{where} (95% CI [{low:+.2f}, {high:+.2f}]: {main.describe_interval()}); "
                 f"first differences r = {main.r_diff:+.2f}; one-sided p levels {main.p_levels[sign]:.2g}, "
-                f"differences {main.p_diff[sign]:.2g}"]  # fmt: skip
+                f"differences {main.p_diff[sign]:.2g}")]  # fmt: skip
     verdict = _direction(main, sign, s.correlation_margin, s.alpha)
     if verdict == "against":
         return _result("does not hold", _against_reason(main, sign, s.alpha, f"|r| < {s.correlation_margin:g}"), evidence, **numbers)
