@@ -99,10 +99,10 @@ class VerdictSettings:
     """|r| below which a correlation counts as absent (claims 3, 4: does not hold; claim 5: holds)."""
 
     def __post_init__(self):
-        for name in ("min_group_size", "min_groups", "min_trend_points", "min_checkpoints"):
+        for name, least in (("min_group_size", 1), ("min_groups", 1), ("min_trend_points", 3), ("min_checkpoints", 4)):
             value = getattr(self, name)
-            if int(value) != value or value < (3 if name in ("min_trend_points", "min_checkpoints") else 1):
-                raise ValueError(f"verdicts.{name} must be an integer >= {3 if 'min_t' in name or 'ckp' in name else 1}, got {value!r}")
+            if int(value) != value or value < least:
+                raise ValueError(f"verdicts.{name} must be an integer >= {least}, got {value!r}")
         if not 0 < self.alpha < 0.5:
             raise ValueError(f"verdicts.alpha must be in (0, 0.5), got {self.alpha!r}")
         if self.trend_margin < 0 or not 0 <= self.correlation_margin < 1:
@@ -442,7 +442,7 @@ def _correlation(columns: Mapping[str, np.ndarray], accuracy: np.ndarray, column
     metric = column(columns) if callable(column) else columns[column]
     keep = np.isfinite(metric).all(axis=0) & np.isfinite(accuracy).all(axis=0)
     n = int(keep.sum())
-    return (controls.correlation_test(metric[:, keep], accuracy[:, keep]) if n >= max(settings.min_checkpoints, 4) else None), n
+    return (controls.correlation_test(metric[:, keep], accuracy[:, keep]) if n >= settings.min_checkpoints else None), n
 
 
 def correlation_verdict(
