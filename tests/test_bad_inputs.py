@@ -243,14 +243,13 @@ def test_match_groups(similarity):
 
 @FAST
 @given(arrays(max_dims=2), arrays(max_dims=2), st.sampled_from([1, 0, np.inf, 2.5]))
-def test_controls(metric, accuracy, n_boot):
-    names = ("metric", "accuracy", "n_boot")
-    r = call(controls.correlation_estimate, names, metric, accuracy)
-    ci = call(controls.bootstrap_correlation, names, metric, accuracy, n_boot=n_boot)
-    assert ci is INVALID or r is not INVALID
-    if r is not INVALID:
-        assert np.isnan(r) or -1 - 1e-9 <= r <= 1 + 1e-9
-    trend = call(controls.post_memorization_trend, ("values", "t_index"), metric, n_boot)
+def test_controls(metric, accuracy, t_index):
+    names = ("metric", "accuracy")
+    test = call(controls.correlation_test, names, metric, accuracy)
+    if test is not INVALID:
+        assert np.isnan(test.r) or -1 - 1e-9 <= test.r <= 1 + 1e-9
+        assert all(np.isnan(p) or 0 <= p <= 1 for p in (test.p_value(1), test.p_value(-1)))
+    trend = call(controls.post_memorization_trend, ("values", "t_index"), metric, t_index)
     if trend is not INVALID:
         assert trend["n_points"] <= metric.size
 
@@ -290,8 +289,9 @@ def test_consistency_refuses_logits(fn):
 
 
 def test_memorization_refuses_a_negative_epsilon_and_negative_losses():
-    loss = np.array([[2.0, 0.42], [1.0, 0.4]])  # sample 0 memorized at T, sample 1 from the start
-    assert memorization.memorization_index(loss, epsilon=1.0).tolist() == [1, 0]
+    loss = np.array([[2.0, 0.42], [1.0, 0.4]])  # sample 0 memorized only at T (not counted), sample 1 from the start
+    assert memorization.memorization_index(loss, epsilon=1.0).tolist() == [-1, 0]
+    assert memorization.memorization_index(loss, epsilon=1.0, include_final=True).tolist() == [1, 0]
     with pytest.raises(ValueError, match=r"epsilon: expected a number > 0, got -1"):
         memorization.memorization_index(loss, epsilon=-1)
     with pytest.raises(ValueError, match=r"loss: has negative values \(min -2\)"):

@@ -5,13 +5,13 @@ import pytest
 from scipy import stats
 
 from grokmon.controls import (
-    bootstrap_correlation,
-    correlation_estimate,
+    changes_from,
+    correlation_test,
     entropy_distance_correlation,
     entropy_distance_pairs,
-    permutation_pvalue,
-    post_memorization_trend,
     routing_entropy,
+    stouffer,
+    weighted_mean_test,
 )
 from grokmon.pathways import mean_pairwise_distance, sample_pairs
 
@@ -113,90 +113,69 @@ def test_entropy_distance_correlation_is_the_correlation_of_the_pairs():
     assert low["mean_distance"] == pytest.approx(2.0) and low["mean_entropy"] == pytest.approx(math.log(2) / 2)
 
 
-def test_post_memorization_trend_hand_values():
-    # From index 1: points 4, 3, (NaN dropped), 2, 2 at indices 0, 1, 3, 4. Ranks 4, 3, 1.5, 1.5 vs 1..4:
-    # sum dx*dr = -4.5, sum dx^2 = 5, sum dr^2 = 4.5 -> rho = -4.5 / sqrt(22.5) = -3/sqrt(10) = -0.948683.
-    out = post_memorization_trend([5, 4, 3, np.nan, 2, 2], 1)
-    assert out["spearman"] == pytest.approx(-3 / math.sqrt(10))
-    assert (out["change"], out["relative_change"], out["start"], out["end"], out["n_points"]) == (-2.0, -0.5, 4.0, 2.0, 4)
-    flat = post_memorization_trend([9, 3, 3, 3], 1)
-    assert flat["spearman"] == 0.0 and flat["change"] == 0.0  # no trend, not undefined
-    two = post_memorization_trend([1, 2, 3, 4], 2)
-    assert np.isnan(two["spearman"]) and two["change"] == 1.0 and two["relative_change"] == pytest.approx(1 / 3)
-    empty = post_memorization_trend([1, np.nan, np.nan], 1)
-    assert empty["n_points"] == 0 and np.isnan(empty["change"])
-    assert np.isnan(post_memorization_trend([0, 0, 1, 2], 0)["relative_change"])  # starts at 0
+def test_weighted_mean_test_hand_values():
+    # Equal weights: the one-sample t-test (mean 2, sd 1, se 1/sqrt(3), df 2).
+    t = weighted_mean_test(np.array([1.0, 2.0, 3.0]), np.ones(3))
+    assert (t.estimate, t.se, t.df) == pytest.approx((2.0, 1 / math.sqrt(3), 2))
+    assert t.p_value(1) == pytest.approx(stats.ttest_1samp([1, 2, 3], 0, alternative="greater").pvalue)
+    assert t.p_value(-1) == pytest.approx(1 - t.p_value(1))
+    assert t.bound(-1, 0.05) == pytest.approx(-2 + stats.t.ppf(0.95, 2) / math.sqrt(3))
+    # Weights 3, 1: estimate (3*1 + 1*5)/4 = 2; s2 = (3*1 + 1*9)/1 = 12; se = sqrt(12/4) = sqrt(3).
+    w = weighted_mean_test(np.array([1.0, 5.0]), np.array([3.0, 1.0]))
+    assert (w.estimate, w.se, w.df) == pytest.approx((2.0, math.sqrt(3), 1))
+    assert np.isnan(weighted_mean_test(np.array([1.0]), np.ones(1)).p_value(1))
+    with pytest.raises(ValueError, match="weights"):
+        weighted_mean_test(np.array([1.0, 2.0]), np.array([1.0, 0.0]))
 
 
-@pytest.mark.parametrize("t_index", [-1, 4, 1.5])
-def test_post_memorization_trend_bad_index(t_index):
-    with pytest.raises(ValueError, match="t_index"):
-        post_memorization_trend([1, 2, 3, 4], t_index)
+def test_changes_from_drops_undefined_points():
+    assert changes_from(np.array([9.0, 4.0, np.nan, 3.0, 1.0]), 1).tolist() == [-1.0, -2.0]
+    assert changes_from(np.array([1.0, 2.0]), 1).size == 0
 
 
-def test_permutation_pvalue_exact_for_monotone_series():
-    # Only the identity and the reversed order reach |r| = 1 among the 5! = 120 orders: p = 2/120.
-    x = np.arange(5.0)
-    assert permutation_pvalue(x, 2 * x + 1) == pytest.approx(2 / 120)
-    assert permutation_pvalue(x**3, x, method="spearman") == pytest.approx(2 / 120)
-    # 8! = 40320 > n_perm: random orders, (1 + 0) / (1 + 1000) unless a random order is monotone.
-    x8 = np.arange(8.0)
-    assert permutation_pvalue(x8, x8, n_perm=1000, seed=3) <= 2 / 1001
+def test_correlation_test_levels_and_differences():
+    x = np.array([0.0, 1.0, 3.0, 4.0, 7.0, 8.0])  # steps 1, 2, 1, 3, 1: both series move together
+    t = correlation_test(2 * x + 1, x)
+    assert t.r == pytest.approx(1.0) and t.r_diff == pytest.approx(1.0) and t.n == 6
+    assert t.p_value(1) < 1e-6 and t.p_value(-1) == pytest.approx(1.0)
+    # A straight line against a straight line: r = 1 in levels, but the differences are constant -> no test.
+    line = correlation_test(np.arange(6.0), np.arange(6.0))
+    assert line.r == pytest.approx(1.0) and np.isnan(line.r_diff) and np.isnan(line.p_value(1))
+    # One seed: Fisher z CI z +- 1.96 / sqrt(n - 3); several: t over the seeds' z.
+    y = np.array([0.2, 0.1, 0.5, 0.4, 0.9, 0.6])
+    one = correlation_test(y, x)
+    r = stats.pearsonr(y, x).statistic
+    half = stats.norm.ppf(0.975) / math.sqrt(3)
+    assert one.interval(0.95) == pytest.approx((math.tanh(math.atanh(r) - half), math.tanh(math.atanh(r) + half)))
+    assert one.p_levels[1] == pytest.approx(stats.pearsonr(y, x, alternative="greater").pvalue)
+    three = correlation_test(np.stack([y, y, -y]), np.stack([x, x, x]))
+    z = np.arctanh([r, r, -r])
+    half3 = stats.t.ppf(0.975, 2) * z.std(ddof=1) / math.sqrt(3)
+    assert three.r == pytest.approx(r / 3) and three.interval(0.95) == pytest.approx((math.tanh(z.mean() - half3), math.tanh(z.mean() + half3)))
+    assert "3 seeds" in three.describe_interval() and "1 seed" in one.describe_interval()
+    # Stouffer over seeds: p levels of y, y, -y combined.
+    ps = [stats.pearsonr(v, x, alternative="greater").pvalue for v in (y, y, -y)]
+    assert three.p_levels[1] == pytest.approx(stats.combine_pvalues(ps, method="stouffer").pvalue)
 
 
-def test_permutation_pvalue_hand_counts():
-    # Spearman of 1,2,4,3 vs 1..4: rho = 1 - 6*2/60 = 0.8. Among the 24 orders |rho| >= 0.8 needs
-    # sum d^2 <= 2 (identity + 3 adjacent swaps) or >= 18 (reverse + 3): 8/24.
-    assert permutation_pvalue([1, 2, 4, 3], [1, 2, 3, 4], method="spearman") == pytest.approx(1 / 3)
-    # A symmetric series has r = 0 with a linear one: every order is at least as extreme.
-    assert permutation_pvalue([1, 2, 3, 2, 1], [0, 1, 2, 3, 4]) == 1.0
-    assert np.isnan(permutation_pvalue([1, 1, 1, 1], [0, 1, 2, 3]))
+def test_correlation_test_p_values_are_pearsonr_s():
+    rng = np.random.default_rng(3)
+    metric, accuracy = rng.normal(size=(3, 7)), rng.normal(size=(3, 7))
+    t = correlation_test(metric, accuracy)
+    ps = [stats.pearsonr(m, a, alternative="less").pvalue for m, a in zip(metric, accuracy)]
+    assert t.p_levels[-1] == pytest.approx(stats.combine_pvalues(ps, method="stouffer").pvalue, rel=1e-9)
+    ps = [stats.pearsonr(np.diff(m), np.diff(a), alternative="greater").pvalue for m, a in zip(metric, accuracy)]
+    assert t.p_diff[1] == pytest.approx(stats.combine_pvalues(ps, method="stouffer").pvalue, rel=1e-9)
+    assert t.r == pytest.approx(np.mean([stats.pearsonr(m, a).statistic for m, a in zip(metric, accuracy)]))
 
 
-def test_bootstrap_correlation_monotone_and_near_linear():
-    x = np.arange(8.0)
-    assert bootstrap_correlation(x, 3 * x) == pytest.approx((1.0, 1.0))  # every defined resample has r = 1
-    noisy = x + np.array([0.3, -0.3, 0.2, -0.2, 0.4, -0.4, 0.1, -0.1])
-    low, high = bootstrap_correlation(noisy, x, n_boot=1000, seed=0)
-    assert 0.9 <= low < correlation_estimate(noisy, x) < high <= 1.0
-    assert bootstrap_correlation(noisy, x, seed=0) == bootstrap_correlation(noisy, x, seed=0)  # seeded
+def test_stouffer():
+    assert stouffer([0.2]) == 0.2 and np.isnan(stouffer([np.nan]))
+    assert stouffer([0.05, 0.05]) == pytest.approx(stats.norm.sf(2 * stats.norm.isf(0.05) / math.sqrt(2)))
 
 
-def test_bootstrap_correlation_resamples_seeds():
-    # Per-seed r = +1, +1, -1: estimate 1/3. Resampled means of 3 seeds take values -1, -1/3, 1/3, 1;
-    # P(all three draws are the -1 seed) = 1/27 > 2.5% and P(none) = 8/27, so the 95% CI is [-1, 1].
-    x = np.arange(5.0)
-    metric, accuracy = np.stack([x, 2 * x, -x]), np.stack([x, x, x])
-    assert correlation_estimate(metric, accuracy) == pytest.approx(1 / 3)
-    assert bootstrap_correlation(metric, accuracy, n_boot=2000, seed=0) == pytest.approx((-1.0, 1.0))
-    assert bootstrap_correlation(metric[:2], accuracy[:2]) == pytest.approx((1.0, 1.0))
-    one_defined = np.stack([x, np.ones(5)])  # the constant seed has no correlation
-    assert np.isnan(bootstrap_correlation(one_defined, accuracy[:2])).all()
-    assert correlation_estimate(one_defined, accuracy[:2]) == pytest.approx(1.0)
-
-
-def test_seed_permutation_pvalue_small_for_agreeing_seeds():
-    x = np.arange(6.0)
-    metric = np.stack([x, x**2, -x[::-1]])  # all three seeds rise with accuracy
-    assert permutation_pvalue(metric, np.stack([x] * 3), n_perm=500, seed=0) <= 3 / 501
-
-
-@pytest.mark.parametrize(
-    "kwargs, match",
-    [
-        ({"metric": [1, 2, 3], "accuracy": [1, 2], "method": "pearson"}, "accuracy shape"),
-        ({"metric": [1, 2, 3], "accuracy": [1, 2, 3], "method": "kendall"}, "method"),
-        ({"metric": [1, 2], "accuracy": [1, 2], "method": "pearson"}, ">= 3 checkpoints"),
-        ({"metric": [1, np.nan, 3], "accuracy": [1, 2, 3], "method": "pearson"}, "finite"),
-    ],
-)
-def test_bad_series(kwargs, match):
-    with pytest.raises(ValueError, match=match):
-        bootstrap_correlation(**kwargs)
-
-
-def test_bad_counts():
-    with pytest.raises(ValueError, match="n_boot"):
-        bootstrap_correlation([1, 2, 3], [1, 2, 3], n_boot=0)
-    with pytest.raises(ValueError, match="n_perm"):
-        permutation_pvalue([1, 2, 3], [1, 2, 3], n_perm=2.5)
+def test_bad_correlation_input():
+    with pytest.raises(ValueError, match="n_ckpt >= 4"):
+        correlation_test([1, 2, 3], [1, 2, 3])
+    with pytest.raises(ValueError, match="finite"):
+        correlation_test([1, np.nan, 3, 4], [1, 2, 3, 4])

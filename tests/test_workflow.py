@@ -182,9 +182,9 @@ def test_bad_config_fails_before_any_job_naming_the_key(tmp_path):
 def test_verdict_table_covers_every_claim_and_domain(workflow_run):
     table = pd.read_csv(run_results(workflow_run) / "verdicts/claims.tsv", sep="\t")
     assert set(table["domain"]) == set(DOMAINS)
-    assert set(table["number"]) == {1, 2, 3, 4, 5}
+    assert set(table["number"]) == {0, 1, 2, 3, 4, 5}  # 0: the grokking precondition
     assert set(table["verdict"]) <= {"holds", "does not hold", "explained by a control", "undecided"}
-    assert (table["n_seeds"] == 1).all()
+    assert (table["n_seeds"] == 1).all() and (table["claim"] == "generalization_lags").sum() == len(DOMAINS)
     assert (run_results(workflow_run) / "verdicts/claims.md").read_text().count("|") > 20
 
 
@@ -204,7 +204,9 @@ def test_more_seeds_plan_only_the_new_replicates_and_the_pooled_verdicts(workflo
 def test_verdicts_pool_the_seeds(workflow_run, tmp_path):
     """The verdicts rule on two seeds' tables (seed 1: seed 0's accuracy reversed) gives n_seeds 2 and the per-seed mean r."""
     tables = {}
-    for name in [f"pathways/{d}.groups.tsv" for d in DOMAINS] + [f"correlation/{d}.series.tsv" for d in DOMAINS]:
+    lag = [f"matching/{d}.tsv" for d in DOMAINS] + [f"memorization/{d}/t_star.tsv" for d in DOMAINS]
+    lag += [f"generalization/{d}/t_sharp.tsv" for d in DOMAINS]  # the precondition row's inputs
+    for name in [f"pathways/{d}.groups.tsv" for d in DOMAINS] + [f"correlation/{d}.series.tsv" for d in DOMAINS] + lag:
         table = pd.read_csv(results(workflow_run) / name, sep="\t")
         flipped = table.assign(accuracy=table["accuracy"].to_numpy()[::-1]) if name.endswith("series.tsv") else table
         for seed, t in ((0, table), (1, flipped)):

@@ -42,12 +42,19 @@ rule table1:
         "../scripts/table1.py"
 
 
-# One verdict per paper claim, pooled over every seed of the run.
+# One verdict per paper claim (and the grokking precondition), pooled over every seed of the run.
 rule verdicts:
     input:
         groups=expand(out("pathways/{domain}.groups.tsv"), seed=SEEDS, domain=DOMAINS),
         series=expand(
             out("correlation/{domain}.series.tsv"), seed=SEEDS, domain=DOMAINS
+        ),
+        matching=expand(out("matching/{domain}.tsv"), seed=SEEDS, domain=DOMAINS),
+        t_star=expand(
+            out("memorization/{domain}/t_star.tsv"), seed=SEEDS, domain=DOMAINS
+        ),
+        t_sharp=expand(
+            out("generalization/{domain}/t_sharp.tsv"), seed=SEEDS, domain=DOMAINS
         ),
     output:
         tsv=run_out("verdicts/claims.tsv"),
@@ -64,5 +71,6 @@ rule verdicts:
         seeds=SEEDS,
         domains=DOMAINS,
         correlation=section("correlation"),
+        verdicts=section("verdicts"),
     script:
         "../scripts/verdicts.py"

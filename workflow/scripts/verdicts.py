@@ -1,8 +1,8 @@
-"""One verdict per paper claim and domain, decided by the numbers and their controls, pooled over the run's seeds."""
+"""One verdict per paper claim and domain (and the grokking precondition), decided by tests and controls, pooled over the run's seeds."""
 
 from grokmon.io import read_tsv, write_text, write_tsv
 from grokmon.jobs import start_job
-from grokmon.verdicts import claim_verdicts, verdicts_markdown
+from grokmon.verdicts import VerdictSettings, claim_verdicts, verdicts_markdown
 
 
 def per_seed_tables(paths, seeds, domains):
@@ -13,12 +13,14 @@ def per_seed_tables(paths, seeds, domains):
 
 def main(snakemake):
     start_job(snakemake)
-    seeds, domains = snakemake.params.seeds, snakemake.params.domains
+    seeds, domains, window = snakemake.params.seeds, snakemake.params.domains, snakemake.params.correlation
+    inputs = snakemake.input
     table = claim_verdicts(
-        groups=per_seed_tables(snakemake.input.groups, seeds, domains),
-        series=per_seed_tables(snakemake.input.series, seeds, domains),
-        checkpoints=snakemake.params.correlation["checkpoints"],
-        seed=seeds[0],
+        **{name: per_seed_tables(getattr(inputs, name), seeds, domains) for name in ("groups", "series", "matching", "t_star", "t_sharp")},
+        checkpoints=window["checkpoints"],
+        last_k=window.get("last_k"),
+        rise_floor=window.get("rise_floor"),
+        settings=VerdictSettings.from_config(snakemake.params.verdicts),
     )
     write_tsv(snakemake.output.tsv, table)
     write_text(snakemake.output.md, verdicts_markdown(table))
