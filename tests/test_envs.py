@@ -16,8 +16,8 @@ FAMILIES = ("torch", "analysis", "report")
 # grokmon modules whose rules run in the slim envs; every other module (and the toy subpackage) runs in torch,
 # which holds the analysis stack too but no matplotlib.
 ANALYSIS_MODULES = {"io", "jobs", "config", "texts", "memorization", "generalization", "pathways", "consistency",
-                    "correlation", "tables", "controls", "verdicts"}
-REPORT_MODULES = ANALYSIS_MODULES | {"figures"}
+                    "correlation", "tables", "controls", "verdicts", "validation", "numerics"}
+REPORT_MODULES = ANALYSIS_MODULES | {"figures", "ablation_figures", "theory", "sweeps", "parameters"}
 # imports the family's rules need even where a module imports them lazily (io.read_tsv -> pandas, ...)
 REQUIRED_IMPORTS = {
     "analysis": {"numpy", "scipy", "pandas", "rapidfuzz", "Levenshtein", "yaml", "jsonschema"},
