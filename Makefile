@@ -16,7 +16,7 @@ export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: env demo demo-seeds test test-slurm lint bench clean
+.PHONY: env demo demo-docs demo-check demo-seeds test test-slurm lint bench clean
 
 env: $(STAMP)
 
@@ -35,6 +35,20 @@ demo: $(STAMP)
 	@echo "Report:   $(CURDIR)/results/demo/report.html"
 	@echo "Table 1:  $(CURDIR)/results/demo/seed0/correlation/table1.tsv"
 	@echo "Verdicts: $(CURDIR)/results/demo/verdicts/claims.md"
+
+# The demo's numbers in docs/ come from `make demo` on a pinned run (docs/reproducibility.md): demo-docs copies
+# them there (commit the change); demo-check runs the demo and fails unless this machine reproduces them byte for byte.
+DEMO_DOCS := seed0/correlation/table1.tsv:demo_table1.tsv verdicts/claims.md:demo_verdicts.md \
+	seed0/figures/fig1_memorization.png:images/demo_fig1.png seed0/figures/fig4_distance.png:images/demo_fig4.png \
+	seed0/figures/fig13_entropy_distance.png:images/demo_fig13.png
+DEMO_TABLES := seed0/correlation/table1.tsv:demo_table1.tsv verdicts/claims.md:demo_verdicts.md
+
+demo-docs:
+	for pair in $(DEMO_DOCS); do cp results/demo/$${pair%%:*} docs/$${pair##*:} || exit 1; done
+
+demo-check: demo
+	for pair in $(DEMO_TABLES); do cmp results/demo/$${pair%%:*} docs/$${pair##*:} || exit 1; done
+	@echo "docs/ reproduced byte for byte: $(DEMO_TABLES)"
 
 # The demo with three seeds (config/seeds.yaml on top of the demo config): verdicts pooled over seeds, ~3x the time.
 demo-seeds: $(STAMP)
