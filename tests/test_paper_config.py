@@ -170,8 +170,9 @@ def test_fetch_waits_for_an_eviction_to_keep_at_most_max_cached(paper_dry_run):
     window = PAPER["checkpoints"]["max_cached"]
     waits = {int(re.search(r"checkpoints/(\d+)/", " ".join(_files(b, "output"))).group(1)): _files(b, "input")
              for r, b in paper_dry_run if r == "fetch_checkpoint"}
-    assert window == 3 and waits == {
-        s: [f"results/olmoe/seed0/checkpoints/{PAPER_STEPS[i - window]}/evicted.json"] if i >= window else []
+    assert window == 3 and waits == {  # and every fetch waits for the preflight
+        s: [f"results/olmoe/seed0/checkpoints/{PAPER_STEPS[i - window]}/evicted.json"] * (i >= window)
+        + ["results/olmoe/preflight.json"]
         for i, s in enumerate(PAPER_STEPS)}
 
 

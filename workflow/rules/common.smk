@@ -49,7 +49,9 @@ def run_out(path):
 
 
 # Hub runs check revisions, datasets and disk before the first download (rule preflight).
-PREFLIGHT = [run_out("preflight.json")] if config["checkpoints"]["source"] == "hub" else []
+PREFLIGHT = (
+    [run_out("preflight.json")] if config["checkpoints"]["source"] == "hub" else []
+)
 
 
 def each(pattern, **values):
