@@ -9,7 +9,8 @@ from grokmon import io
 from grokmon.capture import load_model
 from grokmon.cli import METRICS, main, split_model
 from grokmon.monitor import probe_metrics
-from tiny_models import TEXTS, tiny_llama, tiny_olmoe, tiny_tokenizer
+from grokmon.virtual_experts import set_virtual_experts
+from tiny_models import TEXTS, tiny_gpt2, tiny_llama, tiny_olmoe, tiny_tokenizer
 
 GROKMON = str(Path(sys.executable).with_name("grokmon"))
 
@@ -18,10 +19,13 @@ GROKMON = str(Path(sys.executable).with_name("grokmon"))
 def files(tmp_path_factory):
     root = tmp_path_factory.mktemp("cli")
     tok = tiny_tokenizer()
+    dense = tiny_llama(tok, num_hidden_layers=3)
+    set_virtual_experts(dense.config, n_experts=8)  # saved in its config.json
     for name, model in (
         ("a", tiny_olmoe(tok, seed=0, num_hidden_layers=3)),
         ("b", tiny_olmoe(tok, seed=1, num_hidden_layers=3)),
-        ("dense", tiny_llama(tok)),
+        ("dense", dense),
+        ("unknown", tiny_gpt2(tok)),
     ):
         model.save_pretrained(root / name)
         tok.save_pretrained(root / name)
@@ -67,6 +71,15 @@ def test_pathways_prints_and_saves_the_library_values(files, capsys):
     assert expected["distance"] > 0 and 0 < expected["consistency"] < 1
 
 
+def test_pathways_on_a_dense_checkpoint_uses_its_virtual_experts(files, capsys):
+    argv = ["pathways", "--model", str(files / "dense"), "--data", str(files / "data.jsonl"), "--text-field", "body"]
+    assert main(argv) == 0
+    printed = _printed(capsys.readouterr().out)
+    expected = _expected(files / "dense")
+    assert {k: float(printed[k]) for k in METRICS} == pytest.approx(expected, rel=1e-5)
+    assert expected["distance"] > 0
+
+
 def test_compare_prints_a_table_and_saves_it_with_a_plot(files, capsys):
     out, models = files / "out_many", [str(files / "a"), str(files / "b")]
     argv = [
@@ -99,7 +112,7 @@ def test_bad_input_exits_2_with_a_clear_message(files, capsys):
         (["--model", a, "--data", str(files / "missing.jsonl")], "--data: no such file"),
         (["--model", a, "--data", str(files / "empty.jsonl")], "has no rows"),
         (["--model", a, "--data", data], "--text-field: row 0"),  # rows have "body", not "text"
-        (["--model", str(files / "dense"), "--data", data, "--text-field", "body"], "'llama' is not a supported MoE"),
+        (["--model", str(files / "unknown"), "--data", data, "--text-field", "body"], "'gpt2' is not a supported"),
         (["--model", str(files / "nowhere"), "--data", data, "--text-field", "body"], "no such directory"),
         (
             ["--model", "no-org/no-model", "--data", data, "--text-field", "body"],
@@ -114,13 +127,13 @@ def test_bad_input_exits_2_with_a_clear_message(files, capsys):
     assert usage.value.code == 2
 
 
-def test_console_script_dense_model_exits_2_without_traceback(files):
+def test_console_script_unsupported_model_exits_2_without_traceback(files):
     proc = subprocess.run(
         [
             GROKMON,
             "pathways",
             "--model",
-            str(files / "dense"),
+            str(files / "unknown"),
             "--data",
             str(files / "data.jsonl"),
             "--text-field",
@@ -130,7 +143,7 @@ def test_console_script_dense_model_exits_2_without_traceback(files):
         text=True,
     )
     assert proc.returncode == 2
-    assert "Traceback" not in proc.stderr and "not a supported MoE architecture" in proc.stderr
+    assert "Traceback" not in proc.stderr and "not a supported architecture" in proc.stderr
 
 
 def test_split_model():
