@@ -30,6 +30,7 @@ include: "workflow/rules/matching.smk"
 include: "workflow/rules/pathways.smk"
 include: "workflow/rules/correlation.smk"
 include: "workflow/rules/figures.smk"
+include: "workflow/rules/comparison.smk"
 
 
 # Every seed's replicate (results/{run}/seed{seed}/), then the verdicts over all seeds.
@@ -41,3 +42,4 @@ rule all:
         figures=expand(FIGURES, seed=SEEDS),
         evicted=expand(EVICTED, seed=SEEDS),
         verdicts=run_out("verdicts/claims.tsv"),
+        comparison=COMPARISON,
