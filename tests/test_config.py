@@ -58,6 +58,7 @@ def test_defaults_are_filled_for_missing_sections():
         (lambda c: c["toy"]["model"].update(kind="sparse"), ["'toy.model.kind'", "'moe', 'dense'"]),
         (lambda c: c.update(virtual_experts={"partition": "kmeans"}), ["'virtual_experts.partition'", "'contiguous'"]),
         (lambda c: c.update(virtual_experts={"k": 4}), ["'k'", "n_experts"]),
+        (lambda c: c.update(compare_with="demo"), ["'compare_with' names this run ('demo')"]),
     ],
 )
 def test_bad_config_names_the_key(edit, expected):

@@ -17,14 +17,16 @@ def side_by_side(tables: Mapping[str, pd.DataFrame], keys: Sequence[str], values
     "{label} {value}" for each label of `tables` (a run name) and each of `values`; missing cells are NaN."""
     if len(tables) < 2:
         raise ValueError(f"tables: need at least 2 runs, got {len(tables)}")
-    merged = None
     for label, table in tables.items():
         missing = [c for c in (*keys, *values) if c not in table]
         if missing:
             raise ValueError(f"tables[{label!r}]: lacks columns {missing}")
+    keys = list(keys)
+    merged = pd.concat([table[keys] for table in tables.values()]).drop_duplicates(ignore_index=True)
+    for label, table in tables.items():
         part = table[[*keys, *values]].rename(columns={v: f"{label} {v}" for v in values})
-        merged = part if merged is None else merged.merge(part, on=list(keys), how="outer", sort=False)
-    return merged.reset_index(drop=True)
+        merged = merged.merge(part, on=keys, how="left")
+    return merged
 
 
 def comparison_markdown(table1: Mapping[str, pd.DataFrame], verdicts: Mapping[str, pd.DataFrame]) -> str:
