@@ -16,7 +16,7 @@ export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: env demo demo-docs demo-check demo-seeds test test-slurm lint bench clean
+.PHONY: env demo demo-docs demo-check demo-seeds demo-dense test test-slurm lint bench clean
 
 env: $(STAMP)
 
@@ -57,6 +57,15 @@ demo-seeds: $(STAMP)
 	@echo
 	@echo "Report:   $(CURDIR)/results/demo-seeds/report.html"
 	@echo "Verdicts: $(CURDIR)/results/demo-seeds/verdicts/claims.md"
+
+# The dense control (config/dense.yaml on top of the demo config, issue #17), after the demo: its report puts the
+# demo's and the dense twin's Table 1 and verdicts side by side (results/dense/comparison/demo.md).
+demo-dense: demo
+	$(BIN)/snakemake --cores $(CORES) --configfile config/config.yaml config/dense.yaml --config compare_with=demo
+	$(BIN)/snakemake --cores $(CORES) --configfile config/config.yaml config/dense.yaml --config compare_with=demo --report results/dense/report.html
+	@echo
+	@echo "Report:     $(CURDIR)/results/dense/report.html"
+	@echo "Comparison: $(CURDIR)/results/dense/comparison/demo.md"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q tests

@@ -31,6 +31,7 @@ include: "workflow/rules/pathways.smk"
 include: "workflow/rules/correlation.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/ablations.smk"
+include: "workflow/rules/comparison.smk"
 
 
 # Every seed's replicate (results/{run}/seed{seed}/), then the verdicts over all seeds.
@@ -43,3 +44,4 @@ rule all:
         ablations=expand(ABLATIONS, seed=SEEDS),
         evicted=expand(EVICTED, seed=SEEDS),
         verdicts=run_out("verdicts/claims.tsv"),
+        comparison=COMPARISON,

@@ -22,7 +22,7 @@ monitor = PathwayMonitor(
     every=10,
     csv_path=csv_path,
     loggers=[lambda step, m: print(f"step {step}: distance {m['distance']:.2f} C_i {m['consistency']:.3f}")],
-    model=model,  # validates the architecture now (a dense model raises here)
+    model=model,  # validates the architecture now (an unsupported model raises here)
 )
 model.train()
 for step in range(1, 31):

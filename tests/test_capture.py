@@ -1,9 +1,10 @@
-"""Routing capture and the MoE registry on tiny random OLMoE, Mixtral, Qwen2-MoE, Qwen3-MoE (and a dense Llama)."""
+"""Routing capture and the MoE registry on tiny random OLMoE, Mixtral, Qwen2-MoE, Qwen3-MoE (and an unregistered GPT-2);
+dense models: tests/test_virtual_experts.py."""
 
 import numpy as np
 import pytest
 import torch
-from tiny_models import TEXTS, tiny_llama, tiny_mixtral, tiny_olmoe, tiny_qwen2_moe, tiny_qwen3_moe, tiny_tokenizer
+from tiny_models import TEXTS, tiny_gpt2, tiny_mixtral, tiny_olmoe, tiny_qwen2_moe, tiny_qwen3_moe, tiny_tokenizer
 
 from grokmon import io
 from grokmon.architectures import UnsupportedArchitectureError, get_router_spec, moe_routers
@@ -108,11 +109,11 @@ def test_qwen2_moe_shared_expert_is_not_a_route(tok):
     assert router_weights(model).shape[1] == 6  # routed experts only, no shared expert row
 
 
-def test_dense_model_is_unsupported(tok):
+def test_unregistered_model_is_unsupported(tok):
     with pytest.raises(UnsupportedArchitectureError, match="olmoe") as err:
-        capture_routes(tiny_llama(tok), tok, TEXTS, progress=False)
+        capture_routes(tiny_gpt2(tok), tok, TEXTS, progress=False)
     assert isinstance(err.value, ValueError)
-    assert "llama" in str(err.value) and "qwen3_moe" in str(err.value)
+    assert "'gpt2'" in str(err.value) and "qwen3_moe" in str(err.value) and "llama" in str(err.value)
     with pytest.raises(UnsupportedArchitectureError, match="no MoE layer"):
         router_weights(tiny_qwen2_moe(tok, mlp_only_layers=[0, 1, 2]))
 
@@ -136,7 +137,7 @@ def test_bad_inputs_raise(tok):
     with pytest.raises(ValueError, match="shard_size"):
         iter_capture(model, tok, TEXTS, shard_size=0)  # raised at the call, before any iteration
     with pytest.raises(UnsupportedArchitectureError):
-        iter_capture(tiny_llama(tok), tok, TEXTS)
+        iter_capture(tiny_gpt2(tok), tok, TEXTS)
 
 
 def test_shards_stream_in_input_order(tok):

@@ -5,12 +5,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
-from tiny_models import TEXTS, tiny_llama, tiny_olmoe, tiny_tokenizer
+from tiny_models import TEXTS, tiny_gpt2, tiny_llama, tiny_olmoe, tiny_tokenizer
 
 from grokmon import cli, io
 from grokmon.capture import load_model
 from grokmon.cli import METRICS, main, split_model
 from grokmon.monitor import probe_metrics
+from grokmon.virtual_experts import set_virtual_experts
 
 GROKMON = str(Path(sys.executable).with_name("grokmon"))
 
@@ -19,10 +20,13 @@ GROKMON = str(Path(sys.executable).with_name("grokmon"))
 def files(tmp_path_factory):
     root = tmp_path_factory.mktemp("cli")
     tok = tiny_tokenizer()
+    dense = tiny_llama(tok, num_hidden_layers=3)
+    set_virtual_experts(dense.config, n_experts=8)  # saved in its config.json
     for name, model in (
         ("a", tiny_olmoe(tok, seed=0, num_hidden_layers=3)),
         ("b", tiny_olmoe(tok, seed=1, num_hidden_layers=3)),
-        ("dense", tiny_llama(tok)),
+        ("dense", dense),
+        ("unknown", tiny_gpt2(tok)),
     ):
         model.save_pretrained(root / name)
         tok.save_pretrained(root / name)
@@ -82,6 +86,15 @@ def test_pathways_prints_and_saves_the_library_values(files, capsys):
     assert expected["distance"] > 0 and 0 < expected["consistency"] < 1
 
 
+def test_pathways_on_a_dense_checkpoint_uses_its_virtual_experts(files, capsys):
+    argv = ["pathways", "--model", str(files / "dense"), "--data", str(files / "data.jsonl"), "--text-field", "body"]
+    assert main(argv) == 0
+    printed = _printed(capsys.readouterr().out)
+    expected = _expected(files / "dense")
+    assert {k: float(printed[k]) for k in METRICS} == pytest.approx(expected, rel=1e-5)
+    assert expected["distance"] > 0
+
+
 def test_compare_prints_a_table_and_saves_it_with_a_plot(files, capsys):
     out, models = files / "out_many", [str(files / "a"), str(files / "b")]
     argv = [
@@ -132,7 +145,7 @@ def _bad_inputs(files: Path) -> list[tuple[list[str], str]]:
         ([*one, "--data", str(files / "blank_text.jsonl")], "line 2: field 'text' is not a non-empty string: '  '"),
         ([*one, "--data", str(files / "one_token.jsonl")], "line 2: text has fewer than 2 tokens under"),
         # models: named, checked from the config and tokenizer only
-        (["pathways", "--model", str(files / "dense"), *ok], "'llama' is not a supported MoE"),
+        (["pathways", "--model", str(files / "unknown"), *ok], "'gpt2' is not a supported"),
         (["pathways", "--model", str(files / "nowhere"), *ok], f"--model {files / 'nowhere'}: no such directory"),
         (["pathways", "--model", "./nowhere", *ok], "--model ./nowhere: no such directory"),
         (

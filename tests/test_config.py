@@ -24,6 +24,17 @@ def test_shipped_configs_are_valid(name):
     assert resolved["pathways"]["cut"] == 0.7 and resolved["memorization"]["delta"] == 0.05
 
 
+def test_dense_overlay_on_the_demo_config_is_valid():
+    from snakemake.utils import update_config
+
+    config = copy.deepcopy(DEMO)
+    update_config(config, yaml.safe_load((REPO / "config/dense.yaml").read_text()))  # as --configfile A B merges
+    resolved = check(config)
+    assert resolved["run"] == "dense" and resolved["toy"]["model"]["kind"] == "dense"
+    assert resolved["toy"]["model"]["num_experts"] == 8 and resolved["virtual_experts"] == {}
+    assert check({k: DEMO[k] for k in ("run", "checkpoints", "toy", "domains")})["compare_with"] is None
+
+
 def test_defaults_are_filled_for_missing_sections():
     config = {k: DEMO[k] for k in ("run", "checkpoints", "toy", "domains")}
     resolved = check(config)
@@ -45,6 +56,10 @@ def test_defaults_are_filled_for_missing_sections():
         (lambda c: c["domains"].update(biology={"task": "generate"}), ["toy world only has", "biology"]),
         (lambda c: c["checkpoints"].update(source="hub"), ["'checkpoints.repo'", "hub"]),
         (lambda c: c["toy"]["pretrain"].update(steps=100), ["'toy.pretrain.steps' is 100"]),
+        (lambda c: c["toy"]["model"].update(kind="sparse"), ["'toy.model.kind'", "'moe', 'dense'"]),
+        (lambda c: c.update(virtual_experts={"partition": "kmeans"}), ["'virtual_experts.partition'", "'contiguous'"]),
+        (lambda c: c.update(virtual_experts={"k": 4}), ["'k'", "n_experts"]),
+        (lambda c: c.update(compare_with="demo"), ["'compare_with' names this run ('demo')"]),
     ],
 )
 def test_bad_config_names_the_key(edit, expected):

@@ -13,8 +13,9 @@ from grokmon.architectures import UnsupportedArchitectureError
 from grokmon.capture import capture_routes, router_weights
 from grokmon.monitor import COLUMNS, METRICS, PathwayMonitor
 from grokmon.tables import routing_metrics
+from grokmon.virtual_experts import set_virtual_experts
 from grokmon.toy import pretrain, tiny_olmoe_config, train_tokenizer
-from tiny_models import TEXTS, tiny_llama, tiny_olmoe, tiny_tokenizer
+from tiny_models import TEXTS, tiny_gpt2, tiny_llama, tiny_olmoe, tiny_tokenizer
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 CORPUS = [f"{a}+{b}={a + b}" for a in range(8) for b in range(4)]  # 32 texts
@@ -139,17 +140,28 @@ def test_bad_input_fails_at_construction(tok, tmp_path):
         PathwayMonitor(TEXTS, tok, csv_path=tmp_path / "old.csv")
 
 
-def test_dense_model_fails_at_construction_or_first_call(tok):
-    dense = tiny_llama(tok)
-    with pytest.raises(UnsupportedArchitectureError, match="llama"):
-        PathwayMonitor(TEXTS, tok, model=dense)
+def test_unregistered_model_fails_at_construction_or_first_call(tok):
+    unknown = tiny_gpt2(tok)
+    with pytest.raises(UnsupportedArchitectureError, match="gpt2"):
+        PathwayMonitor(TEXTS, tok, model=unknown)
     monitor = PathwayMonitor(TEXTS, tok, every=100)
-    with pytest.raises(UnsupportedArchitectureError, match="llama"):
-        monitor(1, dense)  # not a measuring step: validated anyway
-    with pytest.raises(UnsupportedArchitectureError, match="llama"):  # before the Trainer's first step
-        PathwayMonitor(TEXTS, tok).as_trainer_callback().on_train_begin(None, TrainerState(), None, model=dense)
+    with pytest.raises(UnsupportedArchitectureError, match="gpt2"):
+        monitor(1, unknown)  # not a measuring step: validated anyway
+    with pytest.raises(UnsupportedArchitectureError, match="gpt2"):  # before the Trainer's first step
+        PathwayMonitor(TEXTS, tok).as_trainer_callback().on_train_begin(None, TrainerState(), None, model=unknown)
     with pytest.raises(ValueError, match=">= 2 MoE layers"):
         PathwayMonitor(TEXTS, tok, model=tiny_olmoe(tok, num_hidden_layers=1))
+
+
+def test_dense_model_is_measured_through_its_virtual_experts(tok):
+    model = tiny_llama(tok, num_hidden_layers=3)
+    set_virtual_experts(model.config, n_experts=8)
+    metrics = PathwayMonitor(TEXTS, tok, max_pairs=None, model=model).measure(model)
+    capture = capture_routes(model, tok, TEXTS, batch_size=16, max_length=256, progress=False)
+    assert capture.routing.shape == (len(TEXTS), 3, 8)
+    expected = routing_metrics(capture.routing, router_weights(model), max_pairs=None)
+    assert {k: metrics[k] for k in expected} == pytest.approx(expected, rel=1e-6)
+    assert metrics["distance"] > 0 and -1 <= metrics["adjacent_cosine"] <= 1
 
 
 def test_trainer_callback_measures_on_the_main_process_at_multiples_of_every(tok):

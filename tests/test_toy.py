@@ -9,6 +9,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from grokmon import io
+from grokmon.capture import capture_routes, load_model, router_weights
 from grokmon.toy import (
     DOMAINS,
     PROMPT_TEMPLATE,
@@ -17,7 +18,9 @@ from grokmon.toy import (
     build_world,
     pretrain,
     save_checkpoint,
+    tiny_dense_config,
     tiny_olmoe_config,
+    toy_model_config,
     train_tokenizer,
     write_world,
 )
@@ -224,6 +227,34 @@ def test_tiny_olmoe_config(tokenizer):
         tiny_olmoe_config(tokenizer, top_k=9)
     with pytest.raises(ValueError, match="num_heads"):
         tiny_olmoe_config(tokenizer, num_heads=3)
+
+
+def test_dense_twin_matches_the_moe_parameter_count_minus_the_routers(tokenizer):
+    moe, dense = toy_model_config(tokenizer), toy_model_config(tokenizer, kind="dense")
+    assert (dense.model_type, dense.intermediate_size, dense.num_hidden_layers, dense.hidden_size) == ("olmo2", 512, 4, 64)
+    assert dense.virtual_experts == {"n_experts": 8, "partition": "contiguous", "seed": 0}
+    n_moe = sum(p.numel() for p in AutoModelForCausalLM.from_config(moe).parameters())
+    n_dense = sum(p.numel() for p in AutoModelForCausalLM.from_config(dense).parameters())
+    assert n_moe - n_dense == 4 * 8 * 64  # the routers: 4 layers x 8 experts x hidden 64
+    assert n_dense / n_moe > 0.99
+    assert tiny_dense_config(tokenizer, top_k=1, aux_loss_coef=0.5).to_dict() == dense.to_dict()  # MoE-only keys
+    with pytest.raises(ValueError, match="toy.model.kind: expected one of moe, dense"):
+        toy_model_config(tokenizer, kind="sparse")
+    with pytest.raises(ValueError, match="num_heads"):
+        tiny_dense_config(tokenizer, num_heads=3)
+
+
+def test_pretrain_dense_twin_saves_checkpoints_read_as_virtual_experts(world, tokenizer, tmp_path):
+    corpus = world["math"].corpus[:32]
+    cfg = tiny_dense_config(tokenizer, hidden_size=32, num_layers=2, num_experts=4, expert_size=8)
+    kwargs = dict(steps=6, save_steps=[6], batch_size=8, lr=1e-2, warmup=2, seed=0, progress=False)
+    pretrain(corpus, tokenizer, cfg, out_dir=tmp_path / "ckpt", log_path=tmp_path / "log.tsv", **kwargs)
+    log = io.read_tsv(tmp_path / "log.tsv")
+    assert (log["aux_loss"] == 0).all() and log["loss"].iloc[-1] < log["loss"].iloc[0]
+    model, tok = load_model(tmp_path / "ckpt" / "6", device="cpu")
+    assert router_weights(model).shape == (2, 4, 32)
+    capture = capture_routes(model, tok, corpus[:4], progress=False)
+    assert capture.routing.shape == (4, 2, 4)
 
 
 # ---------------------------------------------------------------- pretraining

@@ -1,4 +1,5 @@
-"""Tiny seeded models and a tiny tokenizer for tests (no hub access): OLMoE, Mixtral, Qwen2-MoE, Qwen3-MoE, Llama."""
+"""Tiny seeded models and a tiny tokenizer for tests (no hub access): OLMoE, Mixtral, Qwen2-MoE, Qwen3-MoE, and the dense
+Llama, Mistral, OLMo, OLMo2, Qwen2, Qwen3 and GPT-NeoX; GPT-2 stands for an architecture the registry lacks."""
 
 from __future__ import annotations
 
@@ -7,15 +8,29 @@ import string
 import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import (
+    GPT2Config,
+    GPT2LMHeadModel,
+    GPTNeoXConfig,
+    GPTNeoXForCausalLM,
     LlamaConfig,
     LlamaForCausalLM,
+    MistralConfig,
+    MistralForCausalLM,
     MixtralConfig,
     MixtralForCausalLM,
+    Olmo2Config,
+    Olmo2ForCausalLM,
+    OlmoConfig,
     OlmoeConfig,
     OlmoeForCausalLM,
+    OlmoForCausalLM,
     PreTrainedTokenizerFast,
+    Qwen2Config,
+    Qwen2ForCausalLM,
     Qwen2MoeConfig,
     Qwen2MoeForCausalLM,
+    Qwen3Config,
+    Qwen3ForCausalLM,
     Qwen3MoeConfig,
     Qwen3MoeForCausalLM,
 )
@@ -109,5 +124,44 @@ def tiny_qwen3_moe(tokenizer, seed: int = 0, **overrides) -> Qwen3MoeForCausalLM
 
 
 def tiny_llama(tokenizer, seed: int = 0, **overrides) -> LlamaForCausalLM:
-    """Seeded dense Llama: hidden 32, 2 layers (no routers)."""
+    """Seeded dense Llama: hidden 32, 2 layers, MLP of 64 neurons (no routers)."""
     return _build(LlamaForCausalLM, LlamaConfig, tokenizer, seed, {}, overrides)
+
+
+def tiny_mistral(tokenizer, seed: int = 0, **overrides) -> MistralForCausalLM:
+    """Seeded dense Mistral: hidden 32, 2 layers, MLP of 64 neurons."""
+    return _build(MistralForCausalLM, MistralConfig, tokenizer, seed, {}, overrides)
+
+
+def tiny_olmo(tokenizer, seed: int = 0, **overrides) -> OlmoForCausalLM:
+    """Seeded dense OLMo (v1): hidden 32, 2 layers, MLP of 64 neurons."""
+    return _build(OlmoForCausalLM, OlmoConfig, tokenizer, seed, {}, overrides)
+
+
+def tiny_olmo2(tokenizer, seed: int = 0, **overrides) -> Olmo2ForCausalLM:
+    """Seeded dense OLMo2: hidden 32, 2 layers, MLP of 64 neurons."""
+    return _build(Olmo2ForCausalLM, Olmo2Config, tokenizer, seed, {}, overrides)
+
+
+def tiny_qwen2(tokenizer, seed: int = 0, **overrides) -> Qwen2ForCausalLM:
+    """Seeded dense Qwen2: hidden 32, 2 layers, MLP of 64 neurons."""
+    return _build(Qwen2ForCausalLM, Qwen2Config, tokenizer, seed, {}, overrides)
+
+
+def tiny_qwen3(tokenizer, seed: int = 0, **overrides) -> Qwen3ForCausalLM:
+    """Seeded dense Qwen3: hidden 32, 2 layers, MLP of 64 neurons, head_dim 8."""
+    return _build(Qwen3ForCausalLM, Qwen3Config, tokenizer, seed, dict(head_dim=8), overrides)
+
+
+def tiny_gpt_neox(tokenizer, seed: int = 0, **overrides) -> GPTNeoXForCausalLM:
+    """Seeded dense GPT-NeoX (Pythia's architecture): hidden 32, 2 layers, MLP of 64 neurons, no key/value grouping."""
+    sizes = {k: v for k, v in _SIZES.items() if k != "num_key_value_heads"}
+    torch.manual_seed(seed)
+    return GPTNeoXForCausalLM(GPTNeoXConfig(**{**sizes, **_ids(tokenizer), **overrides})).eval()
+
+
+def tiny_gpt2(tokenizer, seed: int = 0) -> GPT2LMHeadModel:
+    """Seeded GPT-2 (hidden 32, 2 layers): a model type with no registry entry."""
+    torch.manual_seed(seed)
+    config = GPT2Config(n_embd=32, n_layer=2, n_head=4, n_positions=256, **_ids(tokenizer))
+    return GPT2LMHeadModel(config).eval()

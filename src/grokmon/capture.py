@@ -15,8 +15,9 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from grokmon import io
-from grokmon.architectures import get_router_spec, moe_routers
+from grokmon.architectures import REGISTRY, DenseSpec, get_router_spec, moe_routers
 from grokmon.devices import resolve_device, resolve_dtype
+from grokmon.virtual_experts import set_virtual_experts
 
 # Most logits elements turned into float32 log-probabilities at once by the NLL (2**24 floats = 64 MiB).
 _NLL_CHUNK_ELEMENTS = 2**24
@@ -188,14 +189,19 @@ def router_weights(model) -> np.ndarray:
     return np.stack([spec.weight(m).detach().float().cpu().numpy() for _, m in moe_routers(model)])
 
 
-def load_model(path_or_id: str | os.PathLike, revision: str | None = None, device=None, dtype="auto"):
-    """(model in eval mode, tokenizer with a pad token) from a local dir or hub id; dtype "auto": bf16 on CUDA, fp32 on CPU."""
+def load_model(
+    path_or_id: str | os.PathLike, revision: str | None = None, device=None, dtype="auto", virtual_experts=None
+):
+    """(model in eval mode, tokenizer with a pad token) from a local dir or hub id; dtype "auto": bf16 on CUDA, fp32 on CPU.
+    `virtual_experts`: a dict of `VirtualExperts` settings applied to a dense registry model (ignored for MoE)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     device = torch.device(resolve_device(device))
     if isinstance(dtype, str):
         dtype = getattr(torch, resolve_dtype(dtype, device.type))
     model = AutoModelForCausalLM.from_pretrained(path_or_id, revision=revision, dtype=dtype, device_map=str(device))
+    if virtual_experts is not None and isinstance(REGISTRY.get(model.config.model_type), DenseSpec):
+        set_virtual_experts(model.config, **virtual_experts)
     tokenizer = AutoTokenizer.from_pretrained(path_or_id, revision=revision)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
@@ -203,7 +209,8 @@ def load_model(path_or_id: str | os.PathLike, revision: str | None = None, devic
 
 
 class _RoutingMeans:
-    """Forward hooks on the routers: per batch, the per-sample mean full-softmax routing over real tokens."""
+    """Forward hooks on the routers: per batch, the per-sample mean full-softmax routing over real tokens (a dense
+    model's virtual routing weights, see `grokmon.virtual_experts`)."""
 
     def __init__(self, spec, routers: list[tuple[int, torch.nn.Module]]):
         self.spec = spec
@@ -219,7 +226,9 @@ class _RoutingMeans:
         self.n = mask.sum(dim=1)[:, None, None]
 
     def __enter__(self) -> _RoutingMeans:
-        self.handles = [m.register_forward_hook(self._hook(slot)) for slot, (_, m) in enumerate(self.routers)]
+        self.handles = [
+            self.spec.hooked(m).register_forward_hook(self._hook(slot)) for slot, (_, m) in enumerate(self.routers)
+        ]
         return self
 
     def __exit__(self, *exc) -> None:
@@ -228,7 +237,7 @@ class _RoutingMeans:
 
     def _hook(self, slot: int):
         def hook(module, args, output) -> None:
-            probs = torch.softmax(self.spec.logits(output).float(), dim=-1).view(*self.shape, -1)
+            probs = self.spec.token_weights(args, output).view(*self.shape, -1)
             # masked_fill, not a product with the mask: padded positions may hold NaN logits
             self.sums[slot] = probs.masked_fill_(self.pad, 0.0).sum(dim=1)
 

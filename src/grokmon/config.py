@@ -98,6 +98,8 @@ def _check_semantics(config: dict[str, Any]) -> None:
                 f"config key 'seeds' lists {len(config['seeds'])} seeds but checkpoints.source is {source!r}: several seeds need "
                 "source 'toy' (hub and local checkpoints come from one pretraining run); give one seed, e.g. seeds: [0]"
             )
+    if config["compare_with"] == config["run"]:
+        raise ConfigError(f"config key 'compare_with' names this run ({config['run']!r}): give another run's name, or null")
     eps = config["memorization"]["epsilon"]
     if isinstance(eps, dict):
         missing = sorted(set(config["domains"]) - set(eps))

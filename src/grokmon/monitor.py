@@ -1,7 +1,8 @@
 """Live pathway monitor: every N training steps, routing metrics and loss of a fixed probe set, logged to CSV and loggers.
 
-The model is validated (a supported MoE architecture with >= 2 MoE layers) at construction when `model=` is given,
-otherwise at the first call (`__call__`, `check_model`, or the Trainer callback's `on_train_begin`), whatever the step.
+The model is validated (a registry architecture with >= 2 MoE layers; every layer of a dense one counts, read as
+virtual experts) at construction when `model=` is given, otherwise at the first call (`__call__`, `check_model`, or
+the Trainer callback's `on_train_begin`), whatever the step.
 A measurement runs in eval mode under `torch.inference_mode()`, restores every module's train/eval flag afterwards,
 saves and restores the torch (CPU and initialised CUDA), numpy and python global RNG states, and never touches
 weights or gradients, so training with the monitor is bit for bit the training without it.
@@ -80,7 +81,8 @@ def check_probe_texts(texts: Iterable[str], tokenizer, max_length: int, name: st
 
 
 def check_model(model) -> None:
-    """Raise UnsupportedArchitectureError (a ValueError) for a dense/unknown model, ValueError for < 2 MoE layers."""
+    """Raise UnsupportedArchitectureError (a ValueError) for a model type without a registry entry, ValueError for
+    < 2 MoE (or dense, virtual-expert) layers."""
     n_layers = len(moe_routers(model))
     if n_layers < 2:
         raise ValueError(f"model: pathway consistency needs >= 2 MoE layers, this model has {n_layers}")

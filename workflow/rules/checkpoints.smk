@@ -28,6 +28,7 @@ if config["checkpoints"]["source"] == "toy":
             **rule_resources("toy_pretrain", gpu=True),
         params:
             toy=section("toy"),
+            virtual_experts=section("virtual_experts"),
             steps=STEPS,
             seed=replicate_seed,
         script:

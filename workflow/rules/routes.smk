@@ -22,6 +22,7 @@ rule routes:
         **rule_resources("routes", gpu=True),
     params:
         routes=section("routes"),
+        virtual_experts=section("virtual_experts"),
         device=config["device"],
         dtype=config["dtype"],
     script:
@@ -40,5 +41,7 @@ rule router_matrices:
         "../../envs/torch.yaml"
     resources:
         **rule_resources("router_matrices"),
+    params:
+        virtual_experts=section("virtual_experts"),
     script:
         "../scripts/router_matrices.py"

@@ -1,5 +1,6 @@
-"""Save the router weight matrices of one checkpoint, float32[n_layers, n_experts, hidden], and every parameter
-tensor's L2 norm (paper Table 3), from the one load of the checkpoint."""
+"""Save the router weight matrices (a dense model's virtual expert embeddings) of one checkpoint,
+float32[n_layers, n_experts, hidden], and every parameter tensor's L2 norm (paper Table 3), from the one load of the
+checkpoint."""
 
 from grokmon.capture import load_model, router_weights
 from grokmon.checkpoints import read_checkpoint_pointer
@@ -10,7 +11,8 @@ from grokmon.parameters import tensor_norms
 
 def main(snakemake):
     start_job(snakemake)
-    model, _ = load_model(read_checkpoint_pointer(snakemake.input.checkpoint)["path"], device="cpu", dtype="auto")
+    path = read_checkpoint_pointer(snakemake.input.checkpoint)["path"]
+    model, _ = load_model(path, device="cpu", dtype="auto", virtual_experts=snakemake.params.virtual_experts)
     save_npz(snakemake.output[0], weights=router_weights(model))
     norms = tensor_norms(model)
     # full float64 digits (write_tsv keeps 6): late-training changes between checkpoints can be ~1e-5 relative

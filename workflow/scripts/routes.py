@@ -12,7 +12,9 @@ def main(snakemake):
     start_job(snakemake)
     params = snakemake.params
     pointer = read_checkpoint_pointer(snakemake.input.checkpoint)
-    model, tokenizer = load_model(pointer["path"], device=resolve_device(params.device), dtype=params.dtype)
+    model, tokenizer = load_model(
+        pointer["path"], device=resolve_device(params.device), dtype=params.dtype, virtual_experts=params.virtual_experts
+    )
     for split in ("train", "validation", "test"):
         rows = read_jsonl(snakemake.input[split])
         texts = split_texts(split, rows)

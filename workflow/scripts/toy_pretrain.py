@@ -1,4 +1,5 @@
-"""Pretrain the tiny OLMoE on the toy corpus, saving a checkpoint at every analysed step."""
+"""Pretrain the tiny OLMoE (or its dense twin, toy.model.kind) on the toy corpus, saving a checkpoint at every analysed
+step."""
 
 from pathlib import Path
 
@@ -6,7 +7,8 @@ from grokmon.checkpoints import write_checkpoint_pointer
 from grokmon.io import read_jsonl
 from grokmon.jobs import start_job
 from grokmon.monitor import PathwayMonitor
-from grokmon.toy.model import tiny_olmoe_config, train_tokenizer
+from grokmon.toy.model import toy_model_config, train_tokenizer
+from grokmon.virtual_experts import set_virtual_experts
 from grokmon.toy.pretrain import pretrain
 
 
@@ -15,7 +17,9 @@ def main(snakemake):
     toy, steps = snakemake.params.toy, snakemake.params.steps
     corpus = [row["text"] for row in read_jsonl(snakemake.input.corpus)]
     tokenizer = train_tokenizer(corpus)
-    config = tiny_olmoe_config(tokenizer, **toy["model"])
+    config = toy_model_config(tokenizer, **toy["model"])
+    if config.model_type != "olmoe":  # the run's virtual_experts settings, saved with every checkpoint
+        set_virtual_experts(config, **snakemake.params.virtual_experts)
     models = Path(snakemake.output.log_tsv).parent / "models"
     per_domain = max(1, toy["monitor"]["probe_size"] // len(snakemake.input.probes))
     probe = [row["text"] for path in snakemake.input.probes for row in read_jsonl(path)[:per_domain]]

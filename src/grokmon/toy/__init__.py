@@ -1,6 +1,7 @@
-"""The offline demo's toy world: synthetic domains, character tokenizer, tiny OLMoE, pretraining with checkpoints."""
+"""The offline demo's toy world: synthetic domains, character tokenizer, tiny OLMoE (or its dense OLMo2 twin),
+pretraining with checkpoints."""
 
-from grokmon.toy.model import tiny_olmoe_config, train_tokenizer
+from grokmon.toy.model import tiny_dense_config, tiny_olmoe_config, toy_model_config, train_tokenizer
 from grokmon.toy.pretrain import pretrain, save_checkpoint
 from grokmon.toy.world import (
     DEMO_SIZES,
@@ -23,7 +24,9 @@ __all__ = [
     "build_world",
     "pretrain",
     "save_checkpoint",
+    "tiny_dense_config",
     "tiny_olmoe_config",
+    "toy_model_config",
     "train_tokenizer",
     "write_world",
 ]

@@ -1,4 +1,4 @@
-"""The toy's character-level tokenizer and tiny OLMoE configuration.
+"""The toy's character-level tokenizer, tiny OLMoE configuration and its dense OLMo2 twin.
 
 Tokens are single characters (a BPE model with no merges by default): numbers are digit sequences, which keeps
 arithmetic learnable, and a text's tokens do not depend on what follows it, so lm-eval's context/continuation split
@@ -13,7 +13,9 @@ import string
 from collections.abc import Iterable
 
 from tokenizers import Tokenizer, decoders, models, processors, trainers
-from transformers import OlmoeConfig, PreTrainedTokenizerFast
+from transformers import Olmo2Config, OlmoeConfig, PretrainedConfig, PreTrainedTokenizerFast
+
+from grokmon.virtual_experts import set_virtual_experts
 
 PAD, EOS, UNK = "<|pad|>", "<|endoftext|>", "<|unk|>"
 
@@ -51,6 +53,39 @@ def train_tokenizer(
         model_max_length=model_max_length,
         padding_side=padding_side,
     )
+
+
+KINDS = ("moe", "dense")
+
+
+def toy_model_config(tokenizer: PreTrainedTokenizerFast, kind: str = "moe", **sizes) -> PretrainedConfig:
+    """The toy model's config: `tiny_olmoe_config(tokenizer, **sizes)` (kind "moe") or its twin `tiny_dense_config`."""
+    if kind not in KINDS:
+        raise ValueError(f"toy.model.kind: expected one of {', '.join(KINDS)}, got {kind!r}")
+    return (tiny_olmoe_config if kind == "moe" else tiny_dense_config)(tokenizer, **sizes)
+
+
+def tiny_dense_config(tokenizer: PreTrainedTokenizerFast, **sizes) -> Olmo2Config:
+    """Dense OLMo2 twin of ``tiny_olmoe_config(tokenizer, **sizes)`` (same arguments; top_k and aux_loss_coef have no
+    effect): one MLP of num_experts * expert_size neurons per layer, so the MoE's parameters minus its routers
+    (num_experts * hidden_size per layer), read as num_experts contiguous virtual experts of expert_size neurons each
+    (stored in the config, see `grokmon.virtual_experts`)."""
+    moe = tiny_olmoe_config(tokenizer, **sizes)
+    config = Olmo2Config(
+        vocab_size=moe.vocab_size,
+        hidden_size=moe.hidden_size,
+        intermediate_size=moe.num_experts * moe.intermediate_size,
+        num_hidden_layers=moe.num_hidden_layers,
+        num_attention_heads=moe.num_attention_heads,
+        num_key_value_heads=moe.num_key_value_heads,
+        max_position_embeddings=moe.max_position_embeddings,
+        pad_token_id=moe.pad_token_id,
+        bos_token_id=moe.bos_token_id,
+        eos_token_id=moe.eos_token_id,
+        tie_word_embeddings=moe.tie_word_embeddings,
+    )
+    set_virtual_experts(config, n_experts=moe.num_experts, partition="contiguous")
+    return config
 
 
 def tiny_olmoe_config(

@@ -1,4 +1,4 @@
-"""Pretrain a tiny OLMoE from scratch on a list of texts, saving HF checkpoint dirs at chosen steps."""
+"""Pretrain a tiny OLMoE (or its dense twin) from scratch on a list of texts, saving HF checkpoint dirs at chosen steps."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from transformers import OlmoeConfig, OlmoeForCausalLM, PreTrainedTokenizerBase
+from transformers import AutoModelForCausalLM, OlmoeConfig, PretrainedConfig, PreTrainedModel, PreTrainedTokenizerBase
 
 from grokmon import io
 
@@ -23,7 +23,7 @@ LOG_COLUMNS = ("step", "lr", "loss", "aux_loss")
 def pretrain(
     corpus: Sequence[str],
     tokenizer: PreTrainedTokenizerBase,
-    config: OlmoeConfig,
+    config: PretrainedConfig,
     *,
     out_dir: str | os.PathLike,
     steps: int,
@@ -37,13 +37,14 @@ def pretrain(
     clip: float = 1.0,
     seed: int = 0,
     log_path: str | os.PathLike | None = None,
-    callback: Callable[[int, OlmoeForCausalLM], None] | None = None,
+    callback: Callable[[int, PreTrainedModel], None] | None = None,
     progress: bool = True,
-) -> OlmoeForCausalLM:
+) -> PreTrainedModel:
     """Train a fresh model on `corpus` for `steps` AdamW steps; save `out_dir/{step}/` at each of `save_steps`.
 
     Each text is ``tokenizer(text)`` (bos first) plus eos; the loss is the mean NLL (nats) over every predicted token
-    plus ``config.router_aux_loss_coef`` times the load-balancing loss. Batches of `batch_size` texts are drawn
+    plus, for an OLMoE `config`, ``config.router_aux_loss_coef`` times the load-balancing loss (aux_loss 0 for a dense
+    one). Batches of `batch_size` texts are drawn
     epoch by epoch from a seeded permutation. `lr` warms up linearly over `warmup` steps, then follows a cosine down
     to ``lr * min_lr_ratio`` at `steps`. `callback(step, model)` runs after every optimizer step; training draws no
     random numbers after initialisation, so a callback that leaves the weights alone cannot change it. The log
@@ -54,8 +55,10 @@ def pretrain(
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-    model = OlmoeForCausalLM(config)
+    model = AutoModelForCausalLM.from_config(config)
     model.train()
+    moe = isinstance(config, OlmoeConfig)
+    aux_coef = config.router_aux_loss_coef if moe else 0.0
     ids = _encode(corpus, tokenizer, config)
     optimizer = torch.optim.AdamW(_param_groups(model, weight_decay, router_weight_decay), lr=lr, betas=(0.9, 0.98))
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: _lr_factor(s, steps, warmup, min_lr_ratio))
@@ -64,14 +67,15 @@ def pretrain(
     for step in range(1, steps + 1):
         input_ids, attention_mask, labels = _collate(ids, next(batches), tokenizer.pad_token_id)
         optimizer.zero_grad(set_to_none=True)
-        out = model(input_ids=input_ids, attention_mask=attention_mask, labels=labels, output_router_logits=True)
+        extra = {"output_router_logits": True} if moe else {}
+        out = model(input_ids=input_ids, attention_mask=attention_mask, labels=labels, **extra)
         out.loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
         step_lr = schedule.get_last_lr()[0]
         optimizer.step()
         schedule.step()
-        aux = out.aux_loss.item()
-        log.append((step, step_lr, out.loss.item() - config.router_aux_loss_coef * aux, aux))
+        aux = out.aux_loss.item() if moe else 0.0
+        log.append((step, step_lr, out.loss.item() - aux_coef * aux, aux))
         if callback is not None:
             callback(step, model)
             model.train()
@@ -89,7 +93,7 @@ def pretrain(
     return model
 
 
-def save_checkpoint(model: OlmoeForCausalLM, tokenizer: PreTrainedTokenizerBase, path: str | os.PathLike) -> None:
+def save_checkpoint(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, path: str | os.PathLike) -> None:
     """Save model + tokenizer as a HF dir at `path` atomically (temp dir beside it, then rename; replaces `path`)."""
     with io.atomic_dir(path) as tmp:
         model.save_pretrained(tmp)
@@ -113,7 +117,7 @@ def _check_args(corpus, steps, save_steps, batch_size, warmup, min_lr_ratio, lr)
         raise ValueError(f"lr must be positive, got {lr!r}")
 
 
-def _encode(corpus: Sequence[str], tokenizer, config: OlmoeConfig) -> list[list[int]]:
+def _encode(corpus: Sequence[str], tokenizer, config: PretrainedConfig) -> list[list[int]]:
     ids = [row + [tokenizer.eos_token_id] for row in tokenizer(list(corpus))["input_ids"]]
     longest = max(len(row) for row in ids)
     if longest > config.max_position_embeddings:
@@ -123,7 +127,7 @@ def _encode(corpus: Sequence[str], tokenizer, config: OlmoeConfig) -> list[list[
     return ids
 
 
-def _param_groups(model: OlmoeForCausalLM, weight_decay: float, router_weight_decay: float) -> list[dict]:
+def _param_groups(model: PreTrainedModel, weight_decay: float, router_weight_decay: float) -> list[dict]:
     groups = {"decay": [], "router": [], "none": []}
     for name, p in model.named_parameters():
         key = "router" if name.endswith("mlp.gate.weight") else "decay" if p.ndim >= 2 else "none"
