@@ -74,9 +74,11 @@ class VirtualExperts:
     def embeddings(self, input_rows: torch.Tensor) -> torch.Tensor:
         """Expert embeddings float32[K, hidden]: the mean input-projection row [n_neurons, hidden] of each group."""
         rows = input_rows.detach().float()
-        groups = torch.tensor(self._cached_groups(rows.shape[0]), device=rows.device)
+        index = self._cached_groups(rows.shape[0])
+        groups = torch.tensor(index, device=rows.device)
         sums = torch.zeros(self.n_experts, rows.shape[1], device=rows.device).index_add_(0, groups, rows)
-        return sums / torch.bincount(groups, minlength=self.n_experts)[:, None]
+        counts = torch.tensor(np.bincount(index, minlength=self.n_experts), device=rows.device)
+        return sums / counts[:, None]
 
 
 def set_virtual_experts(config, **settings) -> VirtualExperts:
