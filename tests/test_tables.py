@@ -136,6 +136,15 @@ def test_correlation_table_checkpoint_windows(checkpoints, kwargs, n, from_step)
     assert set(table["n"]) == {n} and set(table["from_step"]) == {from_step}
 
 
+def test_correlation_table_skips_checkpoints_where_a_metric_is_undefined():
+    series = series_of(np.linspace(0.0, 1.0, 10))
+    series.loc[:3, "distance"] = np.nan  # no memorized sample yet at the first 4 checkpoints
+    series["consistency"] = np.nan  # never defined (no memorized sample at all)
+    table = correlation_table({"d": series}, "all").set_index("column")
+    assert table.loc["distance", "n"] == 6 and table.loc["distance", "pearson"] == pytest.approx(1.0)
+    assert table.loc["consistency", "n"] == 0 and np.isnan(table.loc["consistency", "pearson"])
+
+
 def test_table1_says_which_samples_each_row_averages():
     names = {"tracked": "all tracked training samples", "memorized": "memorized training samples"}
     for loss_samples, train in names.items():

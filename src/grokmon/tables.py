@@ -192,10 +192,18 @@ def correlation_table(
         accuracy = s["accuracy"].to_numpy()
         kept = s.iloc[correlation.checkpoint_window(accuracy, checkpoints, last_k=last_k, rise_floor=rise_floor) :]
         for column, name in TABLE1_METRICS.items():
-            stats = correlation.correlate(kept[column].to_numpy(), kept["accuracy"].to_numpy())
+            stats = _correlate_defined(kept[column].to_numpy(dtype=float), kept["accuracy"].to_numpy(dtype=float))
             first = int(kept["step"].iloc[0])
             rows.append({"domain": domain, "metric": name, "column": column, "samples": samples[column], "from_step": first, **stats})
     return pd.DataFrame(rows)
+
+
+def _correlate_defined(metric: np.ndarray, accuracy: np.ndarray) -> dict:
+    """`correlation.correlate` over the checkpoints where the metric is defined (a set with no member is NaN there)."""
+    defined = np.isfinite(metric)
+    if not defined.any():
+        return {"pearson": np.nan, "pearson_p": np.nan, "spearman": np.nan, "spearman_p": np.nan, "n": 0}
+    return correlation.correlate(metric[defined], accuracy[defined])
 
 
 def matching_table(
