@@ -6,7 +6,13 @@ import pytest
 from grokmon.config import TOY_TARGET_DELIMITERS
 from grokmon.evaluation import evaluate, summarize, write_local_task
 from grokmon.io import write_jsonl
-from grokmon.toy import ToySizes, build_world, pretrain, tiny_olmoe_config, train_tokenizer
+from grokmon.toy import (
+    ToySizes,
+    build_world,
+    pretrain,
+    tiny_olmoe_config,
+    train_tokenizer,
+)
 from grokmon.tuning import train_lora
 
 # config/test.yaml's world and model, 100 benchmark items, 600 pretraining steps
@@ -63,6 +69,6 @@ def test_lora_keeps_zero_shot_accuracy_in_every_domain(toy, zero_shot, tmp_path)
 
 def test_a_space_the_corpus_never_has_before_the_answer_costs_accuracy(toy, zero_shot, tmp_path):
     """The cause of the toy's lower accuracy after LoRA: SFT answers after " " where the corpus has "Ab+Cd>Ab3Cd1"
-    (measured: .86 zero-shot, .31 after LoRA on "Ab+Cd> Ab3Cd1")."""
+    (measured: .86 zero-shot, .59 after LoRA on "Ab+Cd> Ab3Cd1")."""
     after = lora_accuracy(toy, "domain", tmp_path, " ")
     assert after < zero_shot["domain"] - 0.2, (zero_shot["domain"], after)
