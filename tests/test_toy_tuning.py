@@ -19,7 +19,7 @@ from grokmon.tuning import train_lora
 SIZES = ToySizes(corpus={"math": 300, "code": 300, "commonsense": 200, "domain": 150}, train=40, validation=20,
                  sft=24, benchmark=100)
 MODEL = dict(hidden_size=32, num_layers=2, num_heads=2, num_experts=4, top_k=2, expert_size=32)
-# the demo's recipe at test.yaml's rank: 3 epochs of 24 pairs at batch 4 = 18 steps
+# config/test.yaml's LoRA (rank 4, lr 5e-3) for the demo's 3 epochs at batch 4: 24 pairs, 18 steps
 RECIPE = dict(lr=0.005, batch_size=4, epochs=3, max_length=64, prompt_template="{prompt}", device="cpu",
               progress=False)
 TOLERANCE = 0.05
