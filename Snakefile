@@ -1,6 +1,6 @@
 # grokmon: where to find grokking in MoE pretraining (arXiv 2506.21551), as a workflow.
 # Method: take pretraining checkpoints -> capture per-sample loss and routing -> find when each
-# training sample is memorized -> instruction-tune (LoRA) and benchmark each checkpoint -> find when
+# training sample is memorized -> instruction-tune (LoRA; or zero-shot / full tuning) and benchmark each checkpoint -> find when
 # each test item generalizes -> match train and test groups -> pathway distance and consistency
 # -> correlate with accuracy -> figures and report.
 from snakemake.utils import min_version
@@ -34,12 +34,18 @@ include: "workflow/rules/ablations.smk"
 include: "workflow/rules/comparison.smk"
 
 
-# Every seed's replicate (results/{run}/seed{seed}/), then the verdicts over all seeds.
+# Every seed's replicate (results/{run}/seed{seed}/), per accuracy source where accuracy enters, then the
+# verdicts over all seeds.
 rule all:
     input:
         resolved_config=run_out("config.resolved.yaml"),
         table1=expand(out("correlation/table1.tsv"), seed=SEEDS),
-        matching=expand(out("matching/{domain}.tsv"), seed=SEEDS, domain=DOMAINS),
+        matching=expand(
+            out("matching/{source}/{domain}.tsv"),
+            seed=SEEDS,
+            source=SOURCES,
+            domain=DOMAINS,
+        ),
         figures=expand(FIGURES, seed=SEEDS),
         ablations=expand(ABLATIONS, seed=SEEDS),
         evicted=expand(EVICTED, seed=SEEDS),

@@ -53,7 +53,7 @@ def bench(tmp_path_factory):
     ])
     tasks = root / "tasks"
     evaluation.write_local_task("tiny_gen", root / "gen.jsonl", tasks, task="generate", prompt_template=TEMPLATE,
-                                max_gen_toks=MAX_GEN_TOKS)
+                                max_gen_toks=MAX_GEN_TOKS, target_delimiter="")
     evaluation.write_local_task("tiny_mc", root / "mc.jsonl", tasks, task="multiple_choice", prompt_template=TEMPLATE)
     return tasks
 
@@ -71,6 +71,7 @@ def test_written_tasks_load_in_lm_eval(bench):
     doc = list(mc.test_docs())[2]
     assert (mc.doc_to_text(doc), mc.doc_to_choice(doc), mc.doc_to_target(doc)) == ("Q: ice is\nA:", MC[2][1], 2)
     assert mc.config.target_delimiter == " " and mc.OUTPUT_TYPE == "multiple_choice"
+    assert gen.config.target_delimiter == ""  # as the corpus writes "3+4=7"
 
 
 def test_write_local_task_rejects_bad_input(bench, tmp_path):

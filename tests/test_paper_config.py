@@ -141,6 +141,31 @@ def test_paper_dag_has_every_job_per_checkpoint_and_domain(paper_dry_run):
     assert routes == {(str(s), d) for s in PAPER_STEPS for d in PAPER["domains"]}
 
 
+def _planned_with_sources(tmp_path, sources):
+    """Rule -> job count of the paper's dry run with evaluation.tuning = `sources`."""
+    config = copy.deepcopy(PAPER)
+    config["evaluation"]["tuning"] = sources
+    path = tmp_path / f"{'_'.join(sources)}.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    proc = run_snakemake(tmp_path, "-n", "--quiet", "rules", configfile=path)
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", proc.stdout, re.M)}
+
+
+def test_zero_shot_source_adds_evaluations_and_no_tuning(paper_dry_run, tmp_path):
+    assert PAPER["evaluation"]["tuning"] == ["lora"]
+    lora = pd.Series([rule for rule, _ in paper_dry_run]).value_counts().to_dict()
+    both = _planned_with_sources(tmp_path, ["lora", "none"])
+    n_steps, n_domains = len(PAPER_STEPS), len(PAPER["domains"])
+    assert both["evaluate"] == lora["evaluate"] + 40 == 2 * n_steps * n_domains
+    assert both["lora"] == lora["lora"] and "full_tune" not in both
+    assert both["generalization"] == both["matching"] == both["series"] == 2 * n_domains and both["table1"] == 1
+    assert both["routes"] == lora["routes"] and both["pathways"] == lora["pathways"]  # accuracy-free: once
+    none = _planned_with_sources(tmp_path, ["none"])
+    assert "lora" not in none and "full_tune" not in none and none["evaluate"] == n_steps * n_domains
+    full = _planned_with_sources(tmp_path, ["full"])
+    assert "lora" not in full and full["full_tune"] == full["evaluate"] == n_steps * n_domains
+
+
 def test_gpu_resources_on_exactly_the_gpu_rules_with_the_configs_memory(paper_dry_run):
     gpu = {rule for rule, body in paper_dry_run if re.search(r"^    resources: .*\bgpu=1\b", body, re.M)}
     assert gpu == GPU_RULES
@@ -366,7 +391,7 @@ def _fake_model_outputs(workdir: Path, step: int, eval_correct: dict) -> list[st
         for split in ("train", "validation", "test"):
             made.append(f"results/hub/seed0/routes/{step}/{domain}/{split}.npz")
         made.append(f"results/hub/seed0/lora/{step}/{domain}")
-        made.append(f"results/hub/seed0/eval/{step}/{domain}.jsonl")
+        made.append(f"results/hub/seed0/eval/lora/{step}/{domain}.jsonl")
         (workdir / made[-2]).mkdir(parents=True)
         correct = eval_correct.get(domain, [1])
         write_jsonl(workdir / made[-1], [{"doc_id": i, "correct": c} for i, c in enumerate(correct)])
@@ -390,18 +415,18 @@ def test_eviction_after_use_and_the_filter_feeding_generalization(hub_run):
     run_snakemake(root, "--cores", "1", "--touch", *made, configfile=config)
     model_dir = Path(read_json(results / "checkpoints/5000/checkpoint.json")["path"])
     run_snakemake(root, "--cores", "1", "results/hub/seed0/checkpoints/5000/evicted.json",
-                  "results/hub/seed0/generalization/commonsense/t_sharp.tsv", configfile=config)
+                  "results/hub/seed0/generalization/lora/commonsense/t_sharp.tsv", configfile=config)
     evicted = read_json(results / "checkpoints/5000/evicted.json")
     assert evicted["revision"] == "step5000-tokens20B" and evicted["bytes_freed"] > 10_000
     refs = {ref for repo in scan_cache_dir(cache).repos for r in repo.revisions for ref in r.refs}
     assert refs == {"step125000-tokens524B"} and not model_dir.exists()
     # generalization left out the item that Min-K%++ dropped
-    t_sharp = read_tsv(results / "generalization/commonsense/t_sharp.tsv")
+    t_sharp = read_tsv(results / "generalization/lora/commonsense/t_sharp.tsv")
     assert t_sharp["doc_id"].tolist() == [i for i in range(3) if keep[i]]
     # the pointer stays: nothing to redo, and a job that must rerun does not refetch (nor rerun the others)
     proc = run_snakemake(root, "-n", "results/hub/seed0/checkpoints/5000/evicted.json", configfile=config)
     assert "Nothing to be done" in proc.stdout + proc.stderr
-    proc = run_snakemake(root, "-n", "--quiet", "rules", "--forcerun", "lora", "--", "results/hub/seed0/eval/5000/math.jsonl",
+    proc = run_snakemake(root, "-n", "--quiet", "rules", "--forcerun", "lora", "--", "results/hub/seed0/eval/lora/5000/math.jsonl",
                          configfile=config)
     assert dict(re.findall(r"^(\w+)\s+(\d+)$", proc.stdout, re.M)) == {"lora": "1", "evaluate": "1", "total": "2"}
     # ... once the revision is in the cache again (same commit, same snapshot path), as before eviction

@@ -10,6 +10,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from grokmon import io
 from grokmon.capture import capture_routes, load_model, router_weights
+from grokmon.config import TOY_TARGET_DELIMITERS
 from grokmon.toy import (
     DOMAINS,
     PROMPT_TEMPLATE,
@@ -71,7 +72,7 @@ def test_tracked_train_and_sft_come_from_the_corpus(world):
     for dom in world.values():
         corpus = set(dom.corpus)
         assert all(r["text"] in corpus for r in dom.train)
-        sep, end = (" ", ".") if dom.task == "multiple_choice" else ("", "")
+        sep, end = TOY_TARGET_DELIMITERS[dom.name], "." if dom.task == "multiple_choice" else ""
         assert all(s["prompt"] + sep + s["response"] + end in corpus for s in dom.sft)
 
 

@@ -35,6 +35,14 @@ def test_encode_pair_masks_the_prompt():
     assert tuning.encode_pair(CharTok(), "ab", "cd", prompt_template="<{prompt}>", loss_on="all")[1] == ids
 
 
+def test_encode_pair_target_delimiter_is_what_precedes_the_answer():
+    # "12+7=19" in a corpus without a space after "=": the continuation is "19", never " 19"
+    ids, labels = tuning.encode_pair(CharTok(), "12+7=", "19", target_delimiter="")
+    assert ids == [ord(c) for c in "12+7=19"] + [0]
+    assert labels == [-100] * 5 + [ord("1"), ord("9"), 0]
+    assert tuning.encode_pair(CharTok(), "12+7=", "19")[1][5:] == [ord(c) for c in " 19"] + [0]
+
+
 def test_encode_pair_truncates_and_moves_trailing_space():
     ids, labels = tuning.encode_pair(CharTok(), "ab", "cd", prompt_template="{prompt}: ", max_length=5)
     # "ab:" is the context; the template's trailing space joins the continuation "  cd" (as lm-eval scores it)
@@ -154,3 +162,18 @@ def test_train_lora_rejects_bad_input(base_dir, tmp_path, kwargs, match):
     with pytest.raises(ValueError, match=match):
         tuning.train_lora(base_dir, args.pop("sft_rows"), tmp_path / "x", **args)
     assert not (tmp_path / "x").exists()
+
+
+def test_train_full_tunes_every_parameter_and_saves_a_loadable_model(base_dir, tmp_path):
+    recipe = {k: v for k, v in FAST.items() if k not in tuning.LORA_ONLY}
+    stats = tuning.train_full(base_dir, SFT, tmp_path / "full", **recipe)
+    base = AutoModelForCausalLM.from_pretrained(base_dir).eval()
+    assert stats["trainable_params"] == sum(p.numel() for p in base.parameters())
+    assert stats["steps"] == 15 and "rank" not in stats
+    names = {p.name for p in (tmp_path / "full").iterdir()}
+    assert {"config.json", "model.safetensors", "tokenizer.json", "train_stats.json"} <= names
+    tok = AutoTokenizer.from_pretrained(tmp_path / "full")
+    tuned = AutoModelForCausalLM.from_pretrained(tmp_path / "full").eval()
+    assert _sft_loss(tuned, tok) < _sft_loss(base, tok) - 0.3
+    with pytest.raises(TypeError, match="rank"):
+        tuning.train_full(base_dir, SFT, tmp_path / "bad", rank=4)

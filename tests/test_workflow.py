@@ -19,6 +19,7 @@ pytestmark = pytest.mark.slow
 CONFIG = yaml.safe_load(TEST_CONFIG.read_text())
 STEPS = CONFIG["checkpoints"]["steps"]
 DOMAINS = list(CONFIG["domains"])
+SOURCES = CONFIG["evaluation"]["tuning"]
 
 
 def run_results(workdir):
@@ -56,18 +57,28 @@ def test_memorization_groups_are_not_empty(workflow_run):
 
 
 def test_accuracies_lie_in_unit_interval(workflow_run):
-    for domain in DOMAINS:
-        acc = pd.read_csv(results(workflow_run) / f"generalization/{domain}/accuracy.tsv", sep="\t")
-        assert acc["step"].tolist() == STEPS
-        assert acc["accuracy"].between(0, 1).all()
-        records = read_jsonl(results(workflow_run) / f"eval/{STEPS[-1]}/{domain}.jsonl")
-        assert len(records) == CONFIG["toy"]["world"]["benchmark"]
-        assert {r["correct"] for r in records} <= {0, 1}
+    assert SOURCES == ["lora", "none"]
+    for source in SOURCES:
+        for domain in DOMAINS:
+            acc = pd.read_csv(results(workflow_run) / f"generalization/{source}/{domain}/accuracy.tsv", sep="\t")
+            assert acc["step"].tolist() == STEPS
+            assert acc["accuracy"].between(0, 1).all()
+            records = read_jsonl(results(workflow_run) / f"eval/{source}/{STEPS[-1]}/{domain}.jsonl")
+            assert len(records) == CONFIG["toy"]["world"]["benchmark"]
+            assert {r["correct"] for r in records} <= {0, 1}
+
+
+def test_zero_shot_source_evaluates_the_checkpoint_without_an_adapter(workflow_run):
+    res = results(workflow_run)
+    records = {s: [read_jsonl(res / f"eval/{s}/{step}/{d}.jsonl") for step in STEPS for d in DOMAINS] for s in SOURCES}
+    assert [[r["doc_id"] for r in x] for x in records["lora"]] == [[r["doc_id"] for r in x] for x in records["none"]]
+    responses = {s: [r["response"] for x in records[s] for r in x] for s in SOURCES}
+    assert responses["lora"] != responses["none"]  # the adapters change some answers
 
 
 def test_matching_is_a_valid_assignment(workflow_run):
-    for domain in DOMAINS:
-        table = pd.read_csv(results(workflow_run) / f"matching/{domain}.tsv", sep="\t")
+    for domain, source in ((d, s) for d in DOMAINS for s in SOURCES):
+        table = pd.read_csv(results(workflow_run) / f"matching/{source}/{domain}.tsv", sep="\t")
         assert table["train_step"].is_unique and table["test_step"].is_unique
         assert set(table["train_step"]) | set(table["test_step"]) <= set(STEPS)
         assert (table["delay"] == table["test_step"] - table["train_step"]).all()
@@ -75,9 +86,10 @@ def test_matching_is_a_valid_assignment(workflow_run):
 
 
 def test_figures_are_non_empty_pngs(workflow_run):
-    pngs = sorted((results(workflow_run) / "figures").glob("*.png"))
-    # fig1, fig2 per domain, fig3, fig4-7, fig8, fig9, fig12, fig13, two threshold sweeps, table3, monitor
-    assert len(pngs) == 14 + len(DOMAINS)
+    pngs = sorted((results(workflow_run) / "figures").rglob("*.png"))
+    # fig1, fig3, fig4-6, fig8, fig9, fig12, fig13, two threshold sweeps, table3, monitor; per accuracy source
+    # fig2 per domain and fig7
+    assert len(pngs) == 13 + len(SOURCES) * (len(DOMAINS) + 1)
     for png in pngs:
         data = png.read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000, png.name
@@ -86,10 +98,12 @@ def test_figures_are_non_empty_pngs(workflow_run):
 def test_table1_has_finite_values(workflow_run):
     """Every correlation is finite unless its series is constant (then it is undefined: NaN, never a number)."""
     table = pd.read_csv(results(workflow_run) / "correlation/table1.tsv", sep="\t")
-    assert set(table["domain"]) == set(DOMAINS)
+    assert set(table["domain"]) == set(DOMAINS) and table["accuracy_source"].unique().tolist() == SOURCES
     assert {"Pathway distance", "Pathway consistency", "Training loss", "Validation loss"} <= set(table["metric"])
+    assert len(table) == len(SOURCES) * len(table.query("accuracy_source == 'lora'"))
     for _, row in table.iterrows():
-        series = pd.read_csv(results(workflow_run) / f"correlation/{row['domain']}.series.tsv", sep="\t")
+        name = f"correlation/{row['accuracy_source']}/{row['domain']}.series.tsv"
+        series = pd.read_csv(results(workflow_run) / name, sep="\t")
         used = series[series["step"] >= row["from_step"]]
         varies = used[row["column"]].nunique() > 1 and used["accuracy"].nunique() > 1
         assert np.isfinite([row["pearson"], row["spearman"]]).all() == varies, (row["domain"], row["column"])
@@ -149,7 +163,7 @@ def test_epsilon_change_reruns_only_memorization_and_after(workflow_run, tmp_pat
 def test_killed_job_leaves_no_partial_artifact_and_rerun_matches(workflow_run):
     step, domain = STEPS[-1], DOMAINS[0]
     res = results(workflow_run)
-    adapter, records = res / f"lora/{step}/{domain}", res / f"eval/{step}/{domain}.jsonl"
+    adapter, records = res / f"lora/{step}/{domain}", res / f"eval/lora/{step}/{domain}.jsonl"
     before = read_jsonl(records)
     target = str(records.relative_to(workflow_run))
     proc = subprocess.Popen(snakemake_cmd(workflow_run, "--cores", "1", "--forcerun", "lora", "--", target), start_new_session=True,
@@ -181,7 +195,8 @@ def test_bad_config_fails_before_any_job_naming_the_key(tmp_path):
 
 def test_verdict_table_covers_every_claim_and_domain(workflow_run):
     table = pd.read_csv(run_results(workflow_run) / "verdicts/claims.tsv", sep="\t")
-    assert set(table["domain"]) == set(DOMAINS)
+    assert set(table["domain"]) == set(DOMAINS) and table["accuracy_source"].unique().tolist() == SOURCES
+    assert len(table) == len(SOURCES) * len(table.query("accuracy_source == 'none'"))
     assert set(table["number"]) == {0, 1, 2, 3, 4, 5}  # 0: the grokking precondition
     assert set(table["verdict"]) <= {"holds", "does not hold", "explained by a control", "undecided"}
     assert (table["n_seeds"] == 1).all() and (table["claim"] == "generalization_lags").sum() == len(DOMAINS)
@@ -204,9 +219,10 @@ def test_more_seeds_plan_only_the_new_replicates_and_the_pooled_verdicts(workflo
 def test_verdicts_pool_the_seeds(workflow_run, tmp_path):
     """The verdicts rule on two seeds' tables (seed 1: seed 0's accuracy reversed) gives n_seeds 2 and the per-seed mean r."""
     tables = {}
-    lag = [f"matching/{d}.tsv" for d in DOMAINS] + [f"memorization/{d}/t_star.tsv" for d in DOMAINS]
-    lag += [f"generalization/{d}/t_sharp.tsv" for d in DOMAINS]  # the precondition row's inputs
-    for name in [f"pathways/{d}.groups.tsv" for d in DOMAINS] + [f"correlation/{d}.series.tsv" for d in DOMAINS] + lag:
+    lag = [f"matching/{s}/{d}.tsv" for s in SOURCES for d in DOMAINS] + [f"memorization/{d}/t_star.tsv" for d in DOMAINS]
+    lag += [f"generalization/{s}/{d}/t_sharp.tsv" for s in SOURCES for d in DOMAINS]  # the precondition row's inputs
+    series_names = [f"correlation/{s}/{d}.series.tsv" for s in SOURCES for d in DOMAINS]
+    for name in [f"pathways/{d}.groups.tsv" for d in DOMAINS] + series_names + lag:
         table = pd.read_csv(results(workflow_run) / name, sep="\t")
         flipped = table.assign(accuracy=table["accuracy"].to_numpy()[::-1]) if name.endswith("series.tsv") else table
         for seed, t in ((0, table), (1, flipped)):
@@ -219,12 +235,13 @@ def test_verdicts_pool_the_seeds(workflow_run, tmp_path):
     path = tmp_path / "seeds.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     run_snakemake(tmp_path, "--cores", "1", "--allowed-rules", "verdicts", "--", "results/test/verdicts/claims.tsv", configfile=path)
-    pooled = pd.read_csv(run_results(tmp_path) / "verdicts/claims.tsv", sep="\t").set_index(["domain", "claim"])
+    pooled = pd.read_csv(run_results(tmp_path) / "verdicts/claims.tsv", sep="\t")
+    pooled = pooled.query("accuracy_source == 'lora'").drop(columns="accuracy_source").set_index(["domain", "claim"])
     assert (pooled["n_seeds"] == 2).all()
     for seed in (0, 1):
         alone = claim_verdicts(
             {d: tables[seed, f"pathways/{d}.groups.tsv"] for d in DOMAINS},
-            {d: tables[seed, f"correlation/{d}.series.tsv"] for d in DOMAINS},
+            {d: tables[seed, f"correlation/lora/{d}.series.tsv"] for d in DOMAINS},
             checkpoints="all",
         ).set_index(["domain", "claim"])
         assert (alone["n_seeds"] == 1).all()
@@ -251,3 +268,4 @@ def test_report_shows_the_verdicts_and_every_figure_per_seed(workflow_run, tmp_p
     assert "Does the paper" in html and "seed 0" in html
     for name in ("claims.md", "table1.tsv", "fig4_distance.png", "fig12_cross_domain.png", "fig13_entropy_distance.png"):
         assert name in html, name
+    assert "accuracy source none" in html and "fig7_scatter.png" in html

@@ -10,6 +10,10 @@ import jsonschema
 import yaml
 
 TOY_DOMAINS = ("math", "code", "commonsense", "domain")
+# Default of domains.<name>.target_delimiter: what the toy corpus has between question and answer ("12+7=19",
+# "Bako eats zelo."), else lm-eval's default target_delimiter.
+TOY_TARGET_DELIMITERS = {"math": "", "code": "", "commonsense": " ", "domain": ""}
+TARGET_DELIMITER = " "
 # Benchmarks whose lm-eval task runs model-written code (`unsafe_code: true` in their YAML).
 UNSAFE_TASKS = ("grokmon_humaneval_plus",)
 
@@ -86,6 +90,9 @@ def _check_semantics(config: dict[str, Any]) -> None:
         unknown = sorted(set(config["domains"]) - set(TOY_DOMAINS))
         if unknown:
             raise ConfigError(f"config key 'domains' has {unknown} but the toy world only has: {', '.join(TOY_DOMAINS)}")
+    for name, domain in config["domains"].items():
+        domain.setdefault("target_delimiter", TOY_TARGET_DELIMITERS[name] if source == "toy" else TARGET_DELIMITER)
+    if source == "toy":
         pretrain_steps = config["toy"]["pretrain"].get("steps")
         if pretrain_steps is None:
             raise ConfigError("missing config key 'toy.pretrain.steps', required when checkpoints.source is 'toy'")

@@ -1,7 +1,7 @@
 """Benchmark evaluation with lm-evaluation-harness 0.4.13 -> one correctness record per item.
 
 Local benchmarks become YAML tasks over their JSONL file. The prompt template is the one used for
-tuning (`grokmon.tuning`); the answer follows after one space (`target_delimiter: " "`).
+tuning (`grokmon.tuning`); the answer follows after the same target delimiter (`target_delimiter`, " " by default).
 Generation is greedy and scored by exact match of the whole response, stripped of surrounding
 whitespace, against the answer (case and punctuation count: "Ab2Cd1" != "ab2cd1").
 """
@@ -18,7 +18,7 @@ import yaml
 
 from grokmon import io
 from grokmon.devices import resolve_dtype
-from grokmon.tuning import split_template
+from grokmon.tuning import TARGET_DELIMITER, split_template
 
 TASK_TYPES = ("generate", "multiple_choice")
 # Per-item metric that decides "correct", in order of preference (first present wins).
@@ -33,6 +33,7 @@ def jinja_prompt(template: str) -> str:
 def write_local_task(
     name: str, benchmark_path: str | os.PathLike, out_dir: str | os.PathLike, *, task: str,
     prompt_template: str, max_gen_toks: int = 16, until: Sequence[str] = ("\n",),
+    target_delimiter: str = TARGET_DELIMITER,
 ) -> Path:
     """Write `out_dir/{name}.yaml`, an lm-eval task over the benchmark JSONL (absolute path); return its path.
 
@@ -52,7 +53,7 @@ def write_local_task(
         "dataset_kwargs": {"data_files": {"test": str(data)}},
         "test_split": "test",
         "doc_to_text": jinja_prompt(prompt_template),
-        "target_delimiter": " ",
+        "target_delimiter": target_delimiter,
         "metadata": {"version": 1.0},
     }
     if task == "generate":

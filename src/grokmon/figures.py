@@ -15,6 +15,7 @@ import pandas as pd  # noqa: E402
 from grokmon.io import atomic_path  # noqa: E402
 
 LOSS_COLOR, METRIC_COLOR, ACC_COLOR = "tab:blue", "tab:purple", "tab:red"
+SOURCE_STYLES = ("-", "--", ":")  # line style of each accuracy source (evaluation.tuning), in config order
 
 
 def _save(fig, path: str | Path) -> None:
@@ -35,11 +36,14 @@ def tracked_groups(groups: pd.DataFrame, steps: np.ndarray, n: int = 2) -> list[
     return sorted(sizes.sort_values(ascending=False).index[:n].astype(int).tolist())
 
 
-def fig1_memorization(t_star: Mapping[str, pd.DataFrame], accuracy: Mapping[str, pd.DataFrame], path: str | Path) -> None:
-    """Fig. 1: samples first memorized at each checkpoint before the last (bars) and benchmark accuracy (line), per domain."""
+def fig1_memorization(
+    t_star: Mapping[str, pd.DataFrame], accuracy: Mapping[str, Mapping[str, pd.DataFrame]], path: str | Path
+) -> None:
+    """Fig. 1: samples first memorized at each checkpoint before the last (bars) and benchmark accuracy (one line per
+    accuracy source: `accuracy[source][domain]`), per domain."""
     fig, axes = _panels(len(t_star))
     for ax, domain in zip(axes, t_star):
-        steps = accuracy[domain]["step"].to_numpy()
+        steps = next(iter(accuracy.values()))[domain]["step"].to_numpy()
         counts = [int((t_star[domain]["t_star"] == s).sum()) for s in steps[:-1]]  # t* = T is not "before T"
         x = np.arange(len(steps))
         ax.bar(x[:-1], counts, color=LOSS_COLOR, alpha=0.6, label="newly memorized")
@@ -47,9 +51,11 @@ def fig1_memorization(t_star: Mapping[str, pd.DataFrame], accuracy: Mapping[str,
         ax.set_ylabel("# memorized samples")
         ax.set_title(domain)
         twin = ax.twinx()
-        twin.plot(x, accuracy[domain]["accuracy"], color=ACC_COLOR, marker="o", label="benchmark accuracy")
+        for (source, by_domain), style in zip(accuracy.items(), SOURCE_STYLES):
+            twin.plot(x, by_domain[domain]["accuracy"], color=ACC_COLOR, marker="o", ls=style, label=f"accuracy ({source})")
         twin.set_ylim(0, 1.02)
         twin.set_ylabel("accuracy")
+        twin.legend(fontsize=6, loc="upper left")
     fig.suptitle("Memorization is asynchronous; accuracy rises later (paper Fig. 1)")
     _save(fig, path)
 

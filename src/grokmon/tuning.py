@@ -1,4 +1,4 @@
-"""LoRA instruction tuning (peft) of one checkpoint; saves only the adapter.
+"""Instruction tuning of one checkpoint: LoRA (peft; saves only the adapter) or full fine-tuning (saves the model).
 
 The paper fixes rank 32, dropout 0.1, lr 5e-5, batch 4, 3 epochs, max length 2048 and q/k/v targets.
 Its alpha, optimizer, scheduler, warmup, precision and prompt template are UNKNOWN; every one is a
@@ -7,8 +7,9 @@ AdamW without weight decay, linear decay, no warmup, bf16 on CUDA / float32 on C
 
 An SFT pair is tokenized exactly as lm-evaluation-harness scores a benchmark answer (`_encode_pair`):
 context = the template applied to the prompt (tokenizer's default special tokens), continuation =
-the tokens of context + " " + response beyond the context's (" " is the harness's target_delimiter),
-then EOS. The loss covers the continuation only (loss_on="response") or every token ("all").
+the tokens of context + delimiter + response beyond the context's (the harness's target_delimiter,
+" " by default; "" where the pretraining text has nothing between question and answer, as the toy's
+"12+7=19"), then EOS. The loss covers the continuation only (loss_on="response") or every token ("all").
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from grokmon.devices import resolve_device, resolve_dtype
 PROMPT_FIELD = "{prompt}"
 IGNORE_INDEX = -100
 TARGET_DELIMITER = " "
+# Keys of the lora config section that only LoRA has; the rest is the recipe that full fine-tuning shares.
+LORA_ONLY = ("rank", "alpha", "dropout", "target_modules")
 _OPTIMIZERS = {"adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
 
 
@@ -46,9 +49,9 @@ def render_prompt(template: str, prompt: str) -> str:
 
 def encode_pair(
     tokenizer, prompt: str, response: str, *, prompt_template: str = PROMPT_FIELD,
-    loss_on: str = "response", max_length: int = 2048,
+    loss_on: str = "response", max_length: int = 2048, target_delimiter: str = TARGET_DELIMITER,
 ) -> tuple[list[int], list[int]]:
-    """Ids [L] and labels [L] (IGNORE_INDEX = no loss) of template(prompt) + " " + response + EOS; L <= max_length."""
+    """Ids [L] and labels [L] (IGNORE_INDEX = no loss) of template(prompt) + delimiter + response + EOS; L <= max_length."""
     if loss_on not in ("response", "all"):
         raise ValueError(f"loss_on must be 'response' or 'all', got {loss_on!r}")
     if max_length < 2:
@@ -58,7 +61,7 @@ def encode_pair(
     context = render_prompt(prompt_template, prompt)
     stripped = context.rstrip()  # as lm-eval's _encode_pair: trailing whitespace moves to the continuation
     context_ids = tokenizer(stripped)["input_ids"]
-    whole = tokenizer(context + TARGET_DELIMITER + response)["input_ids"]
+    whole = tokenizer(context + target_delimiter + response)["input_ids"]
     answer = whole[len(context_ids):] + [tokenizer.eos_token_id]
     ids = (context_ids + answer)[:max_length]
     labels = ids if loss_on == "all" else [IGNORE_INDEX] * len(context_ids) + answer
@@ -88,25 +91,54 @@ def causal_lm_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
 
 def train_lora(
     base_path: str | os.PathLike, sft_rows: Sequence[Mapping[str, str]], out_dir: str | os.PathLike, *,
-    rank: int = 32, alpha: float | None = None, dropout: float = 0.1, lr: float = 5e-5, batch_size: int = 4,
-    epochs: int = 3, max_length: int = 2048, target_modules: Sequence[str] = ("q_proj", "k_proj", "v_proj"),
-    prompt_template: str = PROMPT_FIELD, loss_on: str = "response", optimizer: str = "adamw",
-    weight_decay: float = 0.0, scheduler: str = "linear", warmup_ratio: float = 0.0, seed: int = 0,
-    device: str | None = None, dtype: str = "auto", max_steps: int | None = None, progress: bool = True,
+    rank: int = 32, alpha: float | None = None, dropout: float = 0.1,
+    target_modules: Sequence[str] = ("q_proj", "k_proj", "v_proj"), **recipe,
 ) -> dict:
     """LoRA-tune the HF model dir `base_path` on {"prompt","response"} rows; adapter + train_stats.json -> `out_dir`.
 
-    `alpha=None` means 2 * rank; `scheduler` is a transformers scheduler name ("linear", "cosine",
-    "constant", "constant_with_warmup", ...); `max_steps` caps the optimizer steps. Returns the stats:
-    steps, examples, first/last loss and the per-step losses (nats/token), seconds, trainable params.
+    `alpha=None` means 2 * rank; `recipe` is the shared recipe of `train_full` (lr, batch_size, epochs, ...).
+    Returns the stats: steps, examples, first/last loss and the per-step losses (nats/token), seconds,
+    trainable params, rank and alpha.
     """
     from peft import LoraConfig, get_peft_model
+
+    if int(rank) < 1:
+        raise ValueError(f"rank must be >= 1, got {rank}")
+    lora = LoraConfig(r=rank, lora_alpha=2 * rank if alpha is None else alpha, lora_dropout=dropout,
+                      target_modules=list(target_modules), task_type="CAUSAL_LM")
+    model, _, stats = _tune(base_path, sft_rows, lambda base: get_peft_model(base, lora), **recipe)
+    stats |= {"rank": rank, "alpha": lora.lora_alpha}
+    _save(out_dir, stats, model)
+    return stats
+
+
+def train_full(base_path: str | os.PathLike, sft_rows: Sequence[Mapping[str, str]], out_dir: str | os.PathLike,
+               **recipe) -> dict:
+    """Fine-tune every parameter of the HF model dir `base_path` with the LoRA recipe; model + tokenizer -> `out_dir`.
+
+    The accuracy source `full`: same data, template, loss, optimizer and schedule as `train_lora`, no adapter.
+    Returns the same stats as `train_lora` (without rank and alpha).
+    """
+    model, tokenizer, stats = _tune(base_path, sft_rows, lambda base: base, **recipe)
+    _save(out_dir, stats, model, tokenizer)
+    return stats
+
+
+def _tune(
+    base_path, sft_rows, wrap, *, lr: float = 5e-5, batch_size: int = 4,
+    epochs: int = 3, max_length: int = 2048, prompt_template: str = PROMPT_FIELD,
+    target_delimiter: str = TARGET_DELIMITER, loss_on: str = "response", optimizer: str = "adamw",
+    weight_decay: float = 0.0, scheduler: str = "linear", warmup_ratio: float = 0.0, seed: int = 0,
+    device: str | None = None, dtype: str = "auto", max_steps: int | None = None, progress: bool = True,
+) -> tuple:
+    """The shared training loop: `wrap(base model)` is trained -> (model, tokenizer, stats); `scheduler` is a
+    transformers scheduler name ("linear", "cosine", "constant", ...); `max_steps` caps the optimizer steps."""
     from tqdm.auto import tqdm
     from transformers import AutoModelForCausalLM, AutoTokenizer, get_scheduler
 
     if not sft_rows:
         raise ValueError("sft_rows is empty")
-    for name, value in (("rank", rank), ("batch_size", batch_size), ("epochs", epochs)):
+    for name, value in (("batch_size", batch_size), ("epochs", epochs)):
         if int(value) < 1:
             raise ValueError(f"{name} must be >= 1, got {value}")
     if max_steps is not None and max_steps < 1:
@@ -122,16 +154,15 @@ def train_lora(
     tokenizer = AutoTokenizer.from_pretrained(base_path)
     try:
         examples = [encode_pair(tokenizer, row["prompt"], row["response"], prompt_template=prompt_template,
-                                loss_on=loss_on, max_length=max_length) for row in sft_rows]
+                                loss_on=loss_on, max_length=max_length, target_delimiter=target_delimiter)
+                    for row in sft_rows]
     except KeyError as err:
         raise ValueError(f"sft_rows: every row needs 'prompt' and 'response' (missing {err})") from None
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
 
     torch.manual_seed(seed)
     base = AutoModelForCausalLM.from_pretrained(base_path, dtype=getattr(torch, dtype_name))
-    lora = LoraConfig(r=rank, lora_alpha=2 * rank if alpha is None else alpha, lora_dropout=dropout,
-                      target_modules=list(target_modules), task_type="CAUSAL_LM")
-    model = get_peft_model(base, lora).to(device)
+    model = wrap(base).to(device)
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
     opt = _OPTIMIZERS[optimizer](params, lr=lr, weight_decay=weight_decay)
@@ -141,7 +172,7 @@ def train_lora(
 
     order = torch.Generator().manual_seed(seed)
     losses: list[float] = []
-    bar = tqdm(total=total, desc="lora", file=sys.stderr, disable=not progress)
+    bar = tqdm(total=total, desc="tune", file=sys.stderr, disable=not progress)
     while len(losses) < total:
         perm = torch.randperm(len(examples), generator=order).tolist()
         for i in range(0, len(perm), batch_size):
@@ -164,14 +195,15 @@ def train_lora(
         "steps": len(losses), "examples": len(examples), "epochs": len(losses) / per_epoch,
         "first_loss": losses[0], "last_loss": losses[-1], "losses": losses,
         "seconds": time.perf_counter() - start, "trainable_params": sum(p.numel() for p in params),
-        "rank": rank, "alpha": lora.lora_alpha, "dtype": dtype_name, "device": device,
+        "dtype": dtype_name, "device": device,
     }
-    _save_adapter(model, stats, Path(out_dir))
-    return stats
+    return model, tokenizer, stats
 
 
-def _save_adapter(model, stats: dict, out_dir: Path) -> None:
-    """Write the adapter and train_stats.json into a temp dir beside `out_dir`, then swap it into place."""
-    with io.atomic_dir(out_dir) as tmp:
-        model.save_pretrained(tmp)
+def _save(out_dir: str | os.PathLike, stats: dict, *parts) -> None:
+    """`save_pretrained` of every part (a peft model saves its adapter only) and train_stats.json into a temp dir
+    beside `out_dir`, then swap it into place."""
+    with io.atomic_dir(Path(out_dir)) as tmp:
+        for part in parts:
+            part.save_pretrained(tmp)
         io.write_json(tmp / "train_stats.json", stats)

@@ -29,6 +29,8 @@ SEEDS = config["seeds"]
 STEPS = config["checkpoints"]["steps"]
 DOMAINS = list(config["domains"])
 SPLITS = ["train", "validation", "test"]
+# Accuracy sources (evaluation.tuning): each gets its own evaluation, t#, matching, series, Table 1 rows and verdicts.
+SOURCES = config["evaluation"]["tuning"]
 
 
 wildcard_constraints:
@@ -36,6 +38,7 @@ wildcard_constraints:
     step=r"\d+",
     domain="|".join(DOMAINS),
     split="|".join(SPLITS),
+    source="|".join(SOURCES),
 
 
 def out(path):
@@ -72,12 +75,24 @@ def checkpoint_pointer(wildcards):
 
 
 def per_step(pattern):
-    """Input function: `pattern` (with {seed}, {step} and {domain}) over every analysed checkpoint."""
+    """Input function: `pattern` (with {step} and the job's wildcards, e.g. {seed}, {domain}) over every analysed checkpoint."""
 
     def inputs(wildcards):
-        return expand(pattern, seed=wildcards.seed, step=STEPS, domain=wildcards.domain)
+        return expand(pattern, step=STEPS, **dict(wildcards.items()))
 
     return inputs
+
+
+def tuned_model(wildcards):
+    """Inputs of evaluate for {source}: the LoRA adapter (lora), the fully tuned model (full) or nothing (none)."""
+    tuned = {
+        "lora": {"adapter": out("lora/{step}/{domain}")},
+        "full": {"model": out("full/{step}/{domain}")},
+    }
+    return {
+        k: v.format(**dict(wildcards.items()))
+        for k, v in tuned.get(wildcards.source, {}).items()
+    }
 
 
 def rule_resources(rule, gpu=False):
@@ -120,12 +135,19 @@ def checkpoint_consumers(wildcards):
     made = [
         *rules.routes.output,
         *rules.router_matrices.output,
-        *rules.lora.output,
         *rules.evaluate.output,
     ]
+    made += rules.lora.output if "lora" in SOURCES else []
+    made += rules.full_tune.output if "full" in SOURCES else []
     if config["contamination"]["enabled"] and int(wildcards.step) == CONTAMINATION_STEP:
         made += rules.contamination.output
-    paths = expand(made, seed=wildcards.seed, step=wildcards.step, domain=DOMAINS)
+    paths = expand(
+        made,
+        seed=wildcards.seed,
+        step=wildcards.step,
+        domain=DOMAINS,
+        source=SOURCES,
+    )
     return [checkpoint_pointer(wildcards), *dict.fromkeys(paths)]
 
 

@@ -1,17 +1,17 @@
-# Correlate every metric with benchmark accuracy across checkpoints (paper Sec. 4.3, Table 1).
+# Correlate every metric with benchmark accuracy across checkpoints (paper Sec. 4.3, Table 1), per accuracy source.
 
 
 rule series:
     input:
-        accuracy=out("generalization/{domain}/accuracy.tsv"),
+        accuracy=out("generalization/{source}/{domain}/accuracy.tsv"),
         loss=out("memorization/{domain}/loss.npz"),
         t_star=out("memorization/{domain}/t_star.tsv"),
         validation=per_step(out("routes/{step}/{domain}/validation.npz")),
         pathways=out("pathways/{domain}.groups.tsv"),
     output:
-        out("correlation/{domain}.series.tsv"),
+        out("correlation/{source}/{domain}.series.tsv"),
     log:
-        out("logs/series/{domain}.log"),
+        out("logs/series/{source}/{domain}.log"),
     conda:
         "../../envs/analysis.yaml"
     params:
@@ -23,7 +23,11 @@ rule series:
 
 rule table1:
     input:
-        series=each(out("correlation/{domain}.series.tsv"), domain=DOMAINS),
+        series=each(
+            out("correlation/{source}/{domain}.series.tsv"),
+            source=SOURCES,
+            domain=DOMAINS,
+        ),
     output:
         report(
             out("correlation/table1.tsv"),
@@ -37,24 +41,36 @@ rule table1:
         "../../envs/analysis.yaml"
     params:
         correlation=section("correlation"),
+        sources=SOURCES,
         domains=DOMAINS,
     script:
         "../scripts/table1.py"
 
 
-# One verdict per paper claim (and the grokking precondition), pooled over every seed of the run.
+# One verdict per paper claim (and the grokking precondition) and accuracy source, pooled over every seed of the run.
 rule verdicts:
     input:
         groups=expand(out("pathways/{domain}.groups.tsv"), seed=SEEDS, domain=DOMAINS),
         series=expand(
-            out("correlation/{domain}.series.tsv"), seed=SEEDS, domain=DOMAINS
+            out("correlation/{source}/{domain}.series.tsv"),
+            source=SOURCES,
+            seed=SEEDS,
+            domain=DOMAINS,
         ),
-        matching=expand(out("matching/{domain}.tsv"), seed=SEEDS, domain=DOMAINS),
+        matching=expand(
+            out("matching/{source}/{domain}.tsv"),
+            source=SOURCES,
+            seed=SEEDS,
+            domain=DOMAINS,
+        ),
         t_star=expand(
             out("memorization/{domain}/t_star.tsv"), seed=SEEDS, domain=DOMAINS
         ),
         t_sharp=expand(
-            out("generalization/{domain}/t_sharp.tsv"), seed=SEEDS, domain=DOMAINS
+            out("generalization/{source}/{domain}/t_sharp.tsv"),
+            source=SOURCES,
+            seed=SEEDS,
+            domain=DOMAINS,
         ),
     output:
         tsv=run_out("verdicts/claims.tsv"),
@@ -69,6 +85,7 @@ rule verdicts:
         "../../envs/analysis.yaml"
     params:
         seeds=SEEDS,
+        sources=SOURCES,
         domains=DOMAINS,
         correlation=section("correlation"),
         verdicts=section("verdicts"),

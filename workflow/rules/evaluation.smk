@@ -1,4 +1,5 @@
-# Benchmark every tuned checkpoint with lm-evaluation-harness, logging per-item correctness.
+# Benchmark every checkpoint with lm-evaluation-harness, logging per-item correctness, once per accuracy
+# source (evaluation.tuning): base + LoRA adapter, the checkpoint zero-shot, or the fully tuned model.
 
 
 if config["checkpoints"]["source"] == "toy":
@@ -15,6 +16,7 @@ if config["checkpoints"]["source"] == "toy":
         params:
             domain=lambda wc: config["domains"][wc.domain],
             prompt_template=lambda wc: config["lora"]["prompt_template"],
+            target_delimiter=lambda wc: config["domains"][wc.domain]["target_delimiter"],
             evaluation=section("evaluation"),
         script:
             "../scripts/benchmark_task.py"
@@ -37,15 +39,15 @@ else:
 
 rule evaluate:
     input:
+        unpack(tuned_model),
         checkpoint=checkpoint_pointer,
-        adapter=out("lora/{step}/{domain}"),
         task=out("eval/tasks/{domain}/{domain}_benchmark.yaml"),
     output:
-        records=out("eval/{step}/{domain}.jsonl"),
+        records=out("eval/{source}/{step}/{domain}.jsonl"),
     log:
-        out("logs/evaluate/{step}/{domain}.log"),
+        out("logs/evaluate/{source}/{step}/{domain}.log"),
     benchmark:
-        out("benchmarks/evaluate/{step}/{domain}.tsv")
+        out("benchmarks/evaluate/{source}/{step}/{domain}.tsv")
     conda:
         "../../envs/torch.yaml"
     resources:

@@ -2,11 +2,15 @@
 
 FIGURES = [
     out("figures/fig1_memorization.png"),
-    *each(out("figures/fig2_matched_pairs_{domain}.png"), domain=DOMAINS),
+    *each(
+        out("figures/{source}/fig2_matched_pairs_{domain}.png"),
+        source=SOURCES,
+        domain=DOMAINS,
+    ),
     out("figures/fig4_distance.png"),
     out("figures/fig5_layers.png"),
     out("figures/fig6_consistency.png"),
-    out("figures/fig7_scatter.png"),
+    *each(out("figures/{source}/fig7_scatter.png"), source=SOURCES),
     out("figures/fig9_cut_sweep.png"),
     out("figures/fig12_cross_domain.png"),
     out("figures/fig13_entropy_distance.png"),
@@ -18,7 +22,11 @@ if config["checkpoints"]["source"] == "toy":
 rule fig1:
     input:
         t_star=per_domain(out("memorization/{domain}/t_star.tsv")),
-        accuracy=per_domain(out("generalization/{domain}/accuracy.tsv")),
+        accuracy=each(
+            out("generalization/{source}/{domain}/accuracy.tsv"),
+            source=SOURCES,
+            domain=DOMAINS,
+        ),
     output:
         report(
             out("figures/fig1_memorization.png"),
@@ -31,6 +39,7 @@ rule fig1:
     conda:
         "../../envs/report.yaml"
     params:
+        sources=SOURCES,
         domains=DOMAINS,
     script:
         "../scripts/figures.py"
@@ -40,18 +49,18 @@ rule fig2:
     input:
         loss=out("memorization/{domain}/loss.npz"),
         t_star=out("memorization/{domain}/t_star.tsv"),
-        correct=out("generalization/{domain}/correct.npz"),
-        t_sharp=out("generalization/{domain}/t_sharp.tsv"),
-        matching=out("matching/{domain}.tsv"),
+        correct=out("generalization/{source}/{domain}/correct.npz"),
+        t_sharp=out("generalization/{source}/{domain}/t_sharp.tsv"),
+        matching=out("matching/{source}/{domain}.tsv"),
     output:
         report(
-            out("figures/fig2_matched_pairs_{domain}.png"),
+            out("figures/{source}/fig2_matched_pairs_{domain}.png"),
             caption="../report/fig2.rst",
             category="Figures",
-            subcategory="seed {seed}",
+            subcategory="seed {seed}, accuracy source {source}",
         ),
     log:
-        out("logs/figures/fig2_{domain}.log"),
+        out("logs/figures/{source}/fig2_{domain}.log"),
     conda:
         "../../envs/report.yaml"
     script:
@@ -64,7 +73,6 @@ rule pathway_figures:
         layers=per_domain(out("pathways/{domain}.layers.tsv")),
         loss=per_domain(out("memorization/{domain}/loss.npz")),
         t_star=per_domain(out("memorization/{domain}/t_star.tsv")),
-        series=per_domain(out("correlation/{domain}.series.tsv")),
     output:
         fig4=report(
             out("figures/fig4_distance.png"),
@@ -84,12 +92,6 @@ rule pathway_figures:
             category="Figures",
             subcategory="seed {seed}",
         ),
-        fig7=report(
-            out("figures/fig7_scatter.png"),
-            caption="../report/fig7.rst",
-            category="Figures",
-            subcategory="seed {seed}",
-        ),
         fig9=report(
             out("figures/fig9_cut_sweep.png"),
             caption="../report/fig9.rst",
@@ -98,6 +100,26 @@ rule pathway_figures:
         ),
     log:
         out("logs/figures/pathway_figures.log"),
+    conda:
+        "../../envs/report.yaml"
+    params:
+        domains=DOMAINS,
+    script:
+        "../scripts/figures.py"
+
+
+rule fig7:
+    input:
+        series=per_domain(out("correlation/{source}/{domain}.series.tsv")),
+    output:
+        report(
+            out("figures/{source}/fig7_scatter.png"),
+            caption="../report/fig7.rst",
+            category="Figures",
+            subcategory="seed {seed}, accuracy source {source}",
+        ),
+    log:
+        out("logs/figures/{source}/fig7.log"),
     conda:
         "../../envs/report.yaml"
     params:

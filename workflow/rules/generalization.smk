@@ -1,16 +1,16 @@
-# Generalization step t# of every test item (paper Sec. 3.1) and its groups Test@t#.
+# Generalization step t# of every test item (paper Sec. 3.1) and its groups Test@t#, per accuracy source.
 
 
 rule generalization:
     input:
-        records=per_step(out("eval/{step}/{domain}.jsonl")),
+        records=per_step(out("eval/{source}/{step}/{domain}.jsonl")),
         keep=contamination_keep,
     output:
-        correct=out("generalization/{domain}/correct.npz"),
-        t_sharp=out("generalization/{domain}/t_sharp.tsv"),
-        accuracy=out("generalization/{domain}/accuracy.tsv"),
+        correct=out("generalization/{source}/{domain}/correct.npz"),
+        t_sharp=out("generalization/{source}/{domain}/t_sharp.tsv"),
+        accuracy=out("generalization/{source}/{domain}/accuracy.tsv"),
     log:
-        out("logs/generalization/{domain}.log"),
+        out("logs/generalization/{source}/{domain}.log"),
     conda:
         "../../envs/analysis.yaml"
     params:

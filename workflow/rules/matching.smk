@@ -1,16 +1,16 @@
-# Match memorized train groups to generalized test groups by meaning (paper Sec. 3.2).
+# Match memorized train groups to generalized test groups by meaning (paper Sec. 3.2), per accuracy source.
 
 
 rule matching:
     input:
         t_star=out("memorization/{domain}/t_star.tsv"),
-        t_sharp=out("generalization/{domain}/t_sharp.tsv"),
+        t_sharp=out("generalization/{source}/{domain}/t_sharp.tsv"),
         train=out("data/{domain}/train.jsonl"),
         test=out("data/{domain}/benchmark.jsonl"),
     output:
-        out("matching/{domain}.tsv"),
+        out("matching/{source}/{domain}.tsv"),
     log:
-        out("logs/matching/{domain}.log"),
+        out("logs/matching/{source}/{domain}.log"),
     conda:
         "../../envs/torch.yaml"
     params:

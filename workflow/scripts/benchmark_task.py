@@ -22,6 +22,7 @@ def main(snakemake):
             out.parent,
             task=params.domain["task"],
             prompt_template=params.prompt_template,
+            target_delimiter=params.target_delimiter,
             max_gen_toks=params.evaluation["max_gen_toks"],
         )
     assert Path(written) == out, (written, out)

@@ -1,4 +1,4 @@
-"""Evaluate base + adapter of one checkpoint on one domain's benchmark; one record per item."""
+"""Evaluate one checkpoint (with its LoRA adapter, fully tuned, or as is) on one domain's benchmark; one record per item."""
 
 from pathlib import Path
 
@@ -12,10 +12,11 @@ from grokmon.jobs import start_job
 def main(snakemake):
     start_job(snakemake, seed=snakemake.params.seed)
     params, task = snakemake.params, Path(snakemake.input.task)
+    inputs = snakemake.input.keys()
     records = evaluate(
-        read_checkpoint_pointer(snakemake.input.checkpoint)["path"],
+        snakemake.input.model if "model" in inputs else read_checkpoint_pointer(snakemake.input.checkpoint)["path"],
         [task.stem],
-        adapter_path=snakemake.input.adapter,
+        adapter_path=snakemake.input.adapter if "adapter" in inputs else None,
         include_path=str(task.parent.resolve()),
         device=resolve_device(params.device),
         dtype=params.dtype,

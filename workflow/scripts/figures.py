@@ -15,13 +15,16 @@ def main(snakemake):
     start_job(snakemake)
     inp, out = snakemake.input, snakemake.output
     if snakemake.rule == "fig1":
-        domains = snakemake.params.domains
-        figures.fig1_memorization(by_domain(domains, inp.t_star, read_tsv), by_domain(domains, inp.accuracy, read_tsv), out[0])
+        sources, domains = snakemake.params.sources, snakemake.params.domains
+        accuracy = {s: by_domain(domains, inp.accuracy[i * len(domains):], read_tsv) for i, s in enumerate(sources)}
+        figures.fig1_memorization(by_domain(domains, inp.t_star, read_tsv), accuracy, out[0])
     elif snakemake.rule == "fig2":
         loss, correct = load_npz(inp.loss), load_npz(inp.correct)
         figures.fig2_matched_pairs(
             loss["loss"], loss["steps"], read_tsv(inp.t_star), correct["correct"], read_tsv(inp.t_sharp), read_tsv(inp.matching), snakemake.wildcards.domain, out[0]
         )
+    elif snakemake.rule == "fig7":
+        figures.fig7_scatter(by_domain(snakemake.params.domains, inp.series, read_tsv), out[0])
     elif snakemake.rule == "fig12":
         figures.fig12_cross_domain(dict(zip(snakemake.params.steps, map(read_tsv, inp.tables))), out[0])
     elif snakemake.rule == "fig_monitor":
@@ -34,7 +37,6 @@ def main(snakemake):
         figures.fig4_distance(groups, loss, t_star, out.fig4)
         figures.fig5_layers(by_domain(domains, inp.layers, read_tsv), groups, out.fig5)
         figures.fig6_consistency(groups, loss, t_star, out.fig6)
-        figures.fig7_scatter(by_domain(domains, inp.series, read_tsv), out.fig7)
         figures.fig9_cut_sweep(groups, out.fig9)
 
 

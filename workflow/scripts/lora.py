@@ -1,23 +1,26 @@
-"""LoRA instruction tuning of one checkpoint on one domain's SFT pairs; saves the adapter only."""
+"""Instruction tuning of one checkpoint on one domain's SFT pairs: LoRA (rule lora, the adapter only) or full
+fine-tuning with the same recipe (rule full_tune, the whole model)."""
 
 from grokmon.checkpoints import read_checkpoint_pointer
 from grokmon.io import read_jsonl
 from grokmon.devices import resolve_device
 from grokmon.jobs import start_job
-from grokmon.tuning import train_lora
+from grokmon.tuning import LORA_ONLY, train_full, train_lora
 
 
 def main(snakemake):
     start_job(snakemake, seed=snakemake.params.seed)
-    params = snakemake.params
-    train_lora(
+    params, full = snakemake.params, snakemake.rule == "full_tune"
+    recipe = {k: v for k, v in params.lora.items() if not (full and k in LORA_ONLY)}
+    (train_full if full else train_lora)(
         read_checkpoint_pointer(snakemake.input.checkpoint)["path"],
         read_jsonl(snakemake.input.sft),
-        snakemake.output.adapter,
+        snakemake.output[0],
         seed=params.seed,
         device=resolve_device(params.device),
         dtype=params.dtype,
-        **params.lora,
+        target_delimiter=params.target_delimiter,
+        **recipe,
     )
 
 

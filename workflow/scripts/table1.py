@@ -1,4 +1,6 @@
-"""Table 1: Pearson and Spearman correlation of every metric with benchmark accuracy, per domain."""
+"""Table 1: Pearson and Spearman correlation of every metric with benchmark accuracy, per accuracy source and domain."""
+
+import pandas as pd
 
 from grokmon.io import read_tsv, write_tsv
 from grokmon.jobs import start_job
@@ -7,16 +9,20 @@ from grokmon.tables import correlation_table
 
 def main(snakemake):
     start_job(snakemake)
-    series = {domain: read_tsv(path) for domain, path in zip(snakemake.params.domains, snakemake.input.series)}
+    sources, domains, paths = snakemake.params.sources, snakemake.params.domains, list(snakemake.input.series)
     params = snakemake.params.correlation
-    table = correlation_table(
-        series,
-        params["checkpoints"],
-        last_k=params["last_k"],
-        rise_floor=params["rise_floor"],
-        loss_samples=params["loss_samples"],
-    )
-    write_tsv(snakemake.output[0], table)
+    tables = []
+    for i, source in enumerate(sources):  # paths are source-major: expand over sources, then domains
+        series = {d: read_tsv(p) for d, p in zip(domains, paths[i * len(domains) : (i + 1) * len(domains)])}
+        table = correlation_table(
+            series,
+            params["checkpoints"],
+            last_k=params["last_k"],
+            rise_floor=params["rise_floor"],
+            loss_samples=params["loss_samples"],
+        )
+        tables.append(table)
+    write_tsv(snakemake.output[0], pd.concat(tables, keys=sources, names=["accuracy_source", None]).reset_index(0))
 
 
 main(snakemake)

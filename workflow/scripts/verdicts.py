@@ -1,4 +1,7 @@
-"""One verdict per paper claim and domain (and the grokking precondition), decided by tests and controls, pooled over the run's seeds."""
+"""One verdict per paper claim, domain and accuracy source (and the grokking precondition), decided by tests and
+controls, pooled over the run's seeds."""
+
+import pandas as pd
 
 from grokmon.io import read_tsv, write_text, write_tsv
 from grokmon.jobs import start_job
@@ -13,17 +16,27 @@ def per_seed_tables(paths, seeds, domains):
 
 def main(snakemake):
     start_job(snakemake)
-    seeds, domains, window = snakemake.params.seeds, snakemake.params.domains, snakemake.params.correlation
-    inputs = snakemake.input
-    table = claim_verdicts(
-        **{name: per_seed_tables(getattr(inputs, name), seeds, domains) for name in ("groups", "series", "matching", "t_star", "t_sharp")},
-        checkpoints=window["checkpoints"],
-        last_k=window.get("last_k"),
-        rise_floor=window.get("rise_floor"),
-        settings=VerdictSettings.from_config(snakemake.params.verdicts),
-    )
-    write_tsv(snakemake.output.tsv, table)
-    write_text(snakemake.output.md, verdicts_markdown(table))
+    seeds, sources, domains = snakemake.params.seeds, snakemake.params.sources, snakemake.params.domains
+    inputs, window = snakemake.input, snakemake.params.correlation
+    settings = VerdictSettings.from_config(snakemake.params.verdicts)
+    shared = {name: per_seed_tables(getattr(inputs, name), seeds, domains) for name in ("groups", "t_star")}
+    per_source = len(seeds) * len(domains)  # per-source paths are source-major: expand over sources, seeds, domains
+    tables = []
+    for i, source in enumerate(sources):
+        part = slice(i * per_source, (i + 1) * per_source)
+        own = {name: per_seed_tables(getattr(inputs, name)[part], seeds, domains) for name in ("series", "matching", "t_sharp")}
+        table = claim_verdicts(
+            **shared,
+            **own,
+            checkpoints=window["checkpoints"],
+            last_k=window["last_k"],
+            rise_floor=window["rise_floor"],
+            settings=settings,
+        )
+        tables.append(table)
+    write_tsv(snakemake.output.tsv, pd.concat(tables, keys=sources, names=["accuracy_source", None]).reset_index(0))
+    sections = [f"### Accuracy source: {source}\n\n{verdicts_markdown(t)}" for source, t in zip(sources, tables)]
+    write_text(snakemake.output.md, "\n".join(sections))
 
 
 main(snakemake)
