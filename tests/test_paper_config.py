@@ -19,7 +19,7 @@ from tiny_models import tiny_olmoe, tiny_tokenizer
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from grokmon.checkpoints import branch_name, read_revisions
-from grokmon.config import UNSAFE_TASKS, ConfigError, validate_config
+from grokmon.config import UNSAFE_TASKS, ConfigError, tuning_keys, validate_config
 from grokmon.contamination import min_k_plus_plus
 from grokmon.io import read_json, read_jsonl, read_tsv, write_jsonl
 from grokmon.lm_eval_tasks import PAPER_TASKS, task_yaml
@@ -32,7 +32,9 @@ PAPER_STEPS = [5000, 125000, 245000, 370000, 490000, 615000, 735000, 855000, 980
 GPU_RULES = {"routes", "lora", "evaluate", "contamination"}
 # Rules with one job per checkpoint, per (checkpoint, domain) and per domain in the paper's DAG.
 PER_STEP = {"fetch_checkpoint", "router_matrices", "evict_checkpoint"}
-PER_STEP_DOMAIN = {"routes", "lora", "evaluate", "pathways"}
+PER_STEP_DOMAIN = {"routes", "evaluate", "pathways"}
+# commonsense and domain_specific tune on the same SFT data (alpaca-cleaned): one adapter for both
+N_TUNINGS = 3
 PER_DOMAIN = {"paper_data", "benchmark_task", "contamination", "memorization", "generalization", "collect_pathways",
               "matching", "series", "fig2"}
 JOB_BLOCK = re.compile(r"^(?:local)?rule (\w+):\n((?:    .*\n)+)", re.M)
@@ -133,12 +135,27 @@ def test_paper_dag_has_every_job_per_checkpoint_and_domain(paper_dry_run):
     counts = pd.Series([rule for rule, _ in paper_dry_run]).value_counts().to_dict()
     n_steps, n_domains = len(PAPER_STEPS), len(PAPER["domains"])
     expected = ({r: n_steps for r in PER_STEP} | {r: n_steps * n_domains for r in PER_STEP_DOMAIN}
-                | {r: n_domains for r in PER_DOMAIN} | {"resolved_config": 1, "table1": 1, "all": 1})
+                | {r: n_domains for r in PER_DOMAIN} | {"resolved_config": 1, "table1": 1, "all": 1}
+                | {"lora": n_steps * N_TUNINGS})
     assert {r: counts.get(r) for r in expected} == expected
     assert {"toy_world", "toy_pretrain", "local_checkpoint"}.isdisjoint(counts)
     routes = {(m.group(1), m.group(2)) for _, body in paper_dry_run
               for m in [re.search(r"routes/(\d+)/(\w+)/train\.npz", " ".join(_files(body, "output")))] if m}
     assert routes == {(str(s), d) for s in PAPER_STEPS for d in PAPER["domains"]}
+
+
+def test_domains_tuned_alike_share_one_adapter(paper_dry_run):
+    adapters = {}
+    for rule, body in paper_dry_run:
+        if rule == "evaluate":
+            records = _files(body, "output")[0]  # results/olmoe/seed0/eval/lora/{step}/{domain}.jsonl
+            adapter = [f for f in _files(body, "input") if "/lora/" in f]
+            adapters[tuple(records.removesuffix(".jsonl").split("/")[-2:])] = adapter[0]
+    assert len(adapters) == 40 and len(set(adapters.values())) == 30
+    for step in PAPER_STEPS:
+        shared = adapters[str(step), "commonsense"]
+        assert shared == adapters[str(step), "domain_specific"] and shared.startswith(f"results/olmoe/seed0/lora/{step}/sft-")
+        assert len({adapters[str(step), d] for d in ("math", "code", "commonsense")}) == 3
 
 
 def _planned_with_sources(tmp_path, sources):
@@ -163,7 +180,7 @@ def test_zero_shot_source_adds_evaluations_and_no_tuning(paper_dry_run, tmp_path
     none = _planned_with_sources(tmp_path, ["none"])
     assert "lora" not in none and "full_tune" not in none and none["evaluate"] == n_steps * n_domains
     full = _planned_with_sources(tmp_path, ["full"])
-    assert "lora" not in full and full["full_tune"] == full["evaluate"] == n_steps * n_domains
+    assert "lora" not in full and full["evaluate"] == n_steps * n_domains and full["full_tune"] == n_steps * N_TUNINGS
 
 
 def test_gpu_resources_on_exactly_the_gpu_rules_with_the_configs_memory(paper_dry_run):
@@ -188,7 +205,8 @@ def test_eviction_waits_for_every_job_that_reads_the_checkpoint(paper_dry_run):
             step = pointer.split("/")[-2]
             assert set(_files(body, "output")) <= evict_inputs[step], (rule, step)
     n_steps, n_domains = len(PAPER_STEPS), len(PAPER["domains"])
-    assert readers == n_steps * (3 * n_domains + 1) + n_domains  # routes, lora, evaluate, router_matrices, contamination
+    # routes and evaluate per domain, lora per tuning, router_matrices; contamination at T
+    assert readers == n_steps * (2 * n_domains + N_TUNINGS + 1) + n_domains
 
 
 def test_fetch_waits_for_an_eviction_to_keep_at_most_max_cached(paper_dry_run):
@@ -384,15 +402,16 @@ def test_contamination_drops_the_top_scores_under_the_last_checkpoint(hub_run):
     assert table["keep"].tolist() == [int(i != np.argmax(scores)) for i in range(3)]  # floor(0.5 * 3) = 1 dropped
 
 
-def _fake_model_outputs(workdir: Path, step: int, eval_correct: dict) -> list[str]:
+def _fake_model_outputs(workdir: Path, config: Path, step: int, eval_correct: dict) -> list[str]:
     """Stand-ins for every artifact made from checkpoint `step` (routes, adapters, evaluations), as targets."""
     made = []
+    for tuning in sorted(set(tuning_keys(validate_config(yaml.safe_load(config.read_text()), SCHEMA)).values())):
+        made.append(f"results/hub/seed0/lora/{step}/{tuning}")
+        (workdir / made[-1]).mkdir(parents=True)
     for domain in PAPER["domains"]:
         for split in ("train", "validation", "test"):
             made.append(f"results/hub/seed0/routes/{step}/{domain}/{split}.npz")
-        made.append(f"results/hub/seed0/lora/{step}/{domain}")
         made.append(f"results/hub/seed0/eval/lora/{step}/{domain}.jsonl")
-        (workdir / made[-2]).mkdir(parents=True)
         correct = eval_correct.get(domain, [1])
         write_jsonl(workdir / made[-1], [{"doc_id": i, "correct": c} for i, c in enumerate(correct)])
         (workdir / f"results/hub/seed0/eval/tasks/{domain}").mkdir(parents=True, exist_ok=True)
@@ -411,7 +430,7 @@ def test_eviction_after_use_and_the_filter_feeding_generalization(hub_run):
     keep = read_tsv(results / "contamination/commonsense.tsv")["keep"].tolist()
     made = []
     for step, correct in zip(STEPS, ([1, 0, 1], [1, 1, 1])):
-        made += _fake_model_outputs(root, step, {"commonsense": correct})
+        made += _fake_model_outputs(root, config, step, {"commonsense": correct})
     run_snakemake(root, "--cores", "1", "--touch", *made, configfile=config)
     model_dir = Path(read_json(results / "checkpoints/5000/checkpoint.json")["path"])
     run_snakemake(root, "--cores", "1", "results/hub/seed0/checkpoints/5000/evicted.json",

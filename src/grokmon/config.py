@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +76,22 @@ def validate_config(config: dict[str, Any], schema_path: str | Path) -> dict[str
         raise ConfigError("invalid config:\n  " + "\n  ".join(_describe(e) for e in errors))
     _check_semantics(resolved)
     return resolved
+
+
+def tuning_keys(config: dict[str, Any]) -> dict[str, str]:
+    """{domain: tuning key} of a validated config: domains whose tuning is the same get the same key (one adapter).
+
+    A tuning is the SFT data and how a pair is rendered (`target_delimiter`); the recipe (`lora`) is one for
+    the run. The key is `sft-` and a hash of the domain's SFT data spec (hub/local sources: the same spec and
+    seed load the same pairs) or, for the toy, of the domain's name (each toy domain has its own SFT pairs).
+    """
+    keys = {}
+    for name, domain in config["domains"].items():
+        data = name if config["checkpoints"]["source"] == "toy" else domain["data"]["sft"]
+        tuning = {"sft": data, "target_delimiter": domain["target_delimiter"]}
+        digest = hashlib.sha1(json.dumps(tuning, sort_keys=True).encode()).hexdigest()[:10]
+        keys[name] = f"sft-{digest}"
+    return keys
 
 
 def _check_semantics(config: dict[str, Any]) -> None:

@@ -3,7 +3,7 @@ import os
 import sys
 
 from grokmon.checkpoints import read_revisions
-from grokmon.config import ConfigError, validate_config
+from grokmon.config import ConfigError, tuning_keys, validate_config
 from grokmon.jobs import export_package_path
 from grokmon.numerics import apply as apply_cpu_numerics
 
@@ -29,6 +29,10 @@ SEEDS = config["seeds"]
 STEPS = config["checkpoints"]["steps"]
 DOMAINS = list(config["domains"])
 SPLITS = ["train", "validation", "test"]
+# One adapter per distinct tuning (SFT data and its rendering): domains with the same one share it.
+TUNING = tuning_keys(config)
+# The first domain of each tuning: its SFT pairs and target_delimiter are the tuning's.
+TUNED_DOMAIN = {key: domain for domain, key in reversed(list(TUNING.items()))}
 # Accuracy sources (evaluation.tuning): each gets its own evaluation, t#, matching, series, Table 1 rows and verdicts.
 SOURCES = config["evaluation"]["tuning"]
 
@@ -39,6 +43,7 @@ wildcard_constraints:
     domain="|".join(DOMAINS),
     split="|".join(SPLITS),
     source="|".join(SOURCES),
+    tuning="|".join(TUNED_DOMAIN),
 
 
 def out(path):
@@ -84,15 +89,21 @@ def per_step(pattern):
 
 
 def tuned_model(wildcards):
-    """Inputs of evaluate for {source}: the LoRA adapter (lora), the fully tuned model (full) or nothing (none)."""
+    """Inputs of evaluate for {source}: the LoRA adapter (lora), the fully tuned model (full) or nothing (none),
+    of the domain's tuning."""
     tuned = {
-        "lora": {"adapter": out("lora/{step}/{domain}")},
-        "full": {"model": out("full/{step}/{domain}")},
+        "lora": {"adapter": out("lora/{step}/{tuning}")},
+        "full": {"model": out("full/{step}/{tuning}")},
     }
-    return {
-        k: v.format(**dict(wildcards.items()))
-        for k, v in tuned.get(wildcards.source, {}).items()
-    }
+    names = {**dict(wildcards.items()), "tuning": TUNING[wildcards.domain]}
+    return {k: v.format(**names) for k, v in tuned.get(wildcards.source, {}).items()}
+
+
+def tuning_sft(wildcards):
+    """The SFT pairs of tuning {tuning}: those of its first domain."""
+    return out("data/{domain}/sft.jsonl").format(
+        seed=wildcards.seed, domain=TUNED_DOMAIN[wildcards.tuning]
+    )
 
 
 def rule_resources(rule, gpu=False):
@@ -147,6 +158,7 @@ def checkpoint_consumers(wildcards):
         step=wildcards.step,
         domain=DOMAINS,
         source=SOURCES,
+        tuning=list(TUNED_DOMAIN),
     )
     return [checkpoint_pointer(wildcards), *dict.fromkeys(paths)]
 

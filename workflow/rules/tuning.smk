@@ -1,24 +1,27 @@
 # Light instruction tuning of every checkpoint (paper Sec. 3.1, App. B), one rule per tuned accuracy source
-# (evaluation.tuning): lora saves the adapter only; full saves a whole fine-tuned model.
+# (evaluation.tuning): lora saves the adapter only; full saves a whole fine-tuned model. One job per distinct
+# tuning ({tuning}: SFT data and rendering, common.smk TUNING): domains tuned alike share it.
 
 
 rule lora:
     input:
         checkpoint=checkpoint_pointer,
-        sft=out("data/{domain}/sft.jsonl"),
+        sft=tuning_sft,
     output:
-        adapter=directory(out("lora/{step}/{domain}")),
+        adapter=directory(out("lora/{step}/{tuning}")),
     log:
-        out("logs/lora/{step}/{domain}.log"),
+        out("logs/lora/{step}/{tuning}.log"),
     benchmark:
-        out("benchmarks/lora/{step}/{domain}.tsv")
+        out("benchmarks/lora/{step}/{tuning}.tsv")
     conda:
         "../../envs/torch.yaml"
     resources:
         **rule_resources("lora", gpu=True),
     params:
         lora=section("lora"),
-        target_delimiter=lambda wc: config["domains"][wc.domain]["target_delimiter"],
+        target_delimiter=lambda wc: config["domains"][TUNED_DOMAIN[wc.tuning]][
+            "target_delimiter"
+        ],
         seed=replicate_seed,
         device=config["device"],
         dtype=config["dtype"],
@@ -26,24 +29,26 @@ rule lora:
         "../scripts/lora.py"
 
 
-# Full fine-tuning with the lora recipe (accuracy source `full`): a full model copy per (step, domain).
+# Full fine-tuning with the lora recipe (accuracy source `full`): a full model copy per (step, tuning).
 rule full_tune:
     input:
         checkpoint=checkpoint_pointer,
-        sft=out("data/{domain}/sft.jsonl"),
+        sft=tuning_sft,
     output:
-        model=directory(out("full/{step}/{domain}")),
+        model=directory(out("full/{step}/{tuning}")),
     log:
-        out("logs/full_tune/{step}/{domain}.log"),
+        out("logs/full_tune/{step}/{tuning}.log"),
     benchmark:
-        out("benchmarks/full_tune/{step}/{domain}.tsv")
+        out("benchmarks/full_tune/{step}/{tuning}.tsv")
     conda:
         "../../envs/torch.yaml"
     resources:
         **rule_resources("full_tune", gpu=True),
     params:
         lora=section("lora"),
-        target_delimiter=lambda wc: config["domains"][wc.domain]["target_delimiter"],
+        target_delimiter=lambda wc: config["domains"][TUNED_DOMAIN[wc.tuning]][
+            "target_delimiter"
+        ],
         seed=replicate_seed,
         device=config["device"],
         dtype=config["dtype"],
