@@ -5,14 +5,19 @@ benchmark dataset in its real format, contamination and eviction on), through Ta
 import copy
 
 import pytest
+import torch
 import yaml
 from conftest import run_snakemake
+from safetensors.torch import load_file
 from test_checkpoints import _place_in_hub_cache
-from test_paper_config import HUB_REPO, PAPER, _domains
+from test_paper_config import HUB_REPO, PAPER, SCHEMA, _domains
 from tiny_models import tiny_olmoe, tiny_tokenizer
 
-from grokmon.checkpoints import branch_name
+from grokmon.checkpoints import branch_name, read_checkpoint_pointer
+from grokmon.config import tuning_keys, validate_config
+from grokmon.evaluation import evaluate
 from grokmon.io import read_json, read_jsonl, read_tsv
+from grokmon.tuning import train_lora
 
 STEPS = [5000, 125000, 245000]
 RESULTS = "results/paper/seed0"
@@ -35,6 +40,7 @@ def stand_in_config(root) -> dict:
     config["lora"].update(max_length=64, batch_size=2, epochs=1)
     config["evaluation"].update(batch_size=4)
     config["contamination"].update(batch_size=2, max_length=64)
+    config["resources"] = {rule: {"mem_mb": 2000, "runtime": 30} for rule in config["resources"]}  # a laptop's, not a GPU node's
     short = {"generation_kwargs": {"until": ["\n\n"], "max_gen_toks": 8, "do_sample": False}}
     for domain in ("math", "code"):
         config["domains"][domain]["benchmark"]["overrides"] = short
@@ -49,33 +55,58 @@ def paper_run(tmp_path_factory):
     path.write_text(yaml.safe_dump(stand_in_config(root)))
     run_snakemake(root, "--cores", "2", configfile=path)
     run_snakemake(root, "--cores", "1", "--report", str(root / "report.html"), configfile=path)
-    return root
+    return root, validate_config(yaml.safe_load(path.read_text()), SCHEMA)
 
 
 @pytest.mark.slow  # every rule of the paper DAG on tiny stand-ins
 def test_every_benchmark_item_has_a_record_at_every_checkpoint(paper_run):
+    root, _ = paper_run
     for domain, n_items in {"math": 2, "code": 2, "commonsense": 3, "domain_specific": 3}.items():
         for step in STEPS:
-            records = read_jsonl(paper_run / RESULTS / f"eval/{step}/{domain}.jsonl")
+            records = read_jsonl(root / RESULTS / f"eval/lora/{step}/{domain}.jsonl")
             assert sorted(r["doc_id"] for r in records) == list(range(n_items)), (domain, step)
             assert all(r["correct"] in (0, 1) for r in records)
 
 
 @pytest.mark.slow
 def test_generalization_matching_table1_verdicts_and_report(paper_run):
-    results = paper_run / RESULTS
+    root, _ = paper_run
+    results = root / RESULTS
     for domain in PAPER["domains"]:
-        t_sharp = read_tsv(results / f"generalization/{domain}/t_sharp.tsv")
+        t_sharp = read_tsv(results / f"generalization/lora/{domain}/t_sharp.tsv")
         assert set(t_sharp["t_sharp"]) <= {-1, *STEPS}
-        matching = read_tsv(results / f"matching/{domain}.tsv")
+        matching = read_tsv(results / f"matching/lora/{domain}.tsv")
         assert set(matching.columns) >= {"train_step", "test_step", "delay"}
     table1 = read_tsv(results / "correlation/table1.tsv")
     assert set(table1["domain"]) == set(PAPER["domains"])
-    claims = read_tsv(paper_run / "results/paper/verdicts/claims.tsv")
-    assert set(claims["domain"]) == set(PAPER["domains"])
-    assert read_json(paper_run / "results/paper/preflight.json")["problems"] == []
+    assert set(table1["accuracy_source"]) == {"lora"}
+    claims = read_tsv(root / "results/paper/verdicts/claims.tsv")
+    assert set(claims["domain"]) == set(PAPER["domains"]) and set(claims["number"]) == {0, 1, 2, 3, 4, 5}
+    assert read_json(root / "results/paper/preflight.json")["problems"] == []
     evicted = [read_json(results / f"checkpoints/{s}/evicted.json")["revision"] for s in STEPS]
     assert evicted == [branch_name(s) for s in STEPS]
-    report = (paper_run / "report.html").read_text()
+    report = (root / "report.html").read_text()
     for section in ("Table 1", "Does the paper"):
         assert section in report
+
+
+@pytest.mark.slow
+def test_a_shared_adapter_equals_separate_training(paper_run, tmp_path):
+    """commonsense and domain_specific tune on the same SFT data: the one shared adapter is the adapter that training
+    on domain_specific's own copy of the pairs gives, so its evaluation records are those of separate training."""
+    root, config = paper_run
+    results, step = root / RESULTS, STEPS[-1]
+    tuning = tuning_keys(config)
+    assert tuning["commonsense"] == tuning["domain_specific"] != tuning["math"]
+    checkpoint = read_checkpoint_pointer(results / f"checkpoints/{step}/checkpoint.json")["path"]
+    recipe = {k: v for k, v in config["lora"].items()}
+    separate = tmp_path / "domain_specific_adapter"
+    train_lora(checkpoint, read_jsonl(results / "data/domain_specific/sft.jsonl"), separate, seed=0, device="cpu",
+               dtype="float32", target_delimiter=config["domains"]["domain_specific"]["target_delimiter"], **recipe)
+    shared = results / f"lora/{step}/{tuning['domain_specific']}"
+    a, b = load_file(shared / "adapter_model.safetensors"), load_file(separate / "adapter_model.safetensors")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    task = results / "eval/tasks/domain_specific/domain_specific_benchmark.yaml"
+    records = evaluate(checkpoint, [task.stem], adapter_path=str(separate), include_path=str(task.parent), device="cpu",
+                       dtype="float32", batch_size=4, limit=None, confirm_run_unsafe_code=True, seed=0)
+    assert records[task.stem] == read_jsonl(results / f"eval/lora/{step}/domain_specific.jsonl")
