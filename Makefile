@@ -45,6 +45,7 @@ DEMO_TABLES := seed0/correlation/table1.tsv:demo_table1.tsv verdicts/claims.md:d
 
 demo-docs:
 	for pair in $(DEMO_DOCS); do cp results/demo/$${pair%%:*} docs/$${pair##*:} || exit 1; done
+	$(BIN)/python scripts/demo_summary.py results/demo docs/demo.md
 
 demo-check: demo
 	for pair in $(DEMO_TABLES); do cmp results/demo/$${pair%%:*} docs/$${pair##*:} || exit 1; done
