@@ -216,19 +216,3 @@ def test_workflow_on_slurm_equals_local_run(slurm_cluster, tmp_path):
     assert expected.select_dtypes("number").notna().any().any()  # not a table of NaN only
     pd.testing.assert_frame_equal(pd.read_csv(slurm_dir / table, sep="\t"), expected, check_exact=True)
 
-
-@pytest.mark.slow
-def test_paper_config_on_stand_ins_through_the_profile(slurm_cluster, tmp_path):
-    """config/olmoe.yaml with local stand-ins (tests/test_paper_end_to_end.py) runs every rule as sbatch jobs."""
-    from test_paper_end_to_end import RESULTS, STEPS, stand_in_config
-
-    path = tmp_path / "paper.yaml"
-    path.write_text(yaml.safe_dump(stand_in_config(tmp_path)))
-    log = snakemake(REPO / "Snakefile", tmp_path, "--configfile", str(path), env=slurm_env(mem_mb="2000"), timeout=3600)
-    submissions = assert_every_job_on_slurm(tmp_path, log)
-    assert {"routes", "lora", "evaluate", "contamination"} <= {s.rule for s in submissions if s.gpu_declared}
-    records = pd.read_json(tmp_path / RESULTS / f"eval/lora/{STEPS[-1]}/domain_specific.jsonl", lines=True)
-    assert records["doc_id"].tolist() == [0, 1, 2]
-    table = pd.read_csv(tmp_path / RESULTS / "correlation/table1.tsv", sep="\t")
-    assert set(table["domain"]) == {"math", "code", "commonsense", "domain_specific"}
-    assert (tmp_path / "results/paper/verdicts/claims.tsv").is_file()
