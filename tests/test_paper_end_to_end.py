@@ -58,7 +58,7 @@ def paper_run(tmp_path_factory):
     return root, validate_config(yaml.safe_load(path.read_text()), SCHEMA)
 
 
-@pytest.mark.slow  # every rule of the paper DAG on tiny stand-ins
+@pytest.mark.paper  # every rule of the paper DAG on tiny stand-ins: make test-paper
 def test_every_benchmark_item_has_a_record_at_every_checkpoint(paper_run):
     root, _ = paper_run
     for domain, n_items in {"math": 2, "code": 2, "commonsense": 3, "domain_specific": 3}.items():
@@ -68,7 +68,7 @@ def test_every_benchmark_item_has_a_record_at_every_checkpoint(paper_run):
             assert all(r["correct"] in (0, 1) for r in records)
 
 
-@pytest.mark.slow
+@pytest.mark.paper
 def test_generalization_matching_table1_verdicts_and_report(paper_run):
     root, _ = paper_run
     results = root / RESULTS
@@ -90,7 +90,7 @@ def test_generalization_matching_table1_verdicts_and_report(paper_run):
         assert section in report
 
 
-@pytest.mark.slow
+@pytest.mark.paper
 def test_a_shared_adapter_equals_separate_training(paper_run, tmp_path):
     """commonsense and domain_specific tune on the same SFT data: the one shared adapter is the adapter that training
     on domain_specific's own copy of the pairs gives, so its evaluation records are those of separate training."""
