@@ -35,10 +35,11 @@ def tensor_norms(model) -> pd.DataFrame:
     a model without routers (dense) has no router group."""
     import torch  # only here, where a model is already loaded
 
-    from grokmon.architectures import UnsupportedArchitectureError, moe_routers
+    from grokmon.architectures import DenseSpec, UnsupportedArchitectureError, get_router_spec, moe_routers
 
-    try:
-        routers = {id(module) for _, module in moe_routers(model)}
+    try:  # a dense model's virtual experts (whole MLPs) are not routers
+        dense = isinstance(get_router_spec(model), DenseSpec)
+        routers = set() if dense else {id(module) for _, module in moe_routers(model)}
     except UnsupportedArchitectureError:
         routers = set()
     router_names = {
