@@ -38,10 +38,9 @@ demo: $(STAMP)
 
 # The demo's numbers in docs/ come from `make demo` on a pinned run (docs/reproducibility.md): demo-docs copies
 # them there (commit the change); demo-check runs the demo and fails unless this machine reproduces them byte for byte.
-DEMO_DOCS := seed0/correlation/table1.tsv:demo_table1.tsv verdicts/claims.md:demo_verdicts.md \
-	seed0/figures/fig1_memorization.png:images/demo_fig1.png seed0/figures/fig4_distance.png:images/demo_fig4.png \
-	seed0/figures/fig13_entropy_distance.png:images/demo_fig13.png
 DEMO_TABLES := seed0/correlation/table1.tsv:demo_table1.tsv verdicts/claims.md:demo_verdicts.md
+DEMO_DOCS := $(DEMO_TABLES) seed0/figures/fig1_memorization.png:images/demo_fig1.png \
+	seed0/figures/fig4_distance.png:images/demo_fig4.png seed0/figures/fig13_entropy_distance.png:images/demo_fig13.png
 
 demo-docs:
 	for pair in $(DEMO_DOCS); do cp results/demo/$${pair%%:*} docs/$${pair##*:} || exit 1; done

@@ -4,7 +4,16 @@ dense models: tests/test_virtual_experts.py."""
 import numpy as np
 import pytest
 import torch
-from tiny_models import TEXTS, tiny_gpt2, tiny_mixtral, tiny_olmoe, tiny_qwen2_moe, tiny_qwen3_moe, tiny_tokenizer
+from tiny_models import (
+    TEXTS,
+    capture_padded,
+    tiny_gpt2,
+    tiny_mixtral,
+    tiny_olmoe,
+    tiny_qwen2_moe,
+    tiny_qwen3_moe,
+    tiny_tokenizer,
+)
 
 from grokmon import io
 from grokmon.architectures import UnsupportedArchitectureError, get_router_spec, moe_routers
@@ -30,17 +39,9 @@ def arch(request, tok):
     return build(tok), layers, n_experts
 
 
-def _capture(model, tok, texts=TEXTS, side="right", **kw):
-    tok.padding_side = side
-    try:
-        return capture_routes(model, tok, texts, progress=False, **kw)
-    finally:
-        tok.padding_side = "right"
-
-
 def test_routing_equals_recomputation_from_router_logits(arch, tok):
     model, layers, n_experts = arch
-    got = _capture(model, tok)
+    got = capture_padded(model, tok)
     enc = tok(TEXTS, return_tensors="pt", padding=True)  # right padding: default positions are right
     with torch.inference_mode():
         out = model(**enc, output_router_logits=True)
@@ -67,7 +68,7 @@ def test_routing_equals_recomputation_from_router_logits(arch, tok):
 
 def test_nll_equals_model_loss_on_single_unpadded_sample(arch, tok):
     model = arch[0]
-    got = _capture(model, tok)
+    got = capture_padded(model, tok)
     for i, text in enumerate(TEXTS):
         ids = tok(text, return_tensors="pt").input_ids
         with torch.inference_mode():
@@ -77,9 +78,9 @@ def test_nll_equals_model_loss_on_single_unpadded_sample(arch, tok):
 
 def test_batch_size_and_padding_side_do_not_change_results(arch, tok):
     model = arch[0]
-    ref = _capture(model, tok, batch_size=1)
+    ref = capture_padded(model, tok, batch_size=1)
     for side in ("left", "right"):
-        got = _capture(model, tok, side=side, batch_size=8)
+        got = capture_padded(model, tok, side=side, batch_size=8)
         np.testing.assert_allclose(got.nll, ref.nll, atol=1e-5)
         np.testing.assert_allclose(got.routing, ref.routing, atol=1e-5)
         np.testing.assert_array_equal(got.n_tokens, ref.n_tokens)
@@ -97,7 +98,7 @@ def test_zero_router_gives_uniform_routing(tok):
     model = tiny_olmoe(tok)
     with torch.no_grad():
         model.model.layers[1].mlp.gate.weight.zero_()
-    got = _capture(model, tok)
+    got = capture_padded(model, tok)
     np.testing.assert_allclose(got.routing[:, 1], 1 / 8, atol=1e-7)
     assert np.abs(got.routing[:, 0] - 1 / 8).max() > 0.05
 
@@ -142,7 +143,7 @@ def test_bad_inputs_raise(tok):
 
 def test_shards_stream_in_input_order(tok):
     model = tiny_olmoe(tok)
-    whole = _capture(model, tok)
+    whole = capture_padded(model, tok)
     parts = list(iter_capture(model, tok, (t for t in TEXTS), shard_size=2, batch_size=2, progress=False))
     assert [len(p) for p in parts] == [2, 2, 1]
     joined = RouteCapture.concat(parts)
@@ -153,16 +154,16 @@ def test_shards_stream_in_input_order(tok):
 
 def test_truncation_eos_and_single_token_sample(tok):
     model = tiny_olmoe(tok)
-    full = _capture(model, tok)
-    cut = _capture(model, tok, max_length=5)
+    full = capture_padded(model, tok)
+    cut = capture_padded(model, tok, max_length=5)
     assert cut.n_tokens.tolist() == [min(n, 5) for n in full.n_tokens]
-    eos = _capture(model, tok, add_eos=True)
+    eos = capture_padded(model, tok, add_eos=True)
     assert (eos.n_tokens == full.n_tokens + 1).all()
     ids = tok(TEXTS[0]).input_ids + [tok.eos_token_id]
     with torch.inference_mode():
         loss = model(torch.tensor([ids]), labels=torch.tensor([ids])).loss.item()
     assert eos.nll[0] == pytest.approx(loss, abs=1e-5)
-    one = _capture(model, tok, texts=["a"])
+    one = capture_padded(model, tok, texts=["a"])
     assert one.n_tokens.tolist() == [1] and np.isnan(one.nll[0])
     np.testing.assert_allclose(one.routing.sum(-1), 1.0, atol=1e-6)
 
@@ -178,7 +179,7 @@ def test_model_state_is_restored_and_progress_goes_to_stderr(tok, capsys):
 
 
 def test_save_load_roundtrip(tok, tmp_path):
-    got = _capture(tiny_olmoe(tok), tok)
+    got = capture_padded(tiny_olmoe(tok), tok)
     got.save(tmp_path / "r.npz")
     assert sorted(io.load_npz(tmp_path / "r.npz")) == ["layers", "n_tokens", "nll", "routing"]
     back = RouteCapture.load(tmp_path / "r.npz")
@@ -198,11 +199,11 @@ def test_load_model_sets_pad_token_dtype_and_eval(tok, tmp_path):
     loaded, loaded_tok = load_model(tmp_path, device="cpu")
     assert loaded.dtype == torch.float32 and not loaded.training
     assert loaded_tok.pad_token == "<|endoftext|>"
-    want = _capture(model, tok)
-    np.testing.assert_allclose(_capture(loaded, loaded_tok).nll, want.nll, atol=1e-6)
+    want = capture_padded(model, tok)
+    np.testing.assert_allclose(capture_padded(loaded, loaded_tok).nll, want.nll, atol=1e-6)
     half, _ = load_model(tmp_path, device="cpu", dtype="bfloat16")
     assert half.dtype == torch.bfloat16
-    got = _capture(half, loaded_tok)
+    got = capture_padded(half, loaded_tok)
     assert got.routing.dtype == np.float32
     np.testing.assert_allclose(got.routing.sum(-1), 1.0, atol=1e-5)
     np.testing.assert_allclose(got.nll, want.nll, atol=0.1)
@@ -229,7 +230,7 @@ def test_answer_nll_equals_hand_recomputation_over_answer_targets():
     model = tiny_olmoe(tok)
     ids = tok("abcdef").input_ids
     assert tok.convert_ids_to_tokens(ids) == ["<|endoftext|>", "a", "b", "c", "d", "e", "f"]
-    got = _capture(model, tok, texts=["abcdef"] * 4, answer_chars=[3, 0, 6, 5])
+    got = capture_padded(model, tok, texts=["abcdef"] * 4, answer_chars=[3, 0, 6, 5])
     assert got.answer_nll[0] == pytest.approx(_hand_nll(model, ids, 4), abs=1e-5)  # targets d, e, f
     assert got.answer_nll[0] != pytest.approx(got.nll[0], abs=1e-3)
     # answer_char 0: every target is an answer target (the first token, BOS, is never one) -> answer_nll == nll
@@ -238,11 +239,11 @@ def test_answer_nll_equals_hand_recomputation_over_answer_targets():
     assert np.isnan(got.answer_nll[2])  # empty answer: no answer token
     assert got.answer_nll[3] == pytest.approx(_hand_nll(model, ids, 6), abs=1e-5)  # only f
     # truncation: max_length 5 keeps BOS a b c d -> only target d; an answer starting at e is cut away -> NaN
-    cut = _capture(model, tok, texts=["abcdef", "abcdef"], answer_chars=[3, 4], max_length=5)
+    cut = capture_padded(model, tok, texts=["abcdef", "abcdef"], answer_chars=[3, 4], max_length=5)
     assert cut.answer_nll[0] == pytest.approx(_hand_nll(model, ids[:5], 4), abs=1e-5)
     assert np.isnan(cut.answer_nll[1]) and np.isfinite(cut.nll).all()
     # add_eos: the appended EOS is an answer target too
-    eos = _capture(model, tok, texts=["abcdef"], answer_chars=[3], add_eos=True)
+    eos = capture_padded(model, tok, texts=["abcdef"], answer_chars=[3], add_eos=True)
     assert eos.answer_nll[0] == pytest.approx(_hand_nll(model, ids + [tok.eos_token_id], 4), abs=1e-5)
 
 
@@ -252,19 +253,19 @@ def test_answer_starts_at_the_token_that_straddles_the_answer_char(tok):
     text = TEXTS[3]
     enc = tok(text, return_offsets_mapping=True)
     assert tok.convert_ids_to_tokens(enc.input_ids)[-2:] == ["\u25813", "6"]
-    got = _capture(model, tok, texts=[text], answer_chars=[text.index("36")])
+    got = capture_padded(model, tok, texts=[text], answer_chars=[text.index("36")])
     assert got.answer_nll[0] == pytest.approx(_hand_nll(model, enc.input_ids, len(enc.input_ids) - 2), abs=1e-5)
 
 
 def test_answer_nll_does_not_depend_on_batch_size_or_padding_side(arch, tok):
     model = arch[0]
     chars = [len(t) // 2 for t in TEXTS]
-    ref = _capture(model, tok, batch_size=1, answer_chars=chars)
+    ref = capture_padded(model, tok, batch_size=1, answer_chars=chars)
     assert np.isfinite(ref.answer_nll).all()
     assert np.abs(ref.answer_nll - ref.nll).max() > 1e-3
-    np.testing.assert_allclose(ref.nll, _capture(model, tok, batch_size=1).nll, atol=1e-6)
+    np.testing.assert_allclose(ref.nll, capture_padded(model, tok, batch_size=1).nll, atol=1e-6)
     for side in ("left", "right"):
-        got = _capture(model, tok, side=side, batch_size=8, answer_chars=chars)
+        got = capture_padded(model, tok, side=side, batch_size=8, answer_chars=chars)
         np.testing.assert_allclose(got.answer_nll, ref.answer_nll, atol=1e-5)
         np.testing.assert_allclose(got.nll, ref.nll, atol=1e-5)
 
@@ -272,16 +273,16 @@ def test_answer_nll_does_not_depend_on_batch_size_or_padding_side(arch, tok):
 def test_answer_nll_shards_save_load_and_bad_arguments(tok, tmp_path):
     model = tiny_olmoe(tok)
     chars = [len(t) // 2 for t in TEXTS]
-    whole = _capture(model, tok, answer_chars=chars)
+    whole = capture_padded(model, tok, answer_chars=chars)
     parts = list(iter_capture(model, tok, iter(TEXTS), answer_chars=chars, shard_size=2, batch_size=2, progress=False))
     np.testing.assert_allclose(RouteCapture.concat(parts).answer_nll, whole.answer_nll, atol=1e-5)
     whole.save(tmp_path / "r.npz")
     assert sorted(io.load_npz(tmp_path / "r.npz")) == ["answer_nll", "layers", "n_tokens", "nll", "routing"]
     back = RouteCapture.load(tmp_path / "r.npz")
     np.testing.assert_array_equal(back.answer_nll, whole.answer_nll)
-    assert RouteCapture.load(_save(_capture(model, tok), tmp_path / "plain.npz")).answer_nll is None
+    assert RouteCapture.load(_save(capture_padded(model, tok), tmp_path / "plain.npz")).answer_nll is None
     with pytest.raises(ValueError, match="answer_nll"):
-        RouteCapture.concat([whole, _capture(model, tok)])
+        RouteCapture.concat([whole, capture_padded(model, tok)])
     with pytest.raises(ValueError, match="answer_nll"):
         RouteCapture(nll=whole.nll, n_tokens=whole.n_tokens, routing=whole.routing, layers=whole.layers, answer_nll=[1.0])
     with pytest.raises(ValueError, match="answer_chars: expected one per text"):
@@ -314,8 +315,8 @@ def _bos_tokenizer():
 def test_routing_mean_is_over_the_texts_own_tokens(side):
     tok = _bos_tokenizer()
     model = tiny_olmoe(tok)
-    got = _capture(model, tok, side=side, batch_size=2, add_eos=True)
-    with_special = _capture(model, tok, side=side, batch_size=2, add_eos=True, include_special_tokens=True)
+    got = capture_padded(model, tok, side=side, batch_size=2, add_eos=True)
+    with_special = capture_padded(model, tok, side=side, batch_size=2, add_eos=True, include_special_tokens=True)
     for i, text in enumerate(TEXTS):
         ids = tok(text).input_ids + [tok.eos_token_id]  # [BOS, own tokens..., EOS]
         with torch.inference_mode():

@@ -309,15 +309,15 @@ def _hub_config(d: Path, cache: Path, revisions: dict, **checkpoints) -> Path:
     return path
 
 
-def _tiny_cache(root: Path) -> tuple[Path, dict]:
-    """A local HF cache holding a different tiny OLMoE under each paper branch of STEPS."""
+def _tiny_cache(root: Path, steps: list[int] = STEPS) -> tuple[Path, dict]:
+    """A local HF cache holding a different tiny OLMoE under each paper branch of `steps`."""
     cache, tok = root / "cache", tiny_tokenizer()
-    for seed, step in enumerate(STEPS):
+    for seed, step in enumerate(steps):
         model_dir = root / f"model{step}"
         tiny_olmoe(tok, seed=seed).save_pretrained(model_dir)
         tok.save_pretrained(model_dir)
         _place_in_hub_cache(cache, HUB_REPO, branch_name(step), model_dir)
-    return cache, {s: branch_name(s) for s in STEPS}
+    return cache, {s: branch_name(s) for s in steps}
 
 
 @pytest.fixture(scope="module")

@@ -9,9 +9,7 @@ import torch
 import yaml
 from conftest import run_snakemake
 from safetensors.torch import load_file
-from test_checkpoints import _place_in_hub_cache
-from test_paper_config import HUB_REPO, PAPER, SCHEMA, _domains
-from tiny_models import tiny_olmoe, tiny_tokenizer
+from test_paper_config import PAPER, SCHEMA, _domains, _tiny_cache
 
 from grokmon.checkpoints import branch_name, read_checkpoint_pointer
 from grokmon.config import tuning_keys, validate_config
@@ -25,12 +23,7 @@ RESULTS = "results/paper/seed0"
 
 def stand_in_config(root) -> dict:
     """config/olmoe.yaml with local stand-ins for its checkpoints and data, and small sizes; nothing else changed."""
-    cache, tok = root / "cache", tiny_tokenizer()
-    for seed, step in enumerate(STEPS):
-        model_dir = root / f"model{step}"
-        tiny_olmoe(tok, seed=seed).save_pretrained(model_dir)
-        tok.save_pretrained(model_dir)
-        _place_in_hub_cache(cache, HUB_REPO, branch_name(step), model_dir)
+    cache, _ = _tiny_cache(root, STEPS)
     tsv = root / "revisions.tsv"
     tsv.write_text("step\trevision\n" + "".join(f"{s}\t{branch_name(s)}\n" for s in STEPS))
     config = copy.deepcopy(PAPER)

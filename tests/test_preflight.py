@@ -3,8 +3,7 @@
 import copy
 
 import pytest
-from test_checkpoints import _place_in_hub_cache
-from tiny_models import tiny_olmoe, tiny_tokenizer
+from test_paper_config import _tiny_cache
 
 from grokmon import preflight as pf
 from grokmon.checkpoints import branch_name
@@ -16,14 +15,7 @@ STEPS = [5000, 125000]
 @pytest.fixture(scope="module")
 def cache(tmp_path_factory):
     """A local HF cache with a tiny OLMoE under the branches of STEPS."""
-    root = tmp_path_factory.mktemp("preflight")
-    tok, cache = tiny_tokenizer(), root / "cache"
-    for seed, step in enumerate(STEPS):
-        model_dir = root / f"model{step}"
-        tiny_olmoe(tok, seed=seed).save_pretrained(model_dir)
-        tok.save_pretrained(model_dir)
-        _place_in_hub_cache(cache, REPO, branch_name(step), model_dir)
-    return cache
+    return _tiny_cache(tmp_path_factory.mktemp("preflight"), STEPS)[0]
 
 
 def _config(tmp_path, cache, revisions: dict, **checkpoints) -> dict:

@@ -6,6 +6,7 @@ import pytest
 import torch
 from tiny_models import (
     TEXTS,
+    capture_padded,
     tiny_gpt_neox,
     tiny_llama,
     tiny_mistral,
@@ -46,14 +47,6 @@ def dense(request, tok):
     return model
 
 
-def _capture(model, tok, texts=TEXTS, side="right", **kw):
-    tok.padding_side = side
-    try:
-        return capture_routes(model, tok, texts, progress=False, **kw)
-    finally:
-        tok.padding_side = "right"
-
-
 def _mlps(model):
     return [layer.mlp for layer in (model.gpt_neox.layers if model.config.model_type == "gpt_neox" else model.model.layers)]
 
@@ -89,7 +82,7 @@ def _hand_routing(model, tok, texts, groups: np.ndarray) -> np.ndarray:
 
 
 def test_virtual_routing_equals_hand_recomputation_from_mlp_activations(dense, tok):
-    got = _capture(dense, tok)  # batched with right padding: padded positions must not count
+    got = capture_padded(dense, tok)  # batched with right padding: padded positions must not count
     want = _hand_routing(dense, tok, TEXTS, np.arange(NEURONS) // (NEURONS // K))
     assert isinstance(get_router_spec(dense), DenseSpec)
     assert got.routing.shape == (len(TEXTS), 2, K) and got.layers.tolist() == [0, 1]
@@ -99,9 +92,9 @@ def test_virtual_routing_equals_hand_recomputation_from_mlp_activations(dense, t
 
 
 def test_batch_size_and_padding_side_do_not_change_virtual_routing(dense, tok):
-    ref = _capture(dense, tok, batch_size=1)
+    ref = capture_padded(dense, tok, batch_size=1)
     for side in ("left", "right"):
-        got = _capture(dense, tok, side=side, batch_size=8)
+        got = capture_padded(dense, tok, side=side, batch_size=8)
         np.testing.assert_allclose(got.routing, ref.routing, atol=1e-5)
         np.testing.assert_allclose(got.nll, ref.nll, atol=1e-5)
 
@@ -126,7 +119,7 @@ def test_partitions_are_fixed_blocks_or_a_seeded_permutation():
 def test_random_partition_capture_equals_hand_recomputation(tok):
     model = tiny_llama(tok)
     experts = set_virtual_experts(model.config, n_experts=K, partition="random", seed=3)
-    got = _capture(model, tok)
+    got = capture_padded(model, tok)
     np.testing.assert_allclose(got.routing, _hand_routing(model, tok, TEXTS, experts.groups(NEURONS)), atol=1e-5)
 
 
@@ -191,7 +184,7 @@ def test_neurons_firing_in_disjoint_blocks_separate_two_kinds_of_input():
                 proj.weight.zero_()
                 proj.weight[:32, 0] = scale[:32]
                 proj.weight[32:, 1] = scale[32:]
-    routing = _capture(model, tok, letters + digits).routing
+    routing = capture_padded(model, tok, letters + digits).routing
     assert routing[:3, :, 2:].max() == 0 and routing[3:, :, :2].max() == 0  # silu(0) * 0: the other block is silent
     assert pathway_strings(routing) == ["1,0-1,0"] * 3 + ["3,2-3,2"] * 3
     d = pairwise_distances(routing)

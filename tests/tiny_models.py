@@ -165,3 +165,14 @@ def tiny_gpt2(tokenizer, seed: int = 0) -> GPT2LMHeadModel:
     torch.manual_seed(seed)
     config = GPT2Config(n_embd=32, n_layer=2, n_head=4, n_positions=256, **_ids(tokenizer))
     return GPT2LMHeadModel(config).eval()
+
+
+def capture_padded(model, tokenizer, texts=TEXTS, side="right", **kw):
+    """`capture_routes` of `texts` with the tokenizer padding on `side` (restored to right afterwards)."""
+    from grokmon.capture import capture_routes
+
+    tokenizer.padding_side = side
+    try:
+        return capture_routes(model, tokenizer, texts, progress=False, **kw)
+    finally:
+        tokenizer.padding_side = "right"
