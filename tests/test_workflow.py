@@ -13,7 +13,7 @@ import yaml
 
 from conftest import TEST_CONFIG, run_snakemake, snakemake_cmd
 from grokmon.io import load_npz, read_jsonl
-from grokmon.verdicts import CORRELATION_CLAIMS, claim_verdicts
+from grokmon.verdicts import CORRELATION_CLAIMS, VerdictSettings, claim_verdicts
 
 pytestmark = pytest.mark.slow
 CONFIG = yaml.safe_load(TEST_CONFIG.read_text())
@@ -115,7 +115,7 @@ def test_table1_has_finite_values(workflow_run):
 def test_resolved_config_is_saved_with_defaults(workflow_run):
     resolved = yaml.safe_load((run_results(workflow_run) / "config.resolved.yaml").read_text())
     assert resolved["lora"]["lr"] == CONFIG["lora"]["lr"]
-    assert resolved["generalization"] == {"min_accuracy": 0.8, "max_errors": 1}
+    assert resolved["generalization"] == {"min_accuracy": 0.8, "max_errors": 1, "include_final": False}
 
 
 def test_every_rule_wrote_its_log_header(workflow_run):
@@ -233,6 +233,7 @@ def test_verdicts_pool_the_seeds(workflow_run, tmp_path):
     config = yaml.safe_load(TEST_CONFIG.read_text())
     config["seeds"] = [0, 1]
     config["correlation"] = {**config.get("correlation", {}), "checkpoints": "all"}  # one window for both seeds
+    config["verdicts"] = {**config.get("verdicts", {}), "min_checkpoints": len(STEPS)}  # the test run's 4 checkpoints
     path = tmp_path / "seeds.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     run_snakemake(tmp_path, "--cores", "1", "--allowed-rules", "verdicts", "--", "results/test/verdicts/claims.tsv", configfile=path)
@@ -244,6 +245,7 @@ def test_verdicts_pool_the_seeds(workflow_run, tmp_path):
             {d: tables[seed, f"pathways/{d}.groups.tsv"] for d in DOMAINS},
             {d: tables[seed, f"correlation/lora/{d}.series.tsv"] for d in DOMAINS},
             checkpoints="all",
+            settings=VerdictSettings(min_checkpoints=len(STEPS)),
         ).set_index(["domain", "claim"])
         assert (alone["n_seeds"] == 1).all()
         tables[seed] = alone
