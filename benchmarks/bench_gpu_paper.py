@@ -137,7 +137,7 @@ def paper_gpu_hours(m: Measured, seq: int, config_path: Path = PAPER_CONFIG) -> 
     steps, domains = len(config["checkpoints"]["steps"]), config["domains"].values()
     captured = sum(d["data"]["train"]["n"] + d["data"]["validation"]["n"] for d in domains)
     sft_steps = sum(config["lora"]["epochs"] * d["data"]["sft"]["n"] / config["lora"]["batch_size"] for d in domains)
-    generated = 7_500 * 1024 + 164 * 512  # DART-Math and HumanEval+ items x max new tokens (README, paper path)
+    generated = 7_500 * 1024 + 164 * 512  # DART-Math and HumanEval+ items x max new tokens (docs/reproducing-the-paper.md)
     return {
         "routes": steps * captured * seq / m.capture_tokens_per_s / 3600,
         "lora": steps * sft_steps * m.lora_step_s / 3600,

@@ -206,6 +206,6 @@ def test_readme_examples_run_as_written(example, capsys):
 
 
 def test_monitor_doc_shows_both_examples_verbatim():
-    doc = (DOCS.parent / "README.md").read_text()
+    doc = (DOCS / "monitor.md").read_text()
     for example in ("monitor_loop_example.py", "monitor_trainer_example.py"):
         assert (DOCS / example).read_text().strip() in doc

@@ -213,7 +213,7 @@ def claim_verdicts(
 
 
 def verdicts_markdown(table: pd.DataFrame) -> str:
-    """Markdown table (domain, claim, verdict, decided by, evidence) of a `claim_verdicts` table, for the report/README."""
+    """Markdown table (domain, claim, verdict, decided by, evidence) of a `claim_verdicts` table, for the report/docs."""
     missing = {"domain", "number", "claim", "statement", "verdict", "decided_by", "evidence"} - set(table.columns)
     if missing:
         raise ValueError(f"table lacks columns {sorted(missing)} (pass the output of claim_verdicts)")

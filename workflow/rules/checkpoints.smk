@@ -2,7 +2,7 @@
 # Hub checkpoints can be evicted from the HF cache after use (checkpoints.evict_after_use):
 # evict_checkpoint waits for every job that reads the model, then deletes that revision. The pointer
 # stays (not temp(): a regenerated pointer would rerun every job of the checkpoint); a job that must
-# rerun later needs the revision downloaded again first (README: Reproducing the paper). checkpoints.max_cached = W
+# rerun later needs the revision downloaded again first (docs/reproducing-the-paper.md). checkpoints.max_cached = W
 # bounds the disk: fetching a checkpoint waits until the one W places earlier is evicted.
 EVICT = config["checkpoints"]["evict_after_use"]
 EVICTED = each(out("checkpoints/{step}/evicted.json"), step=STEPS) if EVICT else []
