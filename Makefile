@@ -16,7 +16,7 @@ export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: env demo demo-docs demo-check demo-seeds demo-dense test test-paper test-slurm lint bench clean
+.PHONY: env demo demo-docs demo-check demo-seeds demo-dense test test-slurm lint bench clean
 
 env: $(STAMP)
 
@@ -68,11 +68,7 @@ demo-dense: demo
 	@echo "Comparison: $(CURDIR)/results/dense/comparison/demo.md"
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not paper" tests
-
-# config/olmoe.yaml end to end on tiny stand-ins (every rule through Table 1, verdicts and the report): opt-in, minutes.
-test-paper: $(STAMP)
-	$(BIN)/python -m pytest -q -m paper tests/test_paper_end_to_end.py
+	$(BIN)/python -m pytest -q tests
 
 # The workflow through `snakemake --profile slurm` on a real local SLURM cluster (root + apt; skips otherwise).
 test-slurm: $(STAMP)

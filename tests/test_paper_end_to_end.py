@@ -10,7 +10,8 @@ import torch
 import yaml
 from conftest import run_snakemake
 from safetensors.torch import load_file
-from test_paper_config import PAPER, SCHEMA, _domains, _tiny_cache
+from test_checkpoints import _place_in_hub_cache
+from test_paper_config import HUB_REPO, PAPER, SCHEMA, _domains, _tiny_cache
 
 from grokmon.checkpoints import branch_name, read_checkpoint_pointer
 from grokmon.config import tuning_keys, validate_config
@@ -108,6 +109,8 @@ def test_a_shared_adapter_equals_separate_training(paper_run, tmp_path):
     results, step = root / RESULTS, STEPS[-1]
     tuning = tuning_keys(config)
     assert tuning["commonsense"] == tuning["domain_specific"] != tuning["math"]
+    # the run evicted the revision after use: put it back in the cache (same commit, same snapshot path, README)
+    _place_in_hub_cache(root / "cache", HUB_REPO, branch_name(step), root / f"model{step}")
     checkpoint = read_checkpoint_pointer(results / f"checkpoints/{step}/checkpoint.json")["path"]
     recipe = {k: v for k, v in config["lora"].items()}
     separate = tmp_path / "domain_specific_adapter"
