@@ -233,7 +233,7 @@ def test_paper_stand_in_on_slurm(slurm_cluster, tmp_path):
 
     config = write_stand_in_config(tmp_path)
     env = slurm_env(mem_mb="2000")
-    log = snakemake(REPO / "Snakefile", tmp_path, "--configfile", str(config), env=env, timeout=3600)
+    log = snakemake(REPO / "Snakefile", tmp_path, "--configfile", str(config), env=env, timeout=5400)  # ~107 jobs
     submissions = assert_every_job_on_slurm(tmp_path, log, local_rules=frozenset({"preflight"}))
     assert {s.rule for s in submissions if s.gpu_declared} == GPU_RULES
     run_snakemake(tmp_path, "--cores", "1", "--report", str(tmp_path / "report.html"), configfile=config)
