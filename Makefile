@@ -70,13 +70,15 @@ demo-dense: demo
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not paper" tests
 
-# config/olmoe.yaml end to end on tiny stand-ins (every rule through Table 1, verdicts and the report): opt-in, minutes.
+# config/olmoe.yaml end to end on tiny stand-ins (every rule through Table 1, verdicts and the report), locally and
+# through the SLURM profile: opt-in until the per-job start-up cost falls (issue #16), about 15 CPU-minutes each.
 test-paper: $(STAMP)
 	$(BIN)/python -m pytest -q -m paper tests/test_paper_end_to_end.py
+	$(BIN)/python -m pytest -q -m "slurm and paper" tests/test_slurm.py
 
 # The workflow through `snakemake --profile slurm` on a real local SLURM cluster (root + apt; skips otherwise).
 test-slurm: $(STAMP)
-	$(BIN)/python -m pytest -q -m slurm tests/test_slurm.py
+	$(BIN)/python -m pytest -q -m "slurm and not paper" tests/test_slurm.py
 
 lint: $(STAMP)
 	$(BIN)/snakemake --lint

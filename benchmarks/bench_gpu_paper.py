@@ -26,8 +26,11 @@ from tokenizers import Tokenizer, models, pre_tokenizers
 from transformers import OlmoeConfig, OlmoeForCausalLM, PreTrainedTokenizerFast
 
 from grokmon.capture import capture_routes
+from grokmon.config import tuning_keys, validate_config
 
-PAPER_CONFIG = Path(__file__).resolve().parents[1] / "config" / "olmoe.yaml"
+REPO = Path(__file__).resolve().parents[1]
+PAPER_CONFIG = REPO / "config" / "olmoe.yaml"
+SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 # OLMoE-1B-7B-0924's config.json values (architecture only; weights are random).
 SIZES = {
     "olmoe-1b-7b": dict(vocab_size=50304, hidden_size=2048, intermediate_size=1024, num_hidden_layers=16,
@@ -133,10 +136,13 @@ def measure(size: str, device: str, seq: int, batch: int, gen_batch: int, gen_to
 
 def paper_gpu_hours(m: Measured, seq: int, config_path: Path = PAPER_CONFIG) -> dict[str, float]:
     """GPU hours per stage of config/olmoe.yaml implied by `m`, every sequence taken as `seq` tokens long."""
-    config = yaml.safe_load(config_path.read_text())
-    steps, domains = len(config["checkpoints"]["steps"]), config["domains"].values()
-    captured = sum(d["data"]["train"]["n"] + d["data"]["validation"]["n"] for d in domains)
-    sft_steps = sum(config["lora"]["epochs"] * d["data"]["sft"]["n"] / config["lora"]["batch_size"] for d in domains)
+    config = validate_config(yaml.safe_load(config_path.read_text()), SCHEMA)
+    steps, domains = len(config["checkpoints"]["steps"]), config["domains"]
+    captured = sum(d["data"]["train"]["n"] + d["data"]["validation"]["n"] for d in domains.values())
+    # one LoRA run per checkpoint and distinct tuning: domains with the same SFT data share one adapter
+    tunings = {key: domain for domain, key in tuning_keys(config).items()}
+    sft_steps = sum(config["lora"]["epochs"] * domains[d]["data"]["sft"]["n"] / config["lora"]["batch_size"]
+                    for d in tunings.values())
     generated = 7_500 * 1024 + 164 * 512  # DART-Math and HumanEval+ items x max new tokens (docs/reproducing-the-paper.md)
     return {
         "routes": steps * captured * seq / m.capture_tokens_per_s / 3600,

@@ -233,8 +233,8 @@ ALPACA = [{"instruction": "Translate to French.", "input": "cat", "output": "cha
 
 def _domains(d: Path) -> dict:
     """The four paper domains, each source a tiny local file in its hub format (datasets.md)."""
-    owm = _parquet(d / "owm" / "train-00000-of-00114.parquet",
-                   [{"url": f"https://m.org/{i}", "text": f"Lemma {i}.", "date": "2023", "metadata": "{}"} for i in range(4)])
+    _parquet(d / "owm" / "train-00000-of-00114.parquet",
+             [{"url": f"https://m.org/{i}", "text": f"Lemma {i}.", "date": "2023", "metadata": "{}"} for i in range(4)])
     comp = _parquet(d / "comp.parquet", [{"problem": "Compute $2+2$.", "level": "Level 1", "type": "Algebra",
                                           "solution": "$\\boxed{4}$"}])
     metamath = _json_array(d / "MetaMathQA-395K.json", [{"query": "1+1?", "response": "The answer is: 2",

@@ -3,13 +3,15 @@ changed (a tiny OLMoE in a local HF cache under 3 of the paper's branches, tiny 
 benchmark dataset in its real format, contamination and eviction on), through Table 1, the verdicts and the report."""
 
 import copy
+from pathlib import Path
 
 import pytest
 import torch
 import yaml
 from conftest import run_snakemake
 from safetensors.torch import load_file
-from test_paper_config import PAPER, SCHEMA, _domains, _tiny_cache
+from test_checkpoints import _place_in_hub_cache
+from test_paper_config import HUB_REPO, PAPER, SCHEMA, _domains, _tiny_cache
 
 from grokmon.checkpoints import branch_name, read_checkpoint_pointer
 from grokmon.config import tuning_keys, validate_config
@@ -40,20 +42,15 @@ def stand_in_config(root) -> dict:
     return config
 
 
-@pytest.fixture(scope="module")
-def paper_run(tmp_path_factory):
-    """The whole paper DAG and its report, run for real on the stand-ins."""
-    root = tmp_path_factory.mktemp("paper_e2e")
+def write_stand_in_config(root) -> Path:
+    """stand_in_config(root) written to root/paper.yaml, for `snakemake --configfile`."""
     path = root / "paper.yaml"
     path.write_text(yaml.safe_dump(stand_in_config(root)))
-    run_snakemake(root, "--cores", "2", configfile=path)
-    run_snakemake(root, "--cores", "1", "--report", str(root / "report.html"), configfile=path)
-    return root, validate_config(yaml.safe_load(path.read_text()), SCHEMA)
+    return path
 
 
-@pytest.mark.paper  # every rule of the paper DAG on tiny stand-ins: make test-paper
-def test_every_benchmark_item_has_a_record_at_every_checkpoint(paper_run):
-    root, _ = paper_run
+def check_records(root) -> None:
+    """Every benchmark item of the four tasks has a 0/1 record at every checkpoint."""
     for domain, n_items in {"math": 2, "code": 2, "commonsense": 3, "domain_specific": 3}.items():
         for step in STEPS:
             records = read_jsonl(root / RESULTS / f"eval/lora/{step}/{domain}.jsonl")
@@ -61,9 +58,8 @@ def test_every_benchmark_item_has_a_record_at_every_checkpoint(paper_run):
             assert all(r["correct"] in (0, 1) for r in records)
 
 
-@pytest.mark.paper
-def test_generalization_matching_table1_verdicts_and_report(paper_run):
-    root, _ = paper_run
+def check_results(root, report: Path) -> None:
+    """t# and groups, matching, Table 1, the verdicts, the preflight, eviction and the report's sections."""
     results = root / RESULTS
     for domain in PAPER["domains"]:
         t_sharp = read_tsv(results / f"generalization/lora/{domain}/t_sharp.tsv")
@@ -78,9 +74,31 @@ def test_generalization_matching_table1_verdicts_and_report(paper_run):
     assert read_json(root / "results/paper/preflight.json")["problems"] == []
     evicted = [read_json(results / f"checkpoints/{s}/evicted.json")["revision"] for s in STEPS]
     assert evicted == [branch_name(s) for s in STEPS]
-    report = (root / "report.html").read_text()
+    text = report.read_text()
     for section in ("Table 1", "Does the paper"):
-        assert section in report
+        assert section in text
+
+
+@pytest.fixture(scope="module")
+def paper_run(tmp_path_factory):
+    """The whole paper DAG and its report, run for real on the stand-ins."""
+    root = tmp_path_factory.mktemp("paper_e2e")
+    path = write_stand_in_config(root)
+    run_snakemake(root, "--cores", "2", configfile=path)
+    run_snakemake(root, "--cores", "1", "--report", str(root / "report.html"), configfile=path)
+    return root, validate_config(yaml.safe_load(path.read_text()), SCHEMA)
+
+
+@pytest.mark.paper  # every rule of the paper DAG on tiny stand-ins: about 15 CPU-minutes (make test-paper)
+def test_every_benchmark_item_has_a_record_at_every_checkpoint(paper_run):
+    root, _ = paper_run
+    check_records(root)
+
+
+@pytest.mark.paper
+def test_generalization_matching_table1_verdicts_and_report(paper_run):
+    root, _ = paper_run
+    check_results(root, root / "report.html")
 
 
 @pytest.mark.paper
@@ -91,6 +109,8 @@ def test_a_shared_adapter_equals_separate_training(paper_run, tmp_path):
     results, step = root / RESULTS, STEPS[-1]
     tuning = tuning_keys(config)
     assert tuning["commonsense"] == tuning["domain_specific"] != tuning["math"]
+    # the run evicted the revision after use: put it back in the cache (same commit, same snapshot path, README)
+    _place_in_hub_cache(root / "cache", HUB_REPO, branch_name(step), root / f"model{step}")
     checkpoint = read_checkpoint_pointer(results / f"checkpoints/{step}/checkpoint.json")["path"]
     recipe = {k: v for k, v in config["lora"].items()}
     separate = tmp_path / "domain_specific_adapter"

@@ -106,8 +106,9 @@ def snakemake(snakefile: Path, workdir: Path, *args: str, env: dict[str, str], t
     return log
 
 
-def assert_every_job_on_slurm(workdir: Path, log: str) -> list[Submission]:
-    """Every non-local job was an sbatch job that logged its header; GPUs exactly where the rule asks."""
+def assert_every_job_on_slurm(workdir: Path, log: str, local_rules: frozenset[str] = frozenset()) -> list[Submission]:
+    """Every non-local job was an sbatch job that logged its header; GPUs exactly where the rule asks.
+    Jobs of `local_rules` (the workflow's localrules) run on the submitting machine, outside SLURM."""
     submissions, attempts = parse_submissions(log)
     assert submissions and len(submissions) == attempts, (len(submissions), attempts)
     by_id = {s.slurm_id: s for s in submissions}
@@ -116,6 +117,9 @@ def assert_every_job_on_slurm(workdir: Path, log: str) -> list[Submission]:
     # A retry starts the rule's log afresh: the last attempt of each job wrote the header that is left.
     last_attempts = {s.job: s.slurm_id for s in submissions}
     headers = job_headers(workdir)
+    local = [header for header in headers if header[0] in local_rules]
+    assert all(slurm_id == "none" for _, slurm_id, _ in local), local
+    headers = [header for header in headers if header[0] not in local_rules]
     assert sorted(slurm_id for _, slurm_id, _ in headers) == sorted(last_attempts.values())
     jobs = cluster_jobs()
     for rule, slurm_id, cuda_visible_devices in headers:
@@ -216,3 +220,22 @@ def test_workflow_on_slurm_equals_local_run(slurm_cluster, tmp_path):
     assert expected.select_dtypes("number").notna().any().any()  # not a table of NaN only
     pd.testing.assert_frame_equal(pd.read_csv(slurm_dir / table, sep="\t"), expected, check_exact=True)
 
+
+
+@pytest.mark.paper  # make test-paper
+def test_paper_stand_in_on_slurm(slurm_cluster, tmp_path):
+    """config/olmoe.yaml on its local stand-ins (test_paper_end_to_end's config builder and checks) through the
+    profile: every job but the preflight (a localrule) is an sbatch job, the GPU rules get a GPU, and the results
+    pass the same content checks as the local run."""
+    from conftest import run_snakemake
+    from test_paper_config import GPU_RULES
+    from test_paper_end_to_end import check_records, check_results, write_stand_in_config
+
+    config = write_stand_in_config(tmp_path)
+    env = slurm_env(mem_mb="2000")
+    log = snakemake(REPO / "Snakefile", tmp_path, "--configfile", str(config), env=env, timeout=5400)  # ~107 jobs
+    submissions = assert_every_job_on_slurm(tmp_path, log, local_rules=frozenset({"preflight"}))
+    assert {s.rule for s in submissions if s.gpu_declared} == GPU_RULES
+    run_snakemake(tmp_path, "--cores", "1", "--report", str(tmp_path / "report.html"), configfile=config)
+    check_records(tmp_path)
+    check_results(tmp_path, tmp_path / "report.html")
