@@ -182,7 +182,9 @@ def checkpoint_consumers(wildcards):
         for domain, tuning in r.tunings.items():
             names = dict(seed=wildcards.seed, step=wildcards.step)
             paths += expand(rules.lora.output, **names, tuning=tuning)
-            paths += expand(rules.evaluate.output, **names, source=r.source, domain=domain)
+            paths += expand(
+                rules.evaluate.output, **names, source=r.source, domain=domain
+            )
     return [checkpoint_pointer(wildcards), *dict.fromkeys(paths)]
 
 
