@@ -60,6 +60,11 @@ def test_defaults_are_filled_for_missing_sections():
         (lambda c: c.update(virtual_experts={"partition": "kmeans"}), ["'virtual_experts.partition'", "'contiguous'"]),
         (lambda c: c.update(virtual_experts={"k": 4}), ["'k'", "n_experts"]),
         (lambda c: c.update(compare_with="demo"), ["'compare_with' names this run ('demo')"]),
+        (lambda c: c["ablations"]["lora_ranks"].update(domains=["biology"]),
+         ["'ablations.lora_ranks.domains' has ['biology']", "'math', 'code', 'commonsense', 'domain'", "null"]),
+        (lambda c: c["ablations"]["lora_ranks"].update(ranks=[32, 0]), ["'ablations.lora_ranks.ranks.1'", "minimum of 1"]),
+        (lambda c: c["ablations"]["lora_ranks"].update(ranks=[64, 64]), ["'ablations.lora_ranks.ranks'", "non-unique"]),
+        (lambda c: c["ablations"].update(lora_rank={}), ["unknown config key(s) 'lora_rank'", "lora_ranks"]),
     ],
 )
 def test_bad_config_names_the_key(edit, expected):

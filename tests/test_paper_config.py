@@ -19,7 +19,7 @@ from tiny_models import tiny_olmoe, tiny_tokenizer
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from grokmon.checkpoints import branch_name, read_revisions
-from grokmon.config import UNSAFE_TASKS, ConfigError, tuning_keys, validate_config
+from grokmon.config import UNSAFE_TASKS, ConfigError, lora_ranks, tuning_keys, validate_config
 from grokmon.contamination import min_k_plus_plus
 from grokmon.io import read_json, read_jsonl, read_tsv, write_jsonl
 from grokmon.lm_eval_tasks import PAPER_TASKS, task_yaml
@@ -35,6 +35,10 @@ PER_STEP = {"fetch_checkpoint", "router_matrices", "evict_checkpoint"}
 PER_STEP_DOMAIN = {"routes", "evaluate", "pathways"}
 # commonsense and domain_specific tune on the same SFT data (alpaca-cleaned): one adapter for both
 N_TUNINGS = 3
+# Table 4 (ablations.lora_ranks): rank 64 beside the main rank 32 on commonsense, one more tuning and accuracy
+# source (lora_r64), so one more lora and evaluate job per checkpoint and one more generalization and series job.
+RANK_DOMAINS = ["commonsense"]
+PER_RANK_DOMAIN = {"generalization", "series"}
 PER_DOMAIN = {"paper_data", "benchmark_task", "contamination", "memorization", "generalization", "collect_pathways",
               "matching", "series", "fig2"}
 JOB_BLOCK = re.compile(r"^(?:local)?rule (\w+):\n((?:    .*\n)+)", re.M)
@@ -134,9 +138,11 @@ def _files(body, key):
 def test_paper_dag_has_every_job_per_checkpoint_and_domain(paper_dry_run):
     counts = pd.Series([rule for rule, _ in paper_dry_run]).value_counts().to_dict()
     n_steps, n_domains = len(PAPER_STEPS), len(PAPER["domains"])
+    n_ranked = len(RANK_DOMAINS)  # (domain, rank) pairs of the ablation beyond the main rank
     expected = ({r: n_steps for r in PER_STEP} | {r: n_steps * n_domains for r in PER_STEP_DOMAIN}
-                | {r: n_domains for r in PER_DOMAIN} | {"resolved_config": 1, "table1": 1, "all": 1}
-                | {"lora": n_steps * N_TUNINGS})
+                | {r: n_domains for r in PER_DOMAIN} | {"resolved_config": 1, "table1": 1, "table4": 1, "all": 1}
+                | {"lora": n_steps * (N_TUNINGS + n_ranked), "evaluate": n_steps * (n_domains + n_ranked)}
+                | {r: n_domains + n_ranked for r in PER_RANK_DOMAIN})
     assert {r: counts.get(r) for r in expected} == expected
     assert {"toy_world", "toy_pretrain", "local_checkpoint"}.isdisjoint(counts)
     routes = {(m.group(1), m.group(2)) for _, body in paper_dry_run
@@ -144,25 +150,46 @@ def test_paper_dag_has_every_job_per_checkpoint_and_domain(paper_dry_run):
     assert routes == {(str(s), d) for s in PAPER_STEPS for d in PAPER["domains"]}
 
 
-def test_domains_tuned_alike_share_one_adapter(paper_dry_run):
+def _adapters(paper_dry_run) -> dict[tuple[str, str, str], str]:
+    """(source, step, domain) -> the adapter its evaluate job reads."""
     adapters = {}
     for rule, body in paper_dry_run:
         if rule == "evaluate":
-            records = _files(body, "output")[0]  # results/olmoe/seed0/eval/lora/{step}/{domain}.jsonl
+            records = _files(body, "output")[0]  # results/olmoe/seed0/eval/{source}/{step}/{domain}.jsonl
             adapter = [f for f in _files(body, "input") if "/lora/" in f]
-            adapters[tuple(records.removesuffix(".jsonl").split("/")[-2:])] = adapter[0]
+            adapters[tuple(records.removesuffix(".jsonl").split("/")[-3:])] = adapter[0]
+    return adapters
+
+
+def test_domains_tuned_alike_share_one_adapter(paper_dry_run):
+    adapters = {key: a for key, a in _adapters(paper_dry_run).items() if key[0] == "lora"}
     assert len(adapters) == 40 and len(set(adapters.values())) == 30
     for step in PAPER_STEPS:
-        shared = adapters[str(step), "commonsense"]
-        assert shared == adapters[str(step), "domain_specific"] and shared.startswith(f"results/olmoe/seed0/lora/{step}/sft-")
-        assert len({adapters[str(step), d] for d in ("math", "code", "commonsense")}) == 3
+        shared = adapters["lora", str(step), "commonsense"]
+        assert shared == adapters["lora", str(step), "domain_specific"] and shared.startswith(f"results/olmoe/seed0/lora/{step}/sft-")
+        assert len({adapters["lora", str(step), d] for d in ("math", "code", "commonsense")}) == 3
 
 
-def _planned_with_sources(tmp_path, sources):
-    """Rule -> job count of the paper's dry run with evaluation.tuning = `sources`."""
+def test_table4_tunes_commonsense_at_rank_64_beside_the_main_adapters(paper_dry_run):
+    assert PAPER["ablations"]["lora_ranks"] == {"ranks": [32, 64], "domains": RANK_DOMAINS, "scale_alpha": True}
+    config = validate_config(PAPER, SCHEMA)
+    (main, r64), adapters = lora_ranks(config), _adapters(paper_dry_run)
+    assert main.source == "lora" and r64.recipe == {"rank": 64, "alpha": 128}
+    ranked = {key: a for key, a in adapters.items() if key[0] == "lora_r64"}
+    assert ranked == {("lora_r64", str(s), "commonsense"): f"results/olmoe/seed0/lora/{s}/{r64.tunings['commonsense']}"
+                      for s in PAPER_STEPS}
+    assert set(ranked.values()).isdisjoint(a for key, a in adapters.items() if key[0] == "lora")
+    table4 = [_files(body, "input") for rule, body in paper_dry_run if rule == "table4"]
+    assert table4 == [[f"results/olmoe/seed0/correlation/{source}/commonsense.series.tsv" for source in ("lora", "lora_r64")]]
+
+
+def _planned_with_sources(tmp_path, sources, ranks=None):
+    """Rule -> job count of the paper's dry run with evaluation.tuning = `sources` (and ablations.lora_ranks.ranks)."""
     config = copy.deepcopy(PAPER)
     config["evaluation"]["tuning"] = sources
-    path = tmp_path / f"{'_'.join(sources)}.yaml"
+    if ranks is not None:
+        config["ablations"]["lora_ranks"]["ranks"] = ranks
+    path = tmp_path / f"{'_'.join(sources)}_{ranks}.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     proc = run_snakemake(tmp_path, "-n", "--quiet", "rules", configfile=path)
     return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", proc.stdout, re.M)}
@@ -172,15 +199,20 @@ def test_zero_shot_source_adds_evaluations_and_no_tuning(paper_dry_run, tmp_path
     assert PAPER["evaluation"]["tuning"] == ["lora"]
     lora = pd.Series([rule for rule, _ in paper_dry_run]).value_counts().to_dict()
     both = _planned_with_sources(tmp_path, ["lora", "none"])
-    n_steps, n_domains = len(PAPER_STEPS), len(PAPER["domains"])
-    assert both["evaluate"] == lora["evaluate"] + 40 == 2 * n_steps * n_domains
+    n_steps, n_domains, n_ranked = len(PAPER_STEPS), len(PAPER["domains"]), len(RANK_DOMAINS)
+    assert both["evaluate"] == lora["evaluate"] + 40 == (2 * n_domains + n_ranked) * n_steps  # + Table 4's rank 64
     assert both["lora"] == lora["lora"] and "full_tune" not in both
-    assert both["generalization"] == both["matching"] == both["series"] == 2 * n_domains and both["table1"] == 1
+    assert both["generalization"] == both["series"] == 2 * n_domains + n_ranked and both["table1"] == both["table4"] == 1
+    assert both["matching"] == 2 * n_domains  # the rank ablation's sources are only correlated (Table 4)
     assert both["routes"] == lora["routes"] and both["pathways"] == lora["pathways"]  # accuracy-free: once
-    none = _planned_with_sources(tmp_path, ["none"])
+    # the rank ablation off, so that no source tunes with LoRA
+    none = _planned_with_sources(tmp_path, ["none"], ranks=[])
     assert "lora" not in none and "full_tune" not in none and none["evaluate"] == n_steps * n_domains
-    full = _planned_with_sources(tmp_path, ["full"])
+    full = _planned_with_sources(tmp_path, ["full"], ranks=[])
     assert "lora" not in full and full["evaluate"] == n_steps * n_domains and full["full_tune"] == n_steps * N_TUNINGS
+    # Table 4 without the lora source: its rank 32 column still tunes commonsense with the main recipe
+    ranks_only = _planned_with_sources(tmp_path, ["none"])
+    assert ranks_only["lora"] == ranks_only["evaluate"] - n_steps * n_domains == 2 * n_ranked * n_steps
 
 
 def test_gpu_resources_on_exactly_the_gpu_rules_with_the_configs_memory(paper_dry_run):
@@ -205,8 +237,8 @@ def test_eviction_waits_for_every_job_that_reads_the_checkpoint(paper_dry_run):
             step = pointer.split("/")[-2]
             assert set(_files(body, "output")) <= evict_inputs[step], (rule, step)
     n_steps, n_domains = len(PAPER_STEPS), len(PAPER["domains"])
-    # routes and evaluate per domain, lora per tuning, router_matrices; contamination at T
-    assert readers == n_steps * (2 * n_domains + N_TUNINGS + 1) + n_domains
+    # routes and evaluate per domain, lora per tuning, router_matrices, Table 4's rank 64 lora and evaluate; contamination at T
+    assert readers == n_steps * (2 * n_domains + N_TUNINGS + 1 + 2 * len(RANK_DOMAINS)) + n_domains
 
 
 def test_fetch_waits_for_an_eviction_to_keep_at_most_max_cached(paper_dry_run):
@@ -404,10 +436,14 @@ def test_contamination_drops_the_top_scores_under_the_last_checkpoint(hub_run):
 
 def _fake_model_outputs(workdir: Path, config: Path, step: int, eval_correct: dict) -> list[str]:
     """Stand-ins for every artifact made from checkpoint `step` (routes, adapters, evaluations), as targets."""
-    made = []
-    for tuning in sorted(set(tuning_keys(validate_config(yaml.safe_load(config.read_text()), SCHEMA)).values())):
+    made, resolved = [], validate_config(yaml.safe_load(config.read_text()), SCHEMA)
+    ranked = [(r.source, d, t) for r in lora_ranks(resolved) if r.recipe for d, t in r.tunings.items()]  # Table 4
+    for tuning in sorted(set(tuning_keys(resolved).values()) | {t for _, _, t in ranked}):
         made.append(f"results/hub/seed0/lora/{step}/{tuning}")
         (workdir / made[-1]).mkdir(parents=True)
+    for source, domain, _ in ranked:
+        made.append(f"results/hub/seed0/eval/{source}/{step}/{domain}.jsonl")
+        write_jsonl(workdir / made[-1], [{"doc_id": i, "correct": 1} for i in range(3)])
     for domain in PAPER["domains"]:
         for split in ("train", "validation", "test"):
             made.append(f"results/hub/seed0/routes/{step}/{domain}/{split}.npz")

@@ -69,13 +69,15 @@ def check_results(root, report: Path) -> None:
     table1 = read_tsv(results / "correlation/table1.tsv")
     assert set(table1["domain"]) == set(PAPER["domains"])
     assert set(table1["accuracy_source"]) == {"lora"}
+    table4 = read_tsv(results / "correlation/table4.tsv")  # Table 4: rank 32 (Table 1's lora rows) vs 64, commonsense
+    assert set(table4["domain"]) == {"commonsense"} and {"pearson_r32", "spearman_r64", "from_step_r64"} <= set(table4.columns)
     claims = read_tsv(root / "results/paper/verdicts/claims.tsv")
     assert set(claims["domain"]) == set(PAPER["domains"]) and set(claims["number"]) == {0, 1, 2, 3, 4, 5}
     assert read_json(root / "results/paper/preflight.json")["problems"] == []
     evicted = [read_json(results / f"checkpoints/{s}/evicted.json")["revision"] for s in STEPS]
     assert evicted == [branch_name(s) for s in STEPS]
     text = report.read_text()
-    for section in ("Table 1", "Does the paper"):
+    for section in ("Table 1", "Table 4", "Does the paper"):
         assert section in text
 
 

@@ -19,6 +19,7 @@ from grokmon.tables import (
     domain_series,
     matching_table,
     pathway_tables,
+    rank_table,
     sample_sets,
 )
 
@@ -154,6 +155,31 @@ def test_table1_says_which_samples_each_row_averages():
         assert table.loc["distance", "samples"] == table.loc["consistency", "samples"] == "memorized training samples"
     with pytest.raises(ValueError, match="correlation.loss_samples"):
         correlation_table({"d": series_of(RISE_WITH_LATE_DIP)}, loss_samples="all")
+
+
+def test_table4_puts_each_ranks_table1_side_by_side():
+    # Every Table 1 column is the distance 5, 4, 3, 2, 1. r = 32: accuracy rises with the checkpoint, so r = -1.
+    # r = 64: accuracy 0, .5, .25, .75, 1 (deviations -.5, 0, -.25, .25, .5 against 2, 1, 0, -1, -2): Pearson
+    # -2.25 / sqrt(.625 * 10) = -0.9; ranks 1, 3, 2, 4, 5 against 5, 4, 3, 2, 1 (d^2 = 38): Spearman 1 - 6 * 38 / 120 = -0.9.
+    def series(accuracy):
+        return pd.DataFrame({"step": [100, 200, 300, 400, 500], "accuracy": accuracy,
+                             **{column: [5.0, 4.0, 3.0, 2.0, 1.0] for column in TABLE1_METRICS}})
+
+    tables = {32: correlation_table({"commonsense": series([0, 0.25, 0.5, 0.75, 1])}, "all"),
+              64: correlation_table({"commonsense": series([0, 0.5, 0.25, 0.75, 1])}, "all")}
+    table = rank_table(tables)
+    assert table["metric"].tolist() == list(TABLE1_METRICS.values()) and set(table["domain"]) == {"commonsense"}
+    assert list(table.columns) == ["domain", "metric", "column", "samples"] + [
+        f"{stat}_r{rank}" for rank in (32, 64) for stat in ("pearson", "spearman", "pearson_p", "spearman_p", "n", "from_step")]
+    distance = table.set_index("column").loc["distance"]
+    assert distance["pearson_r32"] == pytest.approx(-1.0) and distance["spearman_r32"] == pytest.approx(-1.0)
+    assert distance["pearson_r64"] == pytest.approx(-0.9) and distance["spearman_r64"] == pytest.approx(-0.9)
+    assert distance["n_r32"] == distance["n_r64"] == 5 and distance["from_step_r64"] == 100
+    # each rank keeps its own correlation window: r = 64 from the rise of its own accuracy on
+    late = {**tables, 64: correlation_table({"commonsense": series([0, 0, 0, 0.5, 1])}, "after_rise")}
+    assert rank_table(late).set_index("column").loc["distance", ["n_r32", "n_r64", "from_step_r64"]].tolist() == [5, 3, 300]
+    with pytest.raises(ValueError, match="at least one rank"):
+        rank_table({})
 
 
 def test_domain_series_loss_samples():

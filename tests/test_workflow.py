@@ -11,8 +11,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import TEST_CONFIG, run_snakemake, snakemake_cmd
-from grokmon.io import load_npz, read_jsonl
+from conftest import REPO, TEST_CONFIG, run_snakemake, snakemake_cmd
+from grokmon.config import lora_ranks, validate_config
+from grokmon.io import load_npz, read_json, read_jsonl
 from grokmon.verdicts import CORRELATION_CLAIMS, VerdictSettings, claim_verdicts
 
 pytestmark = pytest.mark.slow
@@ -20,6 +21,8 @@ CONFIG = yaml.safe_load(TEST_CONFIG.read_text())
 STEPS = CONFIG["checkpoints"]["steps"]
 DOMAINS = list(CONFIG["domains"])
 SOURCES = CONFIG["evaluation"]["tuning"]
+RANKS = CONFIG["ablations"]["lora_ranks"]  # Table 4: ranks 4 (the main lora.rank) and 8 on commonsense
+SCHEMA = REPO / "workflow/schemas/config.schema.yaml"
 
 
 def run_results(workdir):
@@ -112,6 +115,24 @@ def test_table1_has_finite_values(workflow_run):
     assert np.isfinite(table["pearson"]).mean() > 0.75
 
 
+def test_table4_has_each_ranks_table1_side_by_side(workflow_run):
+    res = results(workflow_run)
+    table = pd.read_csv(res / "correlation/table4.tsv", sep="\t")
+    table1 = pd.read_csv(res / "correlation/table1.tsv", sep="\t").query("accuracy_source == 'lora' and domain == 'commonsense'")
+    assert RANKS == {"ranks": [4, 8], "domains": ["commonsense"]} and CONFIG["lora"]["rank"] == 4
+    assert table["metric"].tolist() == table1["metric"].tolist() and set(table["domain"]) == {"commonsense"}
+    # rank 4 is the main lora source: its columns are Table 1's lora rows
+    np.testing.assert_array_equal(table["pearson_r4"], table1["pearson"])
+    np.testing.assert_array_equal(table["from_step_r4"], table1["from_step"])
+    # rank 8: its own adapters (rank 8, alpha 16: alpha / r as the run's 8 / 4), evaluations and series
+    r8 = lora_ranks(validate_config(CONFIG, SCHEMA))[1]
+    stats = read_json(res / f"lora/{STEPS[-1]}/{r8.tunings['commonsense']}/train_stats.json")
+    assert (r8.source, stats["rank"], stats["alpha"]) == ("lora_r8", 8, 16)
+    series = pd.read_csv(res / "correlation/lora_r8/commonsense.series.tsv", sep="\t")
+    assert series["step"].tolist() == STEPS and series["accuracy"].between(0, 1).all()
+    assert np.isfinite(table["pearson_r8"]).mean() > 0.5 and set(table["n_r8"]) <= set(range(len(STEPS) + 1))
+
+
 def test_resolved_config_is_saved_with_defaults(workflow_run):
     resolved = yaml.safe_load((run_results(workflow_run) / "config.resolved.yaml").read_text())
     assert resolved["lora"]["lr"] == CONFIG["lora"]["lr"]
@@ -150,7 +171,8 @@ def test_up_to_date_run_plans_nothing(workflow_run):
 
 def test_lora_learning_rate_change_reruns_only_tuning_and_after(workflow_run, tmp_path):
     jobs = planned_jobs(workflow_run, changed_config(tmp_path, "lora", "lr", 0.001))
-    assert jobs["lora"] == len(STEPS) * len(DOMAINS) and jobs["evaluate"] == len(STEPS) * len(DOMAINS)
+    ranked = len(STEPS) * len(RANKS["domains"])  # Table 4's rank 8 shares the recipe's lr
+    assert jobs["lora"] == jobs["evaluate"] == len(STEPS) * len(DOMAINS) + ranked and "table4" in jobs
     assert {"toy_world", "toy_pretrain", "routes", "router_matrices", "memorization", "pathways"}.isdisjoint(jobs)
 
 
@@ -269,6 +291,6 @@ def test_report_shows_the_verdicts_and_every_figure_per_seed(workflow_run, tmp_p
     run_snakemake(workflow_run, "--report", str(report))
     html = report.read_text()
     assert "Does the paper" in html and "seed 0" in html
-    for name in ("claims.md", "table1.tsv", "fig4_distance.png", "fig12_cross_domain.png", "fig13_entropy_distance.png"):
+    for name in ("claims.md", "table1.tsv", "table4.tsv", "fig4_distance.png", "fig12_cross_domain.png", "fig13_entropy_distance.png"):
         assert name in html, name
     assert "accuracy source none" in html and "fig7_scatter.png" in html

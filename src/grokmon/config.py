@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -78,20 +79,54 @@ def validate_config(config: dict[str, Any], schema_path: str | Path) -> dict[str
     return resolved
 
 
-def tuning_keys(config: dict[str, Any]) -> dict[str, str]:
+def tuning_keys(config: dict[str, Any], recipe: dict[str, Any] | None = None) -> dict[str, str]:
     """{domain: tuning key} of a validated config: domains whose tuning is the same get the same key (one adapter).
 
-    A tuning is the SFT data and how a pair is rendered (`target_delimiter`); the recipe (`lora`) is one for
-    the run. The key is `sft-` and a hash of the domain's SFT data spec (hub/local sources: the same spec and
-    seed load the same pairs) or, for the toy, of the domain's name (each toy domain has its own SFT pairs).
+    A tuning is the SFT data, how a pair is rendered (`target_delimiter`) and `recipe`, the `lora` keys that differ
+    from the run's `lora` section (the rank ablation's; none for the run's own recipe, whose keys are unchanged by
+    it). The key is `sft-` and a hash of the domain's SFT data spec (hub/local sources: the same spec and seed load
+    the same pairs) or, for the toy, of the domain's name (each toy domain has its own SFT pairs).
     """
     keys = {}
     for name, domain in config["domains"].items():
         data = name if config["checkpoints"]["source"] == "toy" else domain["data"]["sft"]
-        tuning = {"sft": data, "target_delimiter": domain["target_delimiter"]}
+        tuning = {"sft": data, "target_delimiter": domain["target_delimiter"]} | ({"lora": recipe} if recipe else {})
         digest = hashlib.sha1(json.dumps(tuning, sort_keys=True).encode()).hexdigest()[:10]
         keys[name] = f"sft-{digest}"
     return keys
+
+
+@dataclass(frozen=True)
+class LoraRank:
+    """One rank of the LoRA-rank ablation (paper Table 4, config `ablations.lora_ranks`)."""
+
+    rank: int
+    """The LoRA rank r."""
+    source: str
+    """Its accuracy source: `lora` for the run's own `lora.rank` (the main adapters, no extra job), else `lora_r{rank}`."""
+    recipe: dict[str, Any]
+    """The `lora` keys that differ from the run's: {} for the run's rank, else rank and alpha."""
+    tunings: dict[str, str]
+    """{domain: tuning key} of the ablation's domains; domains tuned alike share one adapter, as in the main run."""
+
+
+def lora_ranks(config: dict[str, Any]) -> list[LoraRank]:
+    """The ranks of a validated config's `ablations.lora_ranks`, in its order ([] when off).
+
+    A rank other than `lora.rank` is another tuning: the run's recipe with that rank and, with `scale_alpha`, alpha
+    scaled by rank / lora.rank (alpha / r, the adapter's scaling, stays the run's)."""
+    ablation, lora = config["ablations"]["lora_ranks"], config["lora"]
+    domains = ablation["domains"] or list(config["domains"])
+    ranks = []
+    for rank in ablation["ranks"]:
+        recipe = {}
+        if rank != lora["rank"]:
+            alpha = lora["alpha"] * rank / lora["rank"] if ablation["scale_alpha"] else lora["alpha"]
+            recipe = {"rank": rank, "alpha": int(alpha) if float(alpha).is_integer() else alpha}
+        keys = tuning_keys(config, recipe)
+        source = f"lora_r{rank}" if recipe else "lora"
+        ranks.append(LoraRank(rank, source, recipe, {d: keys[d] for d in domains}))
+    return ranks
 
 
 def _check_semantics(config: dict[str, Any]) -> None:
@@ -138,6 +173,13 @@ def _check_semantics(config: dict[str, Any]) -> None:
     lo, hi = config["memorization"]["target_fraction"]
     if lo > hi:
         raise ConfigError(f"config key 'memorization.target_fraction' must be [low, high], got {[lo, hi]}")
+    ablation = config["ablations"]["lora_ranks"]
+    unknown = sorted(set(ablation["domains"] or ()) - set(config["domains"]))
+    if unknown:
+        raise ConfigError(
+            f"config key 'ablations.lora_ranks.domains' has {unknown}, which are not domains of this run; allowed values: "
+            f"{', '.join(map(repr, config['domains']))}, or null for every domain"
+        )
     scoring_step = config["contamination"]["step"]
     if scoring_step is not None and scoring_step not in steps:
         raise ConfigError(f"config key 'contamination.step' = {scoring_step} is not one of 'checkpoints.steps' {steps}")

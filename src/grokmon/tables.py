@@ -1,4 +1,4 @@
-"""The workflow's tables, assembled from the metric modules: pathway groups, series, Table 1, matching."""
+"""The workflow's tables, assembled from the metric modules: pathway groups, series, Tables 1 and 4, matching."""
 
 from __future__ import annotations
 
@@ -196,6 +196,24 @@ def correlation_table(
             first = int(kept["step"].iloc[0])
             rows.append({"domain": domain, "metric": name, "column": column, "samples": samples[column], "from_step": first, **stats})
     return pd.DataFrame(rows)
+
+
+# Table 4's columns per rank r: `{stat}_r{r}`; the correlation window may differ per rank (its own accuracy).
+RANK_COLUMNS = ("pearson", "spearman", "pearson_p", "spearman_p", "n", "from_step")
+
+
+def rank_table(tables: Mapping[int, pd.DataFrame]) -> pd.DataFrame:
+    """Table 4: each LoRA rank's Table 1 (`correlation_table`, {rank: table}) side by side, one row per (domain,
+    metric) in the first table's order, columns `pearson_r{rank}`, `spearman_r{rank}`, their p-values, `n_r{rank}`
+    and `from_step_r{rank}` per rank in the mapping's order; every table has the same (domain, metric) rows."""
+    keys = ["domain", "metric", "column", "samples"]
+    wide = None
+    for rank, table in tables.items():
+        part = table[keys + list(RANK_COLUMNS)].rename(columns={c: f"{c}_r{rank}" for c in RANK_COLUMNS})
+        wide = part if wide is None else wide.merge(part, on=keys, how="left", validate="one_to_one")
+    if wide is None:
+        raise ValueError("rank_table needs at least one rank's table")
+    return wide.reset_index(drop=True)
 
 
 def _correlate_defined(metric: np.ndarray, accuracy: np.ndarray) -> dict:

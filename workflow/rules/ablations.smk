@@ -1,11 +1,13 @@
 # The paper's schematic, theory and ablations: Fig. 3 (from this run's pathways), Fig. 8 (synthetic one-layer MoE),
-# Figs. 10-11 (epsilon and delta sweeps from the saved losses and routes) and Table 3 (parameter norms per checkpoint).
+# Figs. 10-11 (epsilon and delta sweeps from the saved losses and routes), Table 3 (parameter norms per checkpoint)
+# and Table 4 (Table 1 per LoRA rank, when ablations.lora_ranks lists ranks).
 
 ABLATIONS = [
     out("figures/fig3_schematic.png"),
     out("figures/fig8_theory.png"),
     *each(out("figures/threshold_sweep_{sweep}.png"), sweep=["epsilon", "delta"]),
     out("figures/table3_parameters.png"),
+    *([out("correlation/table4.tsv")] if RANKS else []),
 ]
 
 
@@ -110,3 +112,31 @@ rule table3:
         steps=STEPS,
     script:
         "../scripts/table3.py"
+
+
+# Table 4: each rank's series (accuracy source lora or lora_r{rank}, rules evaluate to series) through Table 1's code.
+rule table4:
+    input:
+        series=[
+            out(f"correlation/{r.source}/{domain}.series.tsv")
+            for r in RANKS
+            for domain in r.tunings
+        ],
+    output:
+        report(
+            out("correlation/table4.tsv"),
+            caption="../report/table4.rst",
+            category="Table 4: LoRA rank",
+            subcategory="seed {seed}",
+        ),
+    log:
+        out("logs/table4.log"),
+    conda:
+        "../../envs/analysis.yaml"
+    params:
+        correlation=section("correlation"),
+        sources=[r.source for r in RANKS],
+        ranks=[r.rank for r in RANKS],
+        domains=list(RANKS[0].tunings) if RANKS else [],
+    script:
+        "../scripts/table1.py"

@@ -3,7 +3,7 @@ import os
 import sys
 
 from grokmon.checkpoints import read_revisions
-from grokmon.config import ConfigError, tuning_keys, validate_config
+from grokmon.config import ConfigError, lora_ranks, tuning_keys, validate_config
 from grokmon.jobs import export_package_path
 from grokmon.numerics import apply as apply_cpu_numerics
 
@@ -31,10 +31,22 @@ DOMAINS = list(config["domains"])
 SPLITS = ["train", "validation", "test"]
 # One adapter per distinct tuning (SFT data and its rendering): domains with the same one share it.
 TUNING = tuning_keys(config)
-# The first domain of each tuning: its SFT pairs and target_delimiter are the tuning's.
-TUNED_DOMAIN = {key: domain for domain, key in reversed(list(TUNING.items()))}
 # Accuracy sources (evaluation.tuning): each gets its own evaluation, t#, matching, series, Table 1 rows and verdicts.
 SOURCES = config["evaluation"]["tuning"]
+# LoRA-rank ablation (Table 4, ablations.lora_ranks): each rank is an accuracy source (lora for lora.rank, else
+# lora_r{rank}) with its own tunings on the ablation's domains, evaluated and correlated like lora.
+RANKS = lora_ranks(config)
+# {source: {domain: tuning}} of the tuned sources; {tuning: lora keys it overrides} (rank and alpha).
+SOURCE_TUNING = {"lora": TUNING, "full": TUNING} | {
+    r.source: r.tunings for r in RANKS if r.recipe
+}
+RECIPE = {key: r.recipe for r in RANKS for key in r.tunings.values()}
+# The first domain of each tuning: its SFT pairs and target_delimiter are the tuning's.
+TUNED_DOMAIN = {
+    key: domain
+    for tunings in SOURCE_TUNING.values()
+    for domain, key in reversed(list(tunings.items()))
+}
 
 
 wildcard_constraints:
@@ -42,7 +54,7 @@ wildcard_constraints:
     step=r"\d+",
     domain="|".join(DOMAINS),
     split="|".join(SPLITS),
-    source="|".join(SOURCES),
+    source="|".join(dict.fromkeys([*SOURCES, *(r.source for r in RANKS)])),
     tuning="|".join(TUNED_DOMAIN),
 
 
@@ -89,14 +101,20 @@ def per_step(pattern):
 
 
 def tuned_model(wildcards):
-    """Inputs of evaluate for {source}: the LoRA adapter (lora), the fully tuned model (full) or nothing (none),
-    of the domain's tuning."""
-    tuned = {
-        "lora": {"adapter": out("lora/{step}/{tuning}")},
-        "full": {"model": out("full/{step}/{tuning}")},
-    }
-    names = {**dict(wildcards.items()), "tuning": TUNING[wildcards.domain]}
-    return {k: v.format(**names) for k, v in tuned.get(wildcards.source, {}).items()}
+    """Inputs of evaluate for {source}: the LoRA adapter (lora, lora_r{rank}), the fully tuned model (full) or
+    nothing (none), of the source's tuning of the domain."""
+    if wildcards.source not in SOURCE_TUNING:
+        return {}
+    kind, path = (
+        ("model", "full") if wildcards.source == "full" else ("adapter", "lora")
+    )
+    tuning = SOURCE_TUNING[wildcards.source][wildcards.domain]
+    return {kind: out(f"{path}/{{step}}/{tuning}").format(**dict(wildcards.items()))}
+
+
+def lora_recipe(wildcards):
+    """The lora section with tuning {tuning}'s overrides (a rank of the rank ablation), for params."""
+    return {**config["lora"], **RECIPE.get(wildcards.tuning, {})}
 
 
 def tuning_sft(wildcards):
@@ -158,8 +176,15 @@ def checkpoint_consumers(wildcards):
         step=wildcards.step,
         domain=DOMAINS,
         source=SOURCES,
-        tuning=list(TUNED_DOMAIN),
+        tuning=list(TUNING.values()),
     )
+    for r in RANKS:  # the rank ablation's adapters and evaluations, on its domains only
+        for domain, tuning in r.tunings.items():
+            names = dict(seed=wildcards.seed, step=wildcards.step)
+            paths += expand(rules.lora.output, **names, tuning=tuning)
+            paths += expand(
+                rules.evaluate.output, **names, source=r.source, domain=domain
+            )
     return [checkpoint_pointer(wildcards), *dict.fromkeys(paths)]
 
 

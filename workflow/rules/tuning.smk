@@ -1,6 +1,7 @@
 # Light instruction tuning of every checkpoint (paper Sec. 3.1, App. B), one rule per tuned accuracy source
 # (evaluation.tuning): lora saves the adapter only; full saves a whole fine-tuned model. One job per distinct
-# tuning ({tuning}: SFT data and rendering, common.smk TUNING): domains tuned alike share it.
+# tuning ({tuning}: SFT data and rendering, common.smk TUNING; a rank of the rank ablation, RANKS, is another
+# tuning with its own recipe): domains tuned alike share it.
 
 
 rule lora:
@@ -18,7 +19,7 @@ rule lora:
     resources:
         **rule_resources("lora", gpu=True),
     params:
-        lora=section("lora"),
+        lora=lora_recipe,
         target_delimiter=lambda wc: config["domains"][TUNED_DOMAIN[wc.tuning]][
             "target_delimiter"
         ],

@@ -1,10 +1,11 @@
-"""Table 1: Pearson and Spearman correlation of every metric with benchmark accuracy, per accuracy source and domain."""
+"""Table 1: Pearson and Spearman correlation of every metric with benchmark accuracy, per accuracy source and domain
+(rule table1, long form); or Table 4 (rule table4): the same per LoRA rank, one source per rank, side by side."""
 
 import pandas as pd
 
 from grokmon.io import read_tsv, write_tsv
 from grokmon.jobs import start_job
-from grokmon.tables import correlation_table
+from grokmon.tables import correlation_table, rank_table
 
 
 def main(snakemake):
@@ -22,7 +23,11 @@ def main(snakemake):
             loss_samples=params["loss_samples"],
         )
         tables.append(table)
-    write_tsv(snakemake.output[0], pd.concat(tables, keys=sources, names=["accuracy_source", None]).reset_index(0))
+    if snakemake.rule == "table4":
+        table = rank_table(dict(zip(snakemake.params.ranks, tables)))
+    else:
+        table = pd.concat(tables, keys=sources, names=["accuracy_source", None]).reset_index(0)
+    write_tsv(snakemake.output[0], table)
 
 
 main(snakemake)
