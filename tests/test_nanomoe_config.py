@@ -132,10 +132,11 @@ def _benchmarks(d) -> dict:
 
 
 def _checkpoints(d) -> None:
-    """One tiny OLMoE pretraining run: the weights converge to the last checkpoint's (noise 0.3, 0.1, 0)."""
+    """One tiny OLMoE "pretraining run": the weights converge to the last checkpoint's (noise 0.02, 0.002, 0), so that
+    some samples' losses settle (within delta) from 30k on and the others from 35k on."""
     tok, final = tiny_tokenizer(), tiny_olmoe(tiny_tokenizer(), seed=0)
     generator = torch.Generator().manual_seed(1)
-    for step, noise in zip(STEPS, (0.3, 0.1, 0.0)):
+    for step, noise in zip(STEPS, (0.02, 0.002, 0.0)):
         model = tiny_olmoe(tok, seed=0)
         with torch.no_grad():
             for p, q in zip(model.parameters(), final.parameters()):
@@ -157,10 +158,12 @@ def nanomoe_run(tmp_path_factory):
     config |= {"device": "cpu", "dtype": "float32",
                "checkpoints": {"source": "local", "steps": STEPS, "path_pattern": str(root / "ckpt" / "step{step}")},
                "routes": {"batch_size": 16, "max_length": 64},
+               # every loss is below epsilon: t* is decided by delta alone
+               "memorization": {**config["memorization"], "epsilon": 10.0},
                "evaluation": {**config["evaluation"], "batch_size": 16},
                "matching": {"min_group_size": 1}, "pathways": {**config["pathways"], "max_pairs": 200, "min_group_size": 2}}
     path = root / "nanomoe.yaml"
-    path.write_text(yaml.safe_dump(config))
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
     targets = ["results/nanomoe/seed0/correlation/table1.tsv", "results/nanomoe/verdicts/claims.tsv",
                "results/nanomoe/seed0/figures/fig4_distance.png"]
     run_snakemake(root, "--cores", "2", *targets, configfile=path)
@@ -203,6 +206,8 @@ def test_zero_shot_records_per_item_checkpoint_and_task(nanomoe_run):
     # one analysed sample set: the same memorization steps under every task
     t_stars = [read_tsv(seed / "memorization" / task / "t_star.tsv")["t_star"].tolist() for task in NANOMOE_TASKS]
     assert all(t == t_stars[0] for t in t_stars)
+    sizes = pd.Series(t_stars[0]).value_counts()
+    assert sizes.get(30000, 0) >= 2 and sizes.get(35000, 0) >= 2  # the groups of Figs. 14-15 (none at T)
 
 
 @pytest.mark.slow  # a real zero-shot run through Table 1 and the verdicts
@@ -214,8 +219,7 @@ def test_table5_layout_and_verdicts(nanomoe_run):
         rows = table[table["domain"] == task]
         assert rows["metric"].tolist() == list(TABLE1_METRICS.values())
         assert set(rows["from_step"]) == {STEPS[0]}  # last 5 of 3 checkpoints: all of them
-    loss = table[table["column"] == "train_loss"]
-    assert (loss["n"] == len(STEPS)).all() and loss["pearson"].notna().all()
+    assert (table[table["column"].isin(["train_loss", "distance", "consistency"])]["n"] == len(STEPS)).all()
     claims = read_tsv(nanomoe_run / "verdicts" / "claims.tsv")
     assert set(claims["accuracy_source"]) == {"none"} and set(NANOMOE_TASKS) <= set(claims["domain"])
     assert (nanomoe_run / "seed0" / "figures" / "fig4_distance.png").stat().st_size > 1000
