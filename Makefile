@@ -70,9 +70,10 @@ demo-dense: demo
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not paper" tests
 
-# config/olmoe.yaml end to end on tiny stand-ins (every rule through Table 1, verdicts and the report): opt-in, minutes.
+# config/olmoe.yaml end to end on tiny stand-ins (every rule through Table 1, verdicts and the report), and
+# config/nanomoe.yaml through Table 1 (Table 5) and the verdicts: opt-in, minutes.
 test-paper: $(STAMP)
-	$(BIN)/python -m pytest -q -m paper tests/test_paper_end_to_end.py
+	$(BIN)/python -m pytest -q -m paper tests/test_paper_end_to_end.py tests/test_nanomoe_config.py
 
 # The workflow through `snakemake --profile slurm` on a real local SLURM cluster (root + apt; skips otherwise).
 test-slurm: $(STAMP)

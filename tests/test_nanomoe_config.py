@@ -168,7 +168,8 @@ def nanomoe_run(tmp_path_factory):
     return root / "results" / "nanomoe"
 
 
-@pytest.mark.slow  # a real zero-shot run through Table 1 and the verdicts
+@pytest.mark.slow  # a real zero-shot run through Table 1 and the verdicts: 73 jobs, ~9 CPU minutes
+@pytest.mark.paper  # opt-in (make test-paper), as the OLMoE config's end-to-end run
 def test_benchmark_items_in_lm_evals_doc_order(nanomoe_run):
     data = nanomoe_run / "seed0" / "data"
     for prefix, task, n in (("ae", "arc_easy", 4), ("ac", "arc_challenge", 5)):
@@ -186,7 +187,8 @@ def test_benchmark_items_in_lm_evals_doc_order(nanomoe_run):
         assert read_jsonl(data / task / "sft.jsonl") == []
 
 
-@pytest.mark.slow  # a real zero-shot run through Table 1 and the verdicts
+@pytest.mark.slow  # a real zero-shot run through Table 1 and the verdicts: 73 jobs, ~9 CPU minutes
+@pytest.mark.paper  # opt-in (make test-paper), as the OLMoE config's end-to-end run
 def test_zero_shot_records_per_item_checkpoint_and_task(nanomoe_run):
     seed = nanomoe_run / "seed0"
     assert not (seed / "lora").exists() and not (seed / "eval" / "lora").exists()
@@ -208,7 +210,8 @@ def test_zero_shot_records_per_item_checkpoint_and_task(nanomoe_run):
     assert sizes.get(30000, 0) >= 2 and sizes.get(35000, 0) >= 2  # the groups of Figs. 14-15 (none at T)
 
 
-@pytest.mark.slow  # a real zero-shot run through Table 1 and the verdicts
+@pytest.mark.slow  # a real zero-shot run through Table 1 and the verdicts: 73 jobs, ~9 CPU minutes
+@pytest.mark.paper  # opt-in (make test-paper), as the OLMoE config's end-to-end run
 def test_table5_layout_and_verdicts(nanomoe_run):
     table = read_tsv(nanomoe_run / "seed0" / "correlation" / "table1.tsv")
     assert set(table["accuracy_source"]) == {"none"}
