@@ -95,7 +95,7 @@ def test_task_yaml_paths_and_variant(tmp_path):
     assert lm_eval_tasks.task_yaml("commonsense_qa").name == "default.yaml"
     assert lm_eval_tasks.task_yaml("grokmon_dart_math") == lm_eval_tasks.TASK_DIR / "dart_math.yaml"
     defined = set(lm_eval_tasks.PACKAGED_TASKS) | set(lm_eval_tasks.BUILTIN_TASKS)
-    assert set(lm_eval_tasks.PAPER_TASKS.values()) == defined
+    assert {*lm_eval_tasks.PAPER_TASKS.values(), *lm_eval_tasks.NANOMOE_TASKS.values()} == defined
     with pytest.raises(ValueError, match="task must be"):
         lm_eval_tasks.task_yaml("humaneval")
     (tmp_path / "t.parquet").write_bytes(b"")

@@ -22,7 +22,7 @@ from grokmon.checkpoints import branch_name, read_revisions
 from grokmon.config import UNSAFE_TASKS, ConfigError, lora_ranks, tuning_keys, validate_config
 from grokmon.contamination import min_k_plus_plus
 from grokmon.io import read_json, read_jsonl, read_tsv, write_jsonl
-from grokmon.lm_eval_tasks import PAPER_TASKS, task_yaml
+from grokmon.lm_eval_tasks import NANOMOE_TASKS, PAPER_TASKS, task_yaml
 
 OLMOE = REPO / "config" / "olmoe.yaml"
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
@@ -88,8 +88,9 @@ def test_olmoe_config_holds_the_papers_settings():
 
 def test_schema_lists_exactly_the_paper_tasks_and_unsafe_ones_are_marked():
     schema = yaml.safe_load(SCHEMA.read_text())
-    assert sorted(schema["$defs"]["benchmark"]["properties"]["task"]["enum"]) == sorted(PAPER_TASKS.values())
-    unsafe = {t for t in PAPER_TASKS.values() if re.search(r"^unsafe_code: true$", task_yaml(t).read_text(), re.M)}
+    tasks = sorted({*PAPER_TASKS.values(), *NANOMOE_TASKS.values()})  # OLMoE's Table 1 and nanoMoE's Table 5
+    assert sorted(schema["$defs"]["benchmark"]["properties"]["task"]["enum"]) == tasks
+    unsafe = {t for t in tasks if re.search(r"^unsafe_code: true$", task_yaml(t).read_text(), re.M)}
     assert unsafe == set(UNSAFE_TASKS) == {"grokmon_humaneval_plus"}
 
 

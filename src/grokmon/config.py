@@ -89,7 +89,7 @@ def tuning_keys(config: dict[str, Any], recipe: dict[str, Any] | None = None) ->
     """
     keys = {}
     for name, domain in config["domains"].items():
-        data = name if config["checkpoints"]["source"] == "toy" else domain["data"]["sft"]
+        data = name if config["checkpoints"]["source"] == "toy" else domain["data"].get("sft")
         tuning = {"sft": data, "target_delimiter": domain["target_delimiter"]} | ({"lora": recipe} if recipe else {})
         digest = hashlib.sha1(json.dumps(tuning, sort_keys=True).encode()).hexdigest()[:10]
         keys[name] = f"sft-{digest}"
@@ -183,6 +183,10 @@ def _check_semantics(config: dict[str, Any]) -> None:
     scoring_step = config["contamination"]["step"]
     if scoring_step is not None and scoring_step not in steps:
         raise ConfigError(f"config key 'contamination.step' = {scoring_step} is not one of 'checkpoints.steps' {steps}")
+    for key, chosen in config["figures"].items():
+        absent = [t for t in ([chosen] if isinstance(chosen, int) else chosen or []) if t not in steps]
+        if absent:
+            raise ConfigError(f"config key 'figures.{key}' has t* {absent} that are not in 'checkpoints.steps' {steps}")
 
 
 def _check_paper_sources(config: dict[str, Any]) -> None:
@@ -197,6 +201,10 @@ def _check_paper_sources(config: dict[str, Any]) -> None:
     for name, domain in config["domains"].items():
         if "data" not in domain or "benchmark" not in domain:
             raise ConfigError(f"missing config key 'domains.{name}.data' or 'domains.{name}.benchmark', required when checkpoints.source is {ckpt['source']!r}")
+        tuned = sorted(set(config["evaluation"]["tuning"]) - {"none"})
+        if "sft" not in domain["data"] and tuned:
+            raise ConfigError(f"missing config key 'domains.{name}.data.sft', required when evaluation.tuning has {tuned} "
+                              "(zero-shot runs, evaluation.tuning: [none], need none)")
         if "test" in domain["data"]:
             raise ConfigError(f"config key 'domains.{name}.data.test' is not used: the test items are the docs of 'domains.{name}.benchmark' (lm-eval's doc order)")
         task = domain["benchmark"]["task"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import matplotlib
@@ -29,11 +29,22 @@ def _panels(n: int, width: float = 4.8, height: float = 3.4):
     return fig, axes[0]
 
 
-def tracked_groups(groups: pd.DataFrame, steps: np.ndarray, n: int = 2) -> list[int]:
-    """t* of the `n` largest Pretrain@t* groups that leave at least two later checkpoints (the paper's Fig. 4/6 choice)."""
+def tracked_groups(groups: pd.DataFrame, steps: np.ndarray, n: int = 2, chosen: Sequence[int] | None = None) -> list[int]:
+    """t* of the Pretrain@t* groups a figure draws: `chosen` (config figures.*, the paper's groups) where they have
+    pathway rows, else the `n` largest groups that leave at least two later checkpoints (the paper's Fig. 4/6 choice)."""
+    pretrain = groups[groups["group"].str.startswith("Pretrain@")]
+    if chosen is not None:
+        present = set(pretrain["t_star"].astype(int))
+        return [int(t) for t in chosen if int(t) in present]
     late = set(np.asarray(steps)[-2:].tolist())
-    sizes = groups[groups["group"].str.startswith("Pretrain@") & ~groups["t_star"].isin(late)].groupby("t_star")["n"].max()
+    sizes = pretrain[~pretrain["t_star"].isin(late)].groupby("t_star")["n"].max()
     return sorted(sizes.sort_values(ascending=False).index[:n].astype(int).tolist())
+
+
+def _missing(chosen: Sequence[int] | None, drawn: list[int]) -> str:
+    """Title note naming the chosen groups that have no pathway rows (too small, or no sample memorized then)."""
+    absent = [int(t) for t in chosen or () if int(t) not in drawn]
+    return f"\nno group: {', '.join(f'Pretrain@{t}' for t in absent)}" if absent else ""
 
 
 def fig1_memorization(
@@ -87,14 +98,15 @@ def fig2_matched_pairs(
     _save(fig, path)
 
 
-def _metric_with_loss(groups: Mapping[str, pd.DataFrame], loss: Mapping[str, np.ndarray], t_star: Mapping[str, pd.DataFrame], metric: str, label: str, title: str, path) -> None:
+def _metric_with_loss(groups: Mapping[str, pd.DataFrame], loss: Mapping[str, np.ndarray], t_star: Mapping[str, pd.DataFrame], metric: str, label: str, title: str, path, chosen: Sequence[int] | None = None) -> None:
     fig, axes = _panels(len(groups))
     for ax, domain in zip(axes, groups):
         g = groups[domain]
         steps = np.sort(g["step"].unique())
         x = np.arange(len(steps))
         twin = ax.twinx()
-        for k, t in enumerate(tracked_groups(g, steps)):
+        drawn = tracked_groups(g, steps, chosen=chosen)
+        for k, t in enumerate(drawn):
             rows = g[g["group"] == f"Pretrain@{t}"].set_index("step").reindex(steps)
             members = t_star[domain].loc[t_star[domain]["t_star"] == t, "sample"].to_numpy()
             style = ["-", "--"][k % 2]
@@ -104,30 +116,33 @@ def _metric_with_loss(groups: Mapping[str, pd.DataFrame], loss: Mapping[str, np.
         ax.set_ylabel(label, color=METRIC_COLOR)
         twin.set_ylabel("group loss", color=LOSS_COLOR)
         ax.set_xticks(x, [str(s) for s in steps], rotation=60, fontsize=7)
-        ax.set_title(domain)
+        ax.set_title(domain + _missing(chosen, drawn), fontsize=9)
         ax.legend(fontsize=6, loc="upper left")
     fig.suptitle(title)
     _save(fig, path)
 
 
-def fig4_distance(groups, loss, t_star, path) -> None:
-    """Fig. 4: pathway edit distance of two memorization groups with their loss; vertical line at t*."""
-    _metric_with_loss(groups, loss, t_star, "distance", "edit distance", "Pathway distance after memorization (paper Fig. 4)", path)
+def fig4_distance(groups, loss, t_star, path, chosen: Sequence[int] | None = None) -> None:
+    """Fig. 4 (nanoMoE: Fig. 14): pathway edit distance of two memorization groups (`chosen` t*, else the two largest)
+    with their loss; vertical line at t*."""
+    _metric_with_loss(groups, loss, t_star, "distance", "edit distance", "Pathway distance after memorization (paper Fig. 4)", path, chosen)
 
 
-def fig6_consistency(groups, loss, t_star, path) -> None:
-    """Fig. 6: pathway consistency C_i of two memorization groups with their loss; vertical line at t*."""
-    _metric_with_loss(groups, loss, t_star, "consistency", "consistency C_i", "Pathway consistency after memorization (paper Fig. 6)", path)
+def fig6_consistency(groups, loss, t_star, path, chosen: Sequence[int] | None = None) -> None:
+    """Fig. 6 (nanoMoE: Fig. 15): pathway consistency C_i of two memorization groups (`chosen` t*, else the two
+    largest) with their loss; vertical line at t*."""
+    _metric_with_loss(groups, loss, t_star, "consistency", "consistency C_i", "Pathway consistency after memorization (paper Fig. 6)", path, chosen)
 
 
-def fig5_layers(layers: Mapping[str, pd.DataFrame], groups: Mapping[str, pd.DataFrame], path) -> None:
-    """Fig. 5: per-layer edit distance across checkpoints for one memorization group per domain."""
+def fig5_layers(layers: Mapping[str, pd.DataFrame], groups: Mapping[str, pd.DataFrame], path, chosen: int | None = None) -> None:
+    """Fig. 5: per-layer edit distance across checkpoints for one memorization group per domain (`chosen` t*, else
+    the largest)."""
     fig, axes = _panels(len(layers))
     for ax, domain in zip(axes, layers):
         steps = np.sort(groups[domain]["step"].unique())
-        tracked = tracked_groups(groups[domain], steps, n=1)
+        tracked = tracked_groups(groups[domain], steps, n=1, chosen=None if chosen is None else [chosen])
         if not tracked:
-            ax.set_title(f"{domain}: no memorization group")
+            ax.set_title(f"{domain}: no memorization group" + ("" if chosen is None else f" Pretrain@{chosen}"))
             continue
         rows = layers[domain][layers[domain]["group"] == f"Pretrain@{tracked[0]}"]
         table = rows.pivot(index="layer", columns="step", values="distance")

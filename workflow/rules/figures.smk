@@ -104,6 +104,8 @@ rule pathway_figures:
         "../../envs/report.yaml"
     params:
         domains=DOMAINS,
+        # the paper's groups (figures.*), or null: the largest
+        chosen=section("figures"),
     script:
         "../scripts/figures.py"
 

@@ -34,9 +34,10 @@ def main(snakemake):
         groups = by_domain(domains, inp.groups, read_tsv)
         loss = {d: z["loss"] for d, z in by_domain(domains, inp.loss, load_npz).items()}
         t_star = by_domain(domains, inp.t_star, read_tsv)
-        figures.fig4_distance(groups, loss, t_star, out.fig4)
-        figures.fig5_layers(by_domain(domains, inp.layers, read_tsv), groups, out.fig5)
-        figures.fig6_consistency(groups, loss, t_star, out.fig6)
+        chosen = snakemake.params.chosen
+        figures.fig4_distance(groups, loss, t_star, out.fig4, chosen["distance_groups"])
+        figures.fig5_layers(by_domain(domains, inp.layers, read_tsv), groups, out.fig5, chosen["layers_group"])
+        figures.fig6_consistency(groups, loss, t_star, out.fig6, chosen["consistency_groups"])
         figures.fig9_cut_sweep(groups, out.fig9)
 
 

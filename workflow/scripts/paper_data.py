@@ -1,8 +1,9 @@
 """Sample one domain's data (paper Table 2 and its SFT set) and list its benchmark items in lm-eval's doc order.
 
 train/validation: seeded samples {"id", "text"} (validation texts that are also train texts are dropped:
-the paper's validation set is disjoint); sft: {"prompt", "response"}; benchmark: one row per doc of the
-domain's lm-eval task, row i = doc_id i, {"id", "question", "answer"} or {"id", "question", "choices", "label"}.
+the paper's validation set is disjoint); sft: {"prompt", "response"} (no pairs without data.sft: a zero-shot
+run); benchmark: one row per doc of the domain's lm-eval task, row i = doc_id i, {"id", "question", "answer"}
+or {"id", "question", "choices", "label"}.
 """
 
 import tempfile
@@ -51,7 +52,7 @@ def main(snakemake):
     validation = [s for s in load_text_samples(data["validation"], seed) if s["text"] not in seen]
     if not train or not validation:
         raise ValueError(f"domains.{domain}.data: {len(train)} train and {len(validation)} disjoint validation samples")
-    sft = load_sft_pairs(data["sft"], seed)
+    sft = load_sft_pairs(data["sft"], seed) if "sft" in data else []
     rows = benchmark_rows(params.benchmark, domain)
     log.info("%s: %d train, %d validation, %d sft, %d benchmark items", domain, len(train), len(validation), len(sft), len(rows))
     write_jsonl(output.train, train)

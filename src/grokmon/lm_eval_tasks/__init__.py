@@ -1,7 +1,8 @@
 """The paper's benchmarks as lm-eval 0.4.13 tasks, and local-file variants of them for offline runs.
 
-Math: `grokmon_dart_math` and code: `grokmon_humaneval_plus` are defined here (include_path = TASK_DIR);
-commonsense: `commonsense_qa` and domain-specific: `mmlu_college_chemistry` are lm-eval's built-ins.
+OLMoE (Table 1): math `grokmon_dart_math` and code `grokmon_humaneval_plus` are defined here (include_path =
+TASK_DIR); commonsense `commonsense_qa` and domain-specific `mmlu_college_chemistry` are lm-eval's built-ins.
+nanoMoE (Table 5, zero-shot): lm-eval's built-in `arc_easy`, `arc_challenge`, `hellaswag` and `openbookqa`.
 `write_task_variant` writes a YAML that includes one of them and points it at local parquet/json files.
 """
 
@@ -20,9 +21,16 @@ PACKAGED_TASKS = {"grokmon_dart_math": "dart_math.yaml", "grokmon_humaneval_plus
 BUILTIN_TASKS = {
     "commonsense_qa": "commonsense_qa/default.yaml",
     "mmlu_college_chemistry": "mmlu/default/mmlu_college_chemistry.yaml",
+    "arc_easy": "arc/arc_easy.yaml",
+    "arc_challenge": "arc/arc_challenge.yaml",
+    "hellaswag": "hellaswag/hellaswag.yaml",
+    "openbookqa": "openbookqa/openbookqa.yaml",
 }
+# domain -> task of the paper's OLMoE study (Table 1) and of its nanoMoE replication (App. E.6, Table 5)
 PAPER_TASKS = {"math": "grokmon_dart_math", "code": "grokmon_humaneval_plus", "commonsense": "commonsense_qa",
                "domain_specific": "mmlu_college_chemistry"}
+NANOMOE_TASKS = {"arc_easy": "arc_easy", "arc_challenge": "arc_challenge", "hellaswag": "hellaswag",
+                 "openbookqa": "openbookqa"}
 
 
 def task_yaml(task: str) -> Path:
