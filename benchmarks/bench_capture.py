@@ -20,15 +20,38 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from tiny_models import tiny_olmoe, tiny_tokenizer  # noqa: E402
+from tiny_models import tiny_olmoe, tiny_tokenizer
 
-from grokmon.capture import capture_routes, iter_capture  # noqa: E402
+from grokmon.capture import capture_routes, iter_capture
 
-WORDS = "the cat sat on a mat dog ran far away then came back one plus two is three four seven what times".split()
+WORDS = [
+    "the",
+    "cat",
+    "sat",
+    "on",
+    "a",
+    "mat",
+    "dog",
+    "ran",
+    "far",
+    "away",
+    "then",
+    "came",
+    "back",
+    "one",
+    "plus",
+    "two",
+    "is",
+    "three",
+    "four",
+    "seven",
+    "what",
+    "times",
+]
 BATCH, MAX_LEN, SHARD, REPEATS = 8, 128, 1000, 5
 
 

@@ -141,9 +141,13 @@ def paper_gpu_hours(m: Measured, seq: int, config_path: Path = PAPER_CONFIG) -> 
     captured = sum(d["data"]["train"]["n"] + d["data"]["validation"]["n"] for d in domains.values())
     # one LoRA run per checkpoint and distinct tuning: domains with the same SFT data share one adapter
     tunings = {key: domain for domain, key in tuning_keys(config).items()}
-    sft_steps = sum(config["lora"]["epochs"] * domains[d]["data"]["sft"]["n"] / config["lora"]["batch_size"]
-                    for d in tunings.values())
-    generated = 7_500 * 1024 + 164 * 512  # DART-Math and HumanEval+ items x max new tokens (docs/reproducing-the-paper.md)
+    sft_steps = sum(
+        config["lora"]["epochs"] * domains[d]["data"]["sft"]["n"] / config["lora"]["batch_size"]
+        for d in tunings.values()
+    )
+    generated = (
+        7_500 * 1024 + 164 * 512
+    )  # DART-Math and HumanEval+ items x max new tokens (docs/reproducing-the-paper.md)
     return {
         "routes": steps * captured * seq / m.capture_tokens_per_s / 3600,
         "lora": steps * sft_steps * m.lora_step_s / 3600,
@@ -164,8 +168,12 @@ def main(argv=None) -> Measured:
     name = torch.cuda.get_device_name() if args.device.startswith("cuda") else "CPU"
     m = measure(args.size, args.device, args.seq, args.batch, args.gen_batch, args.gen_tokens)
     print(f"model {args.size} on {name}, sequences of {args.seq} tokens")
-    print(f"| route capture | {m.capture_tokens_per_s:,.0f} tokens/s | {m.capture_over_forward:.2f} x a plain forward |")
-    print(f"| LoRA step (batch {LORA_BATCH} x {args.seq}, r 32, q/k/v) | {m.lora_step_s:.3f} s | peak {m.lora_peak_gib:.1f} GiB |")
+    print(
+        f"| route capture | {m.capture_tokens_per_s:,.0f} tokens/s | {m.capture_over_forward:.2f} x a plain forward |"
+    )
+    print(
+        f"| LoRA step (batch {LORA_BATCH} x {args.seq}, r 32, q/k/v) | {m.lora_step_s:.3f} s | peak {m.lora_peak_gib:.1f} GiB |"
+    )
     print(f"| greedy generation (batch {args.gen_batch}) | {m.generate_tokens_per_s:,.0f} new tokens/s | |")
     if args.size == "olmoe-1b-7b":
         hours = paper_gpu_hours(m, args.seq)

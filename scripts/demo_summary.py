@@ -15,7 +15,6 @@ import yaml
 from grokmon.io import read_json, read_tsv, write_text
 
 
-
 def accuracy_table(seed_dir: Path, sources: list[str], domains: list[str]) -> str:
     """Markdown: accuracy at every checkpoint per domain and accuracy source."""
     lines = ["| domain | source | accuracy per checkpoint |", "|---|---|---|"]
@@ -59,7 +58,9 @@ def verdict_table(run_dir: Path) -> str:
     """Markdown: the verdict of every claim per domain, one column per accuracy source."""
     claims = read_tsv(run_dir / "verdicts/claims.tsv")
     claims["row"] = claims["number"].astype(str) + ". " + claims["statement"]
-    wide = claims.pivot_table(index=["row", "domain"], columns="accuracy_source", values="verdict", aggfunc="first", sort=False)
+    wide = claims.pivot_table(
+        index=["row", "domain"], columns="accuracy_source", values="verdict", aggfunc="first", sort=False
+    )
     sources = list(dict.fromkeys(claims["accuracy_source"]))
     lines = ["| claim | domain | " + " | ".join(sources) + " |", "|---|---|" + "---|" * len(sources)]
     for (row, domain), verdicts in wide.iterrows():
@@ -74,7 +75,11 @@ def time_table(seed_dir: Path) -> str:
         rule = path.relative_to(seed_dir / "benchmarks").parts[0].removesuffix(".tsv")
         bench = read_tsv(path)
         rows.append({"rule": rule, "wall_s": float(bench["s"].iloc[0]), "cpu_s": float(bench["cpu_time"].iloc[0])})
-    frame = pd.DataFrame(rows).groupby("rule").agg(jobs=("wall_s", "size"), wall_s=("wall_s", "sum"), cpu_s=("cpu_s", "sum"))
+    frame = (
+        pd.DataFrame(rows)
+        .groupby("rule")
+        .agg(jobs=("wall_s", "size"), wall_s=("wall_s", "sum"), cpu_s=("cpu_s", "sum"))
+    )
     lines = ["| rule | jobs | wall s (sum) | CPU s (sum) |", "|---|---|---|---|"]
     for rule, r in frame.sort_values("cpu_s", ascending=False).iterrows():
         lines.append(f"| {rule} | {r.jobs} | {r.wall_s:.0f} | {r.cpu_s:.0f} |")

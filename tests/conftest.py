@@ -19,11 +19,11 @@ except ImportError:  # pragma: no cover - the pinned environment always has torc
     pass
 
 
-import subprocess
-import sys
-from pathlib import Path
+import subprocess  # noqa: E402 - after the numerics pins above
+import sys  # noqa: E402 - after the numerics pins above
+from pathlib import Path  # noqa: E402 - after the numerics pins above
 
-import pytest
+import pytest  # noqa: E402 - after the numerics pins above
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
@@ -32,10 +32,21 @@ TEST_CONFIG = REPO / "config" / "test.yaml"
 
 def snakemake_cmd(workdir: Path, *args: str, configfile: Path = TEST_CONFIG) -> list[str]:
     """The command line that runs the repository's workflow in `workdir` with `configfile`."""
-    return [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "--directory", str(workdir), "--configfile", str(configfile), *args]
+    return [
+        SNAKEMAKE,
+        "-s",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(configfile),
+        *args,
+    ]
 
 
-def run_snakemake(workdir: Path, *args: str, configfile: Path = TEST_CONFIG, check: bool = True) -> subprocess.CompletedProcess:
+def run_snakemake(
+    workdir: Path, *args: str, configfile: Path = TEST_CONFIG, check: bool = True
+) -> subprocess.CompletedProcess:
     """Run the workflow in `workdir`; on failure, show its output and the logs of failed jobs."""
     proc = subprocess.run(snakemake_cmd(workdir, *args, configfile=configfile), capture_output=True, text=True)
     if check and proc.returncode != 0:

@@ -7,7 +7,7 @@ import pytest
 from conftest import REPO
 
 sys.path.insert(0, str(REPO / "benchmarks"))
-import bench_gpu_paper as bench  # noqa: E402
+import bench_gpu_paper as bench
 
 
 def test_tiny_run_measures_every_stage(capsys):

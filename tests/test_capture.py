@@ -51,8 +51,8 @@ def test_routing_equals_recomputation_from_router_logits(arch, tok):
         [
             np.stack(
                 [
-                    out.router_logits[l].float().softmax(-1).view(b, t, -1)[i, : n[i]].mean(0).numpy()
-                    for l in range(len(layers))
+                    out.router_logits[layer].float().softmax(-1).view(b, t, -1)[i, : n[i]].mean(0).numpy()
+                    for layer in range(len(layers))
                 ]
             )
             for i in range(b)
@@ -284,7 +284,9 @@ def test_answer_nll_shards_save_load_and_bad_arguments(tok, tmp_path):
     with pytest.raises(ValueError, match="answer_nll"):
         RouteCapture.concat([whole, capture_padded(model, tok)])
     with pytest.raises(ValueError, match="answer_nll"):
-        RouteCapture(nll=whole.nll, n_tokens=whole.n_tokens, routing=whole.routing, layers=whole.layers, answer_nll=[1.0])
+        RouteCapture(
+            nll=whole.nll, n_tokens=whole.n_tokens, routing=whole.routing, layers=whole.layers, answer_nll=[1.0]
+        )
     with pytest.raises(ValueError, match="answer_chars: expected one per text"):
         capture_routes(model, tok, TEXTS, answer_chars=chars[:2], progress=False)
     with pytest.raises(ValueError, match="answer_chars: expected ints >= 0"):

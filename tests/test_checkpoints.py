@@ -85,6 +85,7 @@ def test_checkpoint_pointer_roundtrip(tmp_path):
 
 # ---- a tiny OLMoE placed in a local HF_HUB_CACHE under two revision names ----
 
+
 def _save_tiny_olmoe(directory, seed, tok):
     model = tiny_olmoe(tok, seed=seed)
     model.save_pretrained(directory)

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import TEST_CONFIG, run_snakemake
+
 from grokmon.config import ConfigError, validate_config
 
 REPO = Path(__file__).resolve().parents[1]
@@ -60,9 +60,14 @@ def test_defaults_are_filled_for_missing_sections():
         (lambda c: c.update(virtual_experts={"partition": "kmeans"}), ["'virtual_experts.partition'", "'contiguous'"]),
         (lambda c: c.update(virtual_experts={"k": 4}), ["'k'", "n_experts"]),
         (lambda c: c.update(compare_with="demo"), ["'compare_with' names this run ('demo')"]),
-        (lambda c: c["ablations"]["lora_ranks"].update(domains=["biology"]),
-         ["'ablations.lora_ranks.domains' has ['biology']", "'math', 'code', 'commonsense', 'domain'", "null"]),
-        (lambda c: c["ablations"]["lora_ranks"].update(ranks=[32, 0]), ["'ablations.lora_ranks.ranks.1'", "minimum of 1"]),
+        (
+            lambda c: c["ablations"]["lora_ranks"].update(domains=["biology"]),
+            ["'ablations.lora_ranks.domains' has ['biology']", "'math', 'code', 'commonsense', 'domain'", "null"],
+        ),
+        (
+            lambda c: c["ablations"]["lora_ranks"].update(ranks=[32, 0]),
+            ["'ablations.lora_ranks.ranks.1'", "minimum of 1"],
+        ),
         (lambda c: c["ablations"]["lora_ranks"].update(ranks=[64, 64]), ["'ablations.lora_ranks.ranks'", "non-unique"]),
         (lambda c: c["ablations"].update(lora_rank={}), ["unknown config key(s) 'lora_rank'", "lora_ranks"]),
     ],
@@ -83,7 +88,9 @@ def test_memorization_loss_span_defaults_to_sequence_and_answer_needs_the_toy():
     config["memorization"]["loss_span"] = "answer"
     assert check(config)["memorization"]["loss_span"] == "answer"  # the toy rows carry answer_char
     config["memorization"]["loss_span"] = "question"
-    with pytest.raises(ConfigError, match=r"'memorization.loss_span' = 'question' is not allowed; allowed values: 'sequence', 'answer'"):
+    with pytest.raises(
+        ConfigError, match=r"'memorization.loss_span' = 'question' is not allowed; allowed values: 'sequence', 'answer'"
+    ):
         check(config)
     paper = yaml.safe_load((REPO / "config/olmoe.yaml").read_text())
     assert check(paper)["memorization"]["loss_span"] == "sequence"

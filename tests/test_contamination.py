@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 from scipy.special import logsumexp
-from tokenizers import Tokenizer, models, pre_tokenizers
 from tiny_models import tiny_olmoe
+from tokenizers import Tokenizer, models, pre_tokenizers
 from transformers import PreTrainedTokenizerFast
 
 from grokmon.contamination import drop_top_fraction, min_k_plus_plus
@@ -93,8 +93,9 @@ def test_matches_numpy_recomputation_and_is_batch_invariant(model_and_tokenizer)
             logits = model(input_ids=torch.tensor([ids])).logits[0].double().numpy()
         expected.append(_numpy_scores(logits, np.array(ids), k=0.3))
     for batch_size in (1, 2, 8):
-        np.testing.assert_allclose(min_k_plus_plus(model, tok, texts, k=0.3, batch_size=batch_size), expected,
-                                   rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(
+            min_k_plus_plus(model, tok, texts, k=0.3, batch_size=batch_size), expected, rtol=1e-4, atol=1e-5
+        )
     # truncation: max_length 3 scores only the first two predictions
     trunc = min_k_plus_plus(model, tok, [SEEN], k=1.0, max_length=3)
     np.testing.assert_allclose(trunc, min_k_plus_plus(model, tok, ["the cat sat"], k=1.0), rtol=1e-6)

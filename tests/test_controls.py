@@ -104,7 +104,9 @@ def test_entropy_distance_correlation_is_the_correlation_of_the_pairs():
     assert out["pearson_p"] == pytest.approx(pearson.pvalue, rel=1e-9)
     assert out["spearman"] == pytest.approx(spearman.statistic, abs=1e-12)
     assert out["r_squared"] == pytest.approx(pearson.statistic**2, abs=1e-12)
-    assert out["mean_distance"] == pytest.approx(distance.mean()) and out["mean_entropy"] == pytest.approx(entropy.mean())
+    assert out["mean_distance"] == pytest.approx(distance.mean()) and out["mean_entropy"] == pytest.approx(
+        entropy.mean()
+    )
     # The hand example, entropies 2a, 3a, a (a = ln2/4; deviations 0, a, -a): at cut 0.7 distances 4, 3, 3
     # (deviations 2/3, -1/3, -1/3) give r = 0; at cut 0.4 distances 2, 3, 1 (deviations 0, 1, -1) give r = 1.
     assert entropy_distance_correlation(TWO_LAYERS)["pearson"] == pytest.approx(0.0, abs=1e-12)
@@ -151,7 +153,9 @@ def test_correlation_test_levels_and_differences():
     three = correlation_test(np.stack([y, y, -y]), np.stack([x, x, x]))
     z = np.arctanh([r, r, -r])
     half3 = stats.t.ppf(0.975, 2) * z.std(ddof=1) / math.sqrt(3)
-    assert three.r == pytest.approx(r / 3) and three.interval(0.95) == pytest.approx((math.tanh(z.mean() - half3), math.tanh(z.mean() + half3)))
+    assert three.r == pytest.approx(r / 3) and three.interval(0.95) == pytest.approx(
+        (math.tanh(z.mean() - half3), math.tanh(z.mean() + half3))
+    )
     assert "3 seeds" in three.describe_interval() and "1 seed" in one.describe_interval()
     # Stouffer over seeds: p levels of y, y, -y combined.
     ps = [stats.pearsonr(v, x, alternative="greater").pvalue for v in (y, y, -y)]

@@ -49,8 +49,12 @@ def _by_id(samples):
 
 def test_open_web_math(tmp_path):
     rows = [
-        {"url": f"https://m.org/{i}", "text": f"Lemma {i}. $x^{i}$", "date": "2023-01-0{i}",
-         "metadata": json.dumps({"extraction_info": {"found_math": True}, "score": 0.9})}
+        {
+            "url": f"https://m.org/{i}",
+            "text": f"Lemma {i}. $x^{i}$",
+            "date": "2023-01-0{i}",
+            "metadata": json.dumps({"extraction_info": {"found_math": True}, "score": 0.9}),
+        }
         for i in range(1, 6)
     ]
     f = _parquet(tmp_path / "data" / "train-00000-of-00114-abc.parquet", rows)
@@ -68,19 +72,40 @@ def test_open_web_math(tmp_path):
 
 def test_starcoderdata_python(tmp_path):
     rows = [
-        {"id": "sc-1", "content": "def f():\n    return 1\n", "max_stars_repo_path": "a/f.py",
-         "max_stars_repo_name": "o/a", "max_stars_count": 3},
-        {"id": "sc-2", "content": "", "max_stars_repo_path": "b.py", "max_stars_repo_name": "o/b",
-         "max_stars_count": None},
-        {"id": "sc-3", "content": "import os\n", "max_stars_repo_path": "c.py", "max_stars_repo_name": "o/c",
-         "max_stars_count": None},
+        {
+            "id": "sc-1",
+            "content": "def f():\n    return 1\n",
+            "max_stars_repo_path": "a/f.py",
+            "max_stars_repo_name": "o/a",
+            "max_stars_count": 3,
+        },
+        {
+            "id": "sc-2",
+            "content": "",
+            "max_stars_repo_path": "b.py",
+            "max_stars_repo_name": "o/b",
+            "max_stars_count": None,
+        },
+        {
+            "id": "sc-3",
+            "content": "import os\n",
+            "max_stars_repo_path": "c.py",
+            "max_stars_repo_name": "o/c",
+            "max_stars_count": None,
+        },
     ]
     _parquet(tmp_path / "starcoderdata" / "python" / "train-00000-of-00059.parquet", rows)
-    _parquet(tmp_path / "starcoderdata" / "git-commits-cleaned" / "train-00000-of-00001.parquet",
-             [{"commit": "x", "message": "y"}])
+    _parquet(
+        tmp_path / "starcoderdata" / "git-commits-cleaned" / "train-00000-of-00001.parquet",
+        [{"commit": "x", "message": "y"}],
+    )
     # one language directory at a time, as the card requires (other subsets have other columns)
-    spec = {"data_files": str(tmp_path / "starcoderdata" / "python" / "*.parquet"), "format": "parquet",
-            "text_field": "content", "id_field": "id"}
+    spec = {
+        "data_files": str(tmp_path / "starcoderdata" / "python" / "*.parquet"),
+        "format": "parquet",
+        "text_field": "content",
+        "id_field": "id",
+    }
     assert _by_id(gd.load_text_samples(spec, seed=0)) == [
         {"id": "sc-1", "text": "def f():\n    return 1\n"},
         {"id": "sc-3", "text": "import os\n"},
@@ -89,32 +114,90 @@ def test_starcoderdata_python(tmp_path):
 
 def test_dolma_books_truncated(tmp_path):
     book = "CHAPTER I.\n" + "word " * 2000
-    rows = [{"id": "g1", "text": book, "source": "gutenberg", "added": "2023", "created": "1850",
-             "metadata": {"title": "T"}},
-            {"id": "g2", "text": "Short book.", "source": "gutenberg", "added": "2023", "created": "1900",
-             "metadata": {"title": "S"}}]
+    rows = [
+        {
+            "id": "g1",
+            "text": book,
+            "source": "gutenberg",
+            "added": "2023",
+            "created": "1850",
+            "metadata": {"title": "T"},
+        },
+        {
+            "id": "g2",
+            "text": "Short book.",
+            "source": "gutenberg",
+            "added": "2023",
+            "created": "1900",
+            "metadata": {"title": "S"},
+        },
+    ]
     f = _parquet(tmp_path / "000_00000.parquet", rows)
     got = gd.load_text_samples({"data_files": f, "format": "parquet", "max_chars": 16}, seed=0)
     assert _by_id(got) == [{"id": "0", "text": "CHAPTER I.\nword "}, {"id": "1", "text": "Short book."}]
 
 
 MEDIAWIKI = [
-    {"id": "0-11", "text": "Organic Chemistry/Alkanes\nAlkanes are saturated.", "source": "wiki/dump/wikibooks",
-     "added": "2024", "created": "2010",
-     "metadata": {"license": "CC-BY-SA", "authors": [["Ann", 1], ["Bo", 2]], "url": "u1", "wiki": "wikibooks",
-                  "namespace": "0", "title": "Organic Chemistry/Alkanes"}},
-    {"id": "0-12", "text": "Cooking/Bread\nFlour and water.", "source": "wiki/dump/wikibooks",
-     "added": "2024", "created": "2011",
-     "metadata": {"license": "CC-BY-SA", "authors": [["Cy", 3]], "url": "u2", "wiki": "wikibooks",
-                  "namespace": "0", "title": "Cooking/Bread"}},
-    {"id": "0-13", "text": "See the organic chemistry course.", "source": "wiki/dump/wikiversity",
-     "added": "2024", "created": "2012",
-     "metadata": {"license": "CC-BY-SA", "authors": [], "url": "u3", "wiki": "wikiversity",
-                  "namespace": "0", "title": "Chemistry"}},
-    {"id": "0-14", "text": "Organic Chemistry/Alkenes\nAlkenes have a double bond.", "source": "wiki/dump/wikibooks",
-     "added": "2024", "created": "2013",
-     "metadata": {"license": "CC-BY-SA", "authors": [["Ann", 1]], "url": "u4", "wiki": "wikibooks",
-                  "namespace": "0", "title": "Organic Chemistry/Alkenes"}},
+    {
+        "id": "0-11",
+        "text": "Organic Chemistry/Alkanes\nAlkanes are saturated.",
+        "source": "wiki/dump/wikibooks",
+        "added": "2024",
+        "created": "2010",
+        "metadata": {
+            "license": "CC-BY-SA",
+            "authors": [["Ann", 1], ["Bo", 2]],
+            "url": "u1",
+            "wiki": "wikibooks",
+            "namespace": "0",
+            "title": "Organic Chemistry/Alkanes",
+        },
+    },
+    {
+        "id": "0-12",
+        "text": "Cooking/Bread\nFlour and water.",
+        "source": "wiki/dump/wikibooks",
+        "added": "2024",
+        "created": "2011",
+        "metadata": {
+            "license": "CC-BY-SA",
+            "authors": [["Cy", 3]],
+            "url": "u2",
+            "wiki": "wikibooks",
+            "namespace": "0",
+            "title": "Cooking/Bread",
+        },
+    },
+    {
+        "id": "0-13",
+        "text": "See the organic chemistry course.",
+        "source": "wiki/dump/wikiversity",
+        "added": "2024",
+        "created": "2012",
+        "metadata": {
+            "license": "CC-BY-SA",
+            "authors": [],
+            "url": "u3",
+            "wiki": "wikiversity",
+            "namespace": "0",
+            "title": "Chemistry",
+        },
+    },
+    {
+        "id": "0-14",
+        "text": "Organic Chemistry/Alkenes\nAlkenes have a double bond.",
+        "source": "wiki/dump/wikibooks",
+        "added": "2024",
+        "created": "2013",
+        "metadata": {
+            "license": "CC-BY-SA",
+            "authors": [["Ann", 1]],
+            "url": "u4",
+            "wiki": "wikibooks",
+            "namespace": "0",
+            "title": "Organic Chemistry/Alkenes",
+        },
+    },
 ]
 
 
@@ -138,8 +221,14 @@ def test_streaming_with_shuffle_buffer(tmp_path):
     rows = [{"id": f"d{i:02d}", "text": f"doc {i}", "source": "open-web-math"} for i in range(30)]
     _jsonl(tmp_path / "open-web-math" / "046.jsonl.gz", rows[:15], gz=True)  # OLMoE-mix shard layout
     _jsonl(tmp_path / "open-web-math" / "051.jsonl.gz", rows[15:], gz=True)
-    spec = {"data_files": str(tmp_path / "open-web-math" / "*.jsonl.gz"), "format": "json", "streaming": True,
-            "shuffle_buffer": 8, "id_field": "id", "n": 10}
+    spec = {
+        "data_files": str(tmp_path / "open-web-math" / "*.jsonl.gz"),
+        "format": "json",
+        "streaming": True,
+        "shuffle_buffer": 8,
+        "id_field": "id",
+        "n": 10,
+    }
     got = gd.load_text_samples(spec, seed=0)
     assert len(got) == 10 and all(s["text"] == f"doc {int(s['id'][1:])}" for s in got)
     assert gd.load_text_samples(spec, seed=0) == got
@@ -157,12 +246,30 @@ def test_streaming_with_shuffle_buffer(tmp_path):
 
 def test_dart_math_pool_dedupes_queries(tmp_path):
     rows = [
-        {"query": "What is $1+1$?", "gt_ans": "2", "query_metadata": {"level": 1}, "resp": "It is \\boxed{2}.",
-         "query4test": False, "domain": "Algebra"},
-        {"query": "What is $1+1$?", "gt_ans": "2", "query_metadata": {"level": 1}, "resp": "So \\boxed{2}.",
-         "query4test": False, "domain": "Algebra"},
-        {"query": "Solve $2x=6$.", "gt_ans": "3", "query_metadata": {"level": 2}, "resp": "x=\\boxed{3}",
-         "query4test": False, "domain": "Algebra"},
+        {
+            "query": "What is $1+1$?",
+            "gt_ans": "2",
+            "query_metadata": {"level": 1},
+            "resp": "It is \\boxed{2}.",
+            "query4test": False,
+            "domain": "Algebra",
+        },
+        {
+            "query": "What is $1+1$?",
+            "gt_ans": "2",
+            "query_metadata": {"level": 1},
+            "resp": "So \\boxed{2}.",
+            "query4test": False,
+            "domain": "Algebra",
+        },
+        {
+            "query": "Solve $2x=6$.",
+            "gt_ans": "3",
+            "query_metadata": {"level": 2},
+            "resp": "x=\\boxed{3}",
+            "query4test": False,
+            "domain": "Algebra",
+        },
     ]
     f = _parquet(tmp_path / "data" / "train-00000-of-00005.parquet", rows)
     spec = {"data_files": f, "format": "parquet", "text_field": "query", "dedupe": True}
@@ -183,9 +290,16 @@ def test_dart_math_nested_int_is_not_text(tmp_path):
 
 
 def test_humanevalplus(tmp_path):
-    rows = [{"task_id": f"HumanEval/{i}", "prompt": f"def f{i}(x):\n    \"\"\"Return x+{i}.\"\"\"\n",
-             "canonical_solution": f"    return x + {i}\n", "entry_point": f"f{i}",
-             "test": f"def check(candidate):\n    assert candidate(1) == {1 + i}\n"} for i in range(3)]
+    rows = [
+        {
+            "task_id": f"HumanEval/{i}",
+            "prompt": f'def f{i}(x):\n    """Return x+{i}."""\n',
+            "canonical_solution": f"    return x + {i}\n",
+            "entry_point": f"f{i}",
+            "test": f"def check(candidate):\n    assert candidate(1) == {1 + i}\n",
+        }
+        for i in range(3)
+    ]
     f = _parquet(tmp_path / "data" / "test-00000-of-00001-5973903632b82d40.parquet", rows)
     spec = {"data_files": f, "format": "parquet", "split": "test", "text_field": "prompt", "id_field": "task_id"}
     assert _by_id(gd.load_text_samples(spec, seed=0)) == [{"id": r["task_id"], "text": r["prompt"]} for r in rows]
@@ -193,17 +307,33 @@ def test_humanevalplus(tmp_path):
 
 def test_commonsense_qa_validation(tmp_path):
     rows = [
-        {"id": "075e483d21c29a511267ef62bedc0461", "question": "Where would you keep a pen?",
-         "question_concept": "pen", "choices": {"label": list("ABCDE"), "text": ["desk", "sea", "sky", "oven", "mud"]},
-         "answerKey": "A"},
-        {"id": "61fe6e879ff18686d7552425a36344c8", "question": "What do cats chase?", "question_concept": "cat",
-         "choices": {"label": list("ABCDE"), "text": ["mice", "cars", "stars", "books", "rain"]}, "answerKey": "A"},
+        {
+            "id": "075e483d21c29a511267ef62bedc0461",
+            "question": "Where would you keep a pen?",
+            "question_concept": "pen",
+            "choices": {"label": list("ABCDE"), "text": ["desk", "sea", "sky", "oven", "mud"]},
+            "answerKey": "A",
+        },
+        {
+            "id": "61fe6e879ff18686d7552425a36344c8",
+            "question": "What do cats chase?",
+            "question_concept": "cat",
+            "choices": {"label": list("ABCDE"), "text": ["mice", "cars", "stars", "books", "rain"]},
+            "answerKey": "A",
+        },
     ]
     _parquet(tmp_path / "data" / "validation-00000-of-00001.parquet", rows)
     _parquet(tmp_path / "data" / "train-00000-of-00001.parquet", rows[:1])
-    spec = {"data_files": {"train": str(tmp_path / "data" / "train-*.parquet"),
-                           "validation": str(tmp_path / "data" / "validation-*.parquet")},
-            "format": "parquet", "split": "validation", "text_field": "question", "id_field": "id"}
+    spec = {
+        "data_files": {
+            "train": str(tmp_path / "data" / "train-*.parquet"),
+            "validation": str(tmp_path / "data" / "validation-*.parquet"),
+        },
+        "format": "parquet",
+        "split": "validation",
+        "text_field": "question",
+        "id_field": "id",
+    }
     assert _by_id(gd.load_text_samples(spec, seed=0)) == [
         {"id": "075e483d21c29a511267ef62bedc0461", "text": "Where would you keep a pen?"},
         {"id": "61fe6e879ff18686d7552425a36344c8", "text": "What do cats chase?"},
@@ -211,10 +341,23 @@ def test_commonsense_qa_validation(tmp_path):
 
 
 def test_mmlu_college_chemistry(tmp_path):
-    schema = pa.schema([("question", pa.string()), ("subject", pa.string()), ("choices", pa.list_(pa.string())),
-                        ("answer", pa.int64())])
-    rows = [{"question": f"Q{i}: which gas?", "subject": "college_chemistry", "choices": ["H2", "O2", "N2", "He"],
-             "answer": i % 4} for i in range(4)]
+    schema = pa.schema(
+        [
+            ("question", pa.string()),
+            ("subject", pa.string()),
+            ("choices", pa.list_(pa.string())),
+            ("answer", pa.int64()),
+        ]
+    )
+    rows = [
+        {
+            "question": f"Q{i}: which gas?",
+            "subject": "college_chemistry",
+            "choices": ["H2", "O2", "N2", "He"],
+            "answer": i % 4,
+        }
+        for i in range(4)
+    ]
     f = _parquet(tmp_path / "college_chemistry" / "test-00000-of-00001.parquet", rows, schema)
     spec = {"data_files": f, "format": "parquet", "split": "test", "text_field": "question", "n": 3}
     got = gd.load_text_samples(spec, seed=0)
@@ -227,8 +370,10 @@ def test_mmlu_college_chemistry(tmp_path):
 
 
 def test_competition_math_two_fields(tmp_path):
-    rows = [{"problem": "Compute $2+2$.", "level": "Level 1", "type": "Algebra", "solution": "$\\boxed{4}$"},
-            {"problem": "Find $x$.", "level": "Level ?", "type": "Algebra", "solution": ""}]
+    rows = [
+        {"problem": "Compute $2+2$.", "level": "Level 1", "type": "Algebra", "solution": "$\\boxed{4}$"},
+        {"problem": "Find $x$.", "level": "Level ?", "type": "Algebra", "solution": ""},
+    ]
     f = _parquet(tmp_path / "data" / "train-00000-of-00001-7320a6f3aba8ebd2.parquet", rows)
     spec = {"data_files": f, "format": "parquet", "text_field": ["problem", "solution"]}
     assert _by_id(gd.load_text_samples(spec, seed=0)) == [
@@ -238,31 +383,62 @@ def test_competition_math_two_fields(tmp_path):
 
 
 def test_leetcode_jsonl(tmp_path):
-    row = {"task_id": "two-sum", "question_id": 1, "difficulty": "Easy", "tags": ["Array", "Hash Table"],
-           "problem_description": "Given nums...", "starter_code": "class Solution:\n", "estimated_date": "2015-08-07",
-           "prompt": "import math\n", "completion": "class Solution: ...", "entry_point": "Solution().twoSum",
-           "test": "def check(candidate): ...", "input_output": [{"input": "nums = [2,7]", "output": "[0, 1]"}],
-           "query": "Solve two sum.", "response": "Use a dict."}
+    row = {
+        "task_id": "two-sum",
+        "question_id": 1,
+        "difficulty": "Easy",
+        "tags": ["Array", "Hash Table"],
+        "problem_description": "Given nums...",
+        "starter_code": "class Solution:\n",
+        "estimated_date": "2015-08-07",
+        "prompt": "import math\n",
+        "completion": "class Solution: ...",
+        "entry_point": "Solution().twoSum",
+        "test": "def check(candidate): ...",
+        "input_output": [{"input": "nums = [2,7]", "output": "[0, 1]"}],
+        "query": "Solve two sum.",
+        "response": "Use a dict.",
+    }
     _jsonl(tmp_path / "LeetCodeDataset-train.jsonl", [row, {**row, "task_id": "x", "question_id": 9}])
     _jsonl(tmp_path / "LeetCodeDataset-test.jsonl", [{**row, "task_id": "t", "question_id": 2, "query": "Q2"}])
-    spec = {"data_files": {"train": str(tmp_path / "LeetCodeDataset-train.jsonl"),
-                           "test": str(tmp_path / "LeetCodeDataset-test.jsonl")},
-            "format": "json", "split": "test", "text_field": ["query", "response"], "id_field": "question_id"}
+    spec = {
+        "data_files": {
+            "train": str(tmp_path / "LeetCodeDataset-train.jsonl"),
+            "test": str(tmp_path / "LeetCodeDataset-test.jsonl"),
+        },
+        "format": "json",
+        "split": "test",
+        "text_field": ["query", "response"],
+        "id_field": "question_id",
+    }
     assert gd.load_text_samples(spec, seed=0) == [{"id": "2", "text": "Q2\n\nUse a dict."}]
     assert sorted(s["id"] for s in gd.load_text_samples({**spec, "split": "train"}, seed=0)) == ["1", "9"]
 
 
 def test_flan2021_commonsense(tmp_path):
-    rows = [{"inputs": "Is fire hot?", "targets": "yes", "task_source": "Flan2021", "task_name": "cosmos_qa",
-             "template_type": "zs_opt"}]
+    rows = [
+        {
+            "inputs": "Is fire hot?",
+            "targets": "yes",
+            "task_source": "Flan2021",
+            "task_name": "cosmos_qa",
+            "template_type": "zs_opt",
+        }
+    ]
     f = _parquet(tmp_path / "train.parquet", rows)
     spec = {"data_files": f, "format": "parquet", "text_field": ["inputs", "targets"]}
     assert gd.load_text_samples(spec, seed=0) == [{"id": "0", "text": "Is fire hot?\n\nyes"}]
 
 
 def test_chemistry_bookshelves(tmp_path):
-    rows = [{"title": "1.1: Atoms", "url": "https://chem.libretexts.org/1", "text": "Atoms are small.",
-             "__index_level_0__": 41}]
+    rows = [
+        {
+            "title": "1.1: Atoms",
+            "url": "https://chem.libretexts.org/1",
+            "text": "Atoms are small.",
+            "__index_level_0__": 41,
+        }
+    ]
     f = _parquet(tmp_path / "data" / "train-00000-of-00001-e213dd8d81332749.parquet", rows)
     got = gd.load_text_samples({"data_files": f, "format": "parquet", "id_field": "__index_level_0__"}, seed=0)
     assert got == [{"id": "41", "text": "Atoms are small."}]
@@ -272,8 +448,15 @@ def test_chemistry_bookshelves(tmp_path):
 
 
 def test_metamathqa_json_array(tmp_path):
-    rows = [{"query": f"What is {i}+{i}?", "response": f"{i}+{i}={2 * i}. The answer is: {2 * i}",
-             "type": "GSM_AnsAug", "original_question": f"What is {i}+{i}?"} for i in range(6)]
+    rows = [
+        {
+            "query": f"What is {i}+{i}?",
+            "response": f"{i}+{i}={2 * i}. The answer is: {2 * i}",
+            "type": "GSM_AnsAug",
+            "original_question": f"What is {i}+{i}?",
+        }
+        for i in range(6)
+    ]
     f = _json_array(tmp_path / "MetaMathQA-395K.json", rows)
     spec = {"data_files": f, "format": "json", "prompt_field": "query", "response_field": "response", "n": 4}
     got = gd.load_sft_pairs(spec, seed=0)
@@ -284,22 +467,37 @@ def test_metamathqa_json_array(tmp_path):
 
 
 def test_codealpaca_parquet(tmp_path):
-    _parquet(tmp_path / "data" / "train-00000-of-00001.parquet",
-             [{"prompt": "Reverse a list.", "completion": "xs[::-1]"}, {"prompt": "Add.", "completion": ""}])
+    _parquet(
+        tmp_path / "data" / "train-00000-of-00001.parquet",
+        [{"prompt": "Reverse a list.", "completion": "xs[::-1]"}, {"prompt": "Add.", "completion": ""}],
+    )
     _parquet(tmp_path / "data" / "test-00000-of-00001.parquet", [{"prompt": "Sum.", "completion": "sum(xs)"}])
-    spec = {"data_files": {"train": str(tmp_path / "data" / "train-*.parquet"),
-                           "test": str(tmp_path / "data" / "test-*.parquet")},
-            "format": "parquet", "prompt_field": "prompt", "response_field": "completion"}
+    spec = {
+        "data_files": {
+            "train": str(tmp_path / "data" / "train-*.parquet"),
+            "test": str(tmp_path / "data" / "test-*.parquet"),
+        },
+        "format": "parquet",
+        "prompt_field": "prompt",
+        "response_field": "completion",
+    }
     assert gd.load_sft_pairs(spec, seed=0) == [{"prompt": "Reverse a list.", "response": "xs[::-1]"}]
     assert gd.load_sft_pairs({**spec, "split": "test"}, seed=0) == [{"prompt": "Sum.", "response": "sum(xs)"}]
 
 
 def test_alpaca_cleaned_instruction_plus_input(tmp_path):
-    rows = [{"instruction": "Translate to French.", "input": "cat", "output": "chat"},
-            {"instruction": "Name a color.", "input": "", "output": "Blue"}]
+    rows = [
+        {"instruction": "Translate to French.", "input": "cat", "output": "chat"},
+        {"instruction": "Name a color.", "input": "", "output": "Blue"},
+    ]
     f = _json_array(tmp_path / "alpaca_data_cleaned.json", rows)
-    spec = {"data_files": f, "format": "json", "prompt_field": "instruction", "input_field": "input",
-            "response_field": "output"}
+    spec = {
+        "data_files": f,
+        "format": "json",
+        "prompt_field": "instruction",
+        "input_field": "input",
+        "response_field": "output",
+    }
     assert sorted(gd.load_sft_pairs(spec, seed=0), key=lambda p: p["response"]) == [
         {"prompt": "Name a color.", "response": "Blue"},
         {"prompt": "Translate to French.\n\ncat", "response": "chat"},
@@ -359,18 +557,36 @@ def _validate(section):
 
 
 def test_schema_fills_defaults_and_rejects_bad_sections():
-    section = _validate({
-        "train": {"dataset": "open-web-math/open-web-math", "data_files": "data/train-0000[0-1]-*.parquet", "n": 10000},
-        "validation": {"data_files": "v.parquet", "format": "parquet", "text_field": ["problem", "solution"]},
-        "test": {"dataset": "blester125/mediawiki-dolma",
-                 "keyword": {"field": "text", "contains": "Organic Chemistry"}},
-        "sft": {"dataset": "yahma/alpaca-cleaned", "prompt_field": "instruction", "input_field": "input",
-                "response_field": "output"},
-    })
-    assert section["train"] == {"dataset": "open-web-math/open-web-math",
-                                "data_files": "data/train-0000[0-1]-*.parquet",
-                                "n": 10000, "split": "train", "streaming": False, "shuffle_buffer": 10000,
-                                "text_field": "text", "dedupe": False}
+    section = _validate(
+        {
+            "train": {
+                "dataset": "open-web-math/open-web-math",
+                "data_files": "data/train-0000[0-1]-*.parquet",
+                "n": 10000,
+            },
+            "validation": {"data_files": "v.parquet", "format": "parquet", "text_field": ["problem", "solution"]},
+            "test": {
+                "dataset": "blester125/mediawiki-dolma",
+                "keyword": {"field": "text", "contains": "Organic Chemistry"},
+            },
+            "sft": {
+                "dataset": "yahma/alpaca-cleaned",
+                "prompt_field": "instruction",
+                "input_field": "input",
+                "response_field": "output",
+            },
+        }
+    )
+    assert section["train"] == {
+        "dataset": "open-web-math/open-web-math",
+        "data_files": "data/train-0000[0-1]-*.parquet",
+        "n": 10000,
+        "split": "train",
+        "streaming": False,
+        "shuffle_buffer": 10000,
+        "text_field": "text",
+        "dedupe": False,
+    }
     assert section["test"]["keyword"] == {"field": "text", "contains": "Organic Chemistry", "ignore_case": False}
     assert section["sft"]["split"] == "train" and "text_field" not in section["sft"]
     good = {"train": {"dataset": "a"}, "validation": {"dataset": "b"}, "sft": {"dataset": "c"}}

@@ -86,7 +86,7 @@ def test_extractor_finds_links_and_images_but_not_code():
     text = "\n".join(
         [
             "# Title",
-            "See [the map](docs/paper-map.md#stages) and ![a figure](docs/images/x.png \"caption\").",
+            'See [the map](docs/paper-map.md#stages) and ![a figure](docs/images/x.png "caption").',
             "Code: `[not](a-link.md)` stays code, and [a page](https://example.org) has a scheme.",
             "```bash",
             "echo '[inside](fence.md)'",

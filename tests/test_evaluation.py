@@ -48,12 +48,20 @@ def test_jinja_prompt_hand_example():
 def bench(tmp_path_factory):
     root = tmp_path_factory.mktemp("bench")
     io.write_jsonl(root / "gen.jsonl", [{"id": f"g{i}", "question": q, "answer": a} for i, (q, a) in enumerate(GEN)])
-    io.write_jsonl(root / "mc.jsonl", [
-        {"id": f"m{i}", "question": q, "choices": c, "label": label} for i, (q, c, label) in enumerate(MC)
-    ])
+    io.write_jsonl(
+        root / "mc.jsonl",
+        [{"id": f"m{i}", "question": q, "choices": c, "label": label} for i, (q, c, label) in enumerate(MC)],
+    )
     tasks = root / "tasks"
-    evaluation.write_local_task("tiny_gen", root / "gen.jsonl", tasks, task="generate", prompt_template=TEMPLATE,
-                                max_gen_toks=MAX_GEN_TOKS, target_delimiter="")
+    evaluation.write_local_task(
+        "tiny_gen",
+        root / "gen.jsonl",
+        tasks,
+        task="generate",
+        prompt_template=TEMPLATE,
+        max_gen_toks=MAX_GEN_TOKS,
+        target_delimiter="",
+    )
     evaluation.write_local_task("tiny_mc", root / "mc.jsonl", tasks, task="multiple_choice", prompt_template=TEMPLATE)
     return tasks
 
@@ -80,23 +88,53 @@ def test_write_local_task_rejects_bad_input(bench, tmp_path):
     with pytest.raises(ValueError, match="task"):
         evaluation.write_local_task("t", data, tmp_path, task="cloze", prompt_template=TEMPLATE)
     with pytest.raises(ValueError, match="benchmark_path"):
-        evaluation.write_local_task("t", tmp_path / "missing.jsonl", tmp_path, task="generate", prompt_template=TEMPLATE)
+        evaluation.write_local_task(
+            "t", tmp_path / "missing.jsonl", tmp_path, task="generate", prompt_template=TEMPLATE
+        )
     with pytest.raises(ValueError, match="name"):
         evaluation.write_local_task("a/b", data, tmp_path, task="generate", prompt_template=TEMPLATE)
 
 
 def test_item_records_pick_first_filter_and_primary_metric():
     samples = [
-        {"doc_id": 1, "doc": {"id": "b"}, "target": "7", "filtered_resps": ["7"], "filter": "strict", "exact_match": 1.0},
-        {"doc_id": 0, "doc": {"id": "a"}, "target": "5", "filtered_resps": ["4"], "filter": "strict", "exact_match": 0.0},
-        {"doc_id": 0, "doc": {"id": "a"}, "target": "5", "filtered_resps": ["5"], "filter": "loose", "exact_match": 1.0},
+        {
+            "doc_id": 1,
+            "doc": {"id": "b"},
+            "target": "7",
+            "filtered_resps": ["7"],
+            "filter": "strict",
+            "exact_match": 1.0,
+        },
+        {
+            "doc_id": 0,
+            "doc": {"id": "a"},
+            "target": "5",
+            "filtered_resps": ["4"],
+            "filter": "strict",
+            "exact_match": 0.0,
+        },
+        {
+            "doc_id": 0,
+            "doc": {"id": "a"},
+            "target": "5",
+            "filtered_resps": ["5"],
+            "filter": "loose",
+            "exact_match": 1.0,
+        },
     ]
     assert evaluation.item_records(samples) == [
         {"doc_id": 0, "id": "a", "correct": 0, "target": "5", "response": "4"},
         {"doc_id": 1, "id": "b", "correct": 1, "target": "7", "response": "7"},
     ]
-    mc = {"doc_id": 0, "doc": {"task_id": "HumanEval/3"}, "target": 2, "filter": "none",
-          "filtered_resps": [(-3.0, False), (-9.0, False), (-1.0, True)], "acc,none": 1.0, "acc_norm,none": 0.0}
+    mc = {
+        "doc_id": 0,
+        "doc": {"task_id": "HumanEval/3"},
+        "target": 2,
+        "filter": "none",
+        "filtered_resps": [(-3.0, False), (-9.0, False), (-1.0, True)],
+        "acc,none": 1.0,
+        "acc_norm,none": 0.0,
+    }
     expected = {"doc_id": 0, "id": "HumanEval/3", "correct": 1, "target": 2, "response": 2}
     assert evaluation.item_records([mc]) == [expected]
     with pytest.raises(ValueError, match="not 0 or 1"):
@@ -132,8 +170,17 @@ def models(tmp_path_factory):
     model.eval().save_pretrained(root / "trained")
     tok.save_pretrained(root / "trained")
     sft = [{"prompt": q, "response": a} for q, a in PAIRS]
-    tuning.train_lora(root / "base", sft, root / "lora", rank=8, lr=1e-2, epochs=5, dropout=0.0,
-                      prompt_template=TEMPLATE, progress=False)
+    tuning.train_lora(
+        root / "base",
+        sft,
+        root / "lora",
+        rank=8,
+        lr=1e-2,
+        epochs=5,
+        dropout=0.0,
+        prompt_template=TEMPLATE,
+        progress=False,
+    )
     return root
 
 
@@ -142,9 +189,15 @@ def _truth(model, tok) -> dict[str, list[tuple[int, object]]]:
     gen = []
     for q, answer in GEN:
         ids = torch.tensor([tok(tuning.render_prompt(TEMPLATE, q))["input_ids"]])
-        out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=MAX_GEN_TOKS,
-                             do_sample=False, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
-        text = tok.decode(out[0, ids.shape[1]:], skip_special_tokens=True).split("\n")[0].strip()
+        out = model.generate(
+            input_ids=ids,
+            attention_mask=torch.ones_like(ids),
+            max_new_tokens=MAX_GEN_TOKS,
+            do_sample=False,
+            eos_token_id=tok.eos_token_id,
+            pad_token_id=tok.pad_token_id,
+        )
+        text = tok.decode(out[0, ids.shape[1] :], skip_special_tokens=True).split("\n")[0].strip()
         gen.append((int(text == answer), text))
     mc = []
     for q, choices, label in MC:
@@ -152,7 +205,7 @@ def _truth(model, tok) -> dict[str, list[tuple[int, object]]]:
         context_ids = tok(context)["input_ids"]
         lls = []
         for choice in choices:
-            cont = tok(context + " " + choice)["input_ids"][len(context_ids):]
+            cont = tok(context + " " + choice)["input_ids"][len(context_ids) :]
             with torch.no_grad():
                 logp = model(input_ids=torch.tensor([context_ids + cont])).logits[0].log_softmax(-1)
             lls.append(sum(logp[len(context_ids) - 1 + i, t].item() for i, t in enumerate(cont)))
@@ -183,18 +236,24 @@ def test_evaluate_trained_model_scores_one(models, bench):
 
 def test_evaluate_untrained_model_matches_direct_scoring(models, bench):
     res = evaluation.evaluate(models / "base", ["tiny_gen", "tiny_mc"], include_path=bench, batch_size=4)
-    truth = _truth(AutoModelForCausalLM.from_pretrained(models / "base").eval(), AutoTokenizer.from_pretrained(models / "base"))
+    truth = _truth(
+        AutoModelForCausalLM.from_pretrained(models / "base").eval(), AutoTokenizer.from_pretrained(models / "base")
+    )
     _check_records(res, truth)
     assert evaluation.summarize(res["tiny_gen"]) == 0.0  # a random model does not produce "Ab2Cd1"
 
 
 def test_evaluate_applies_the_adapter(models, bench):
-    res = evaluation.evaluate(models / "base", ["tiny_gen", "tiny_mc"], adapter_path=models / "lora", include_path=bench)
+    res = evaluation.evaluate(
+        models / "base", ["tiny_gen", "tiny_mc"], adapter_path=models / "lora", include_path=bench
+    )
     base = AutoModelForCausalLM.from_pretrained(models / "base")
     tuned = PeftModel.from_pretrained(base, models / "lora").eval()
     truth = _truth(tuned, AutoTokenizer.from_pretrained(models / "base"))
     _check_records(res, truth)
-    untuned = _truth(AutoModelForCausalLM.from_pretrained(models / "base").eval(), AutoTokenizer.from_pretrained(models / "base"))
+    untuned = _truth(
+        AutoModelForCausalLM.from_pretrained(models / "base").eval(), AutoTokenizer.from_pretrained(models / "base")
+    )
     assert truth["tiny_gen"] != untuned["tiny_gen"]
 
 

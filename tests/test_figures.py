@@ -24,7 +24,10 @@ def titles(monkeypatch):
 
 def test_fig13_entropy_distance_png_and_titles(tmp_path, titles):
     rng = np.random.default_rng(0)
-    routing = {"math": rng.dirichlet(np.full(8, 0.3), size=(40, 3)), "code": rng.dirichlet(np.full(8, 2.0), size=(30, 3))}
+    routing = {
+        "math": rng.dirichlet(np.full(8, 0.3), size=(40, 3)),
+        "code": rng.dirichlet(np.full(8, 2.0), size=(30, 3)),
+    }
     pairs = {d: entropy_distance_pairs(r, cut=0.8, max_pairs=500, seed=1) for d, r in routing.items()}
     stats = {d: entropy_distance_correlation(r, cut=0.8, max_pairs=500, seed=1) for d, r in routing.items()}
     assert [stats[d]["n"] for d in routing] == [500, 435]  # 40 samples: 780 pairs, 500 sampled; 30 samples: all 435
@@ -32,7 +35,10 @@ def test_fig13_entropy_distance_png_and_titles(tmp_path, titles):
     figures.fig13_entropy_distance(pairs, stats, path)
     png = path.read_bytes()
     assert png.startswith(PNG) and len(png) > 10_000
-    expected = [f"{d}: {stats[d]['n']:,} pairs\nr = {stats[d]['pearson']:.2f}, r² = {stats[d]['r_squared']:.3f}" for d in routing]
+    expected = [
+        f"{d}: {stats[d]['n']:,} pairs\nr = {stats[d]['pearson']:.2f}, r² = {stats[d]['r_squared']:.3f}"
+        for d in routing
+    ]
     assert titles["fig13_entropy_distance.png"] == expected
 
 

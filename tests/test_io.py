@@ -8,10 +8,9 @@ from grokmon import io
 
 def test_atomic_path_leaves_nothing_on_failure(tmp_path):
     target = tmp_path / "a" / "x.npz"
-    with pytest.raises(RuntimeError):
-        with io.atomic_path(target) as tmp:
-            tmp.write_bytes(b"partial")
-            raise RuntimeError("crash")
+    with pytest.raises(RuntimeError), io.atomic_path(target) as tmp:
+        tmp.write_bytes(b"partial")
+        raise RuntimeError("crash")
     assert not target.exists()
     assert list(target.parent.iterdir()) == []
 
@@ -26,10 +25,9 @@ def test_atomic_dir_replaces_whole_or_not_at_all(tmp_path):
     target = tmp_path / "adapter"
     with io.atomic_dir(target) as tmp:
         (tmp / "a.txt").write_text("first")
-    with pytest.raises(RuntimeError):
-        with io.atomic_dir(target) as tmp:
-            (tmp / "b.txt").write_text("partial")
-            raise RuntimeError("crash")
+    with pytest.raises(RuntimeError), io.atomic_dir(target) as tmp:
+        (tmp / "b.txt").write_text("partial")
+        raise RuntimeError("crash")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["adapter"]
     assert [p.name for p in target.iterdir()] == ["a.txt"]
     with io.atomic_dir(target) as tmp:

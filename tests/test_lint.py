@@ -17,5 +17,7 @@ def test_snakemake_lint_reports_nothing():
 
 def test_snakefmt_check_passes():
     rules = sorted(str(p) for p in (REPO / "workflow/rules").glob("*.smk"))
-    proc = subprocess.run([str(BIN / "snakefmt"), "--check", "Snakefile", *rules], cwd=REPO, capture_output=True, text=True)
+    proc = subprocess.run(
+        [str(BIN / "snakefmt"), "--check", "Snakefile", *rules], cwd=REPO, capture_output=True, text=True
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr

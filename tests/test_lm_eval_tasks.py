@@ -6,8 +6,8 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 from datasets import Dataset
-from tokenizers import Tokenizer, models, pre_tokenizers
 from tiny_models import tiny_olmoe
+from tokenizers import Tokenizer, models, pre_tokenizers
 from transformers import PreTrainedTokenizerFast
 
 from grokmon import lm_eval_tasks
@@ -20,8 +20,11 @@ def _private_datasets_cache(tmp_path, monkeypatch):
     monkeypatch.setattr(hf_datasets.config, "HF_DATASETS_CACHE", str(tmp_path / "hf_datasets_cache"))
 
 
-ADD_ONE = {"prompt": "def add_one(x):\n", "entry_point": "add_one",
-           "test": "def check(candidate):\n    assert candidate(1) == 2\n    assert candidate(-3) == -2\n"}
+ADD_ONE = {
+    "prompt": "def add_one(x):\n",
+    "entry_point": "add_one",
+    "test": "def check(candidate):\n    assert candidate(1) == 2\n    assert candidate(-3) == -2\n",
+}
 
 
 # ---------------- HumanEval+ grading ----------------
@@ -100,7 +103,8 @@ def test_task_yaml_paths_and_variant(tmp_path):
         lm_eval_tasks.task_yaml("humaneval")
     (tmp_path / "t.parquet").write_bytes(b"")
     path = lm_eval_tasks.write_task_variant(
-        "mmlu_college_chemistry", tmp_path, data_files={"test": tmp_path / "t.parquet"})
+        "mmlu_college_chemistry", tmp_path, data_files={"test": tmp_path / "t.parquet"}
+    )
     assert yaml.safe_load(path.read_text()) == {
         "include": str(lm_eval_tasks.task_yaml("mmlu_college_chemistry")),
         "task": "mmlu_college_chemistry_local",
@@ -127,8 +131,9 @@ def tiny_model_dir(tmp_path_factory):
     d = tmp_path_factory.mktemp("model")
     tok = Tokenizer(models.WordLevel({w: i for i, w in enumerate(WORDS)}, unk_token="<unk>"))
     tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    hf_tok = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>", pad_token="<|pad|>",
-                                     unk_token="<unk>", model_max_length=256)
+    hf_tok = PreTrainedTokenizerFast(
+        tokenizer_object=tok, eos_token="<|endoftext|>", pad_token="<|pad|>", unk_token="<unk>", model_max_length=256
+    )
     tiny_olmoe(hf_tok, seed=0, num_hidden_layers=1).save_pretrained(d)
     hf_tok.save_pretrained(d)
     return d
@@ -139,25 +144,59 @@ def local_tasks(tmp_path_factory):
     d = tmp_path_factory.mktemp("tasks")
     # HumanEval+: the prompt ends in an open comment line, so any one-line completion is inert: item 0 passes
     # (its body is right), item 1 fails (its body is wrong), whatever the untrained model writes.
-    he = [{"task_id": f"HumanEval/{i}", "prompt": f"def add_one(x):\n    return x + {i + 1}\n# ",
-           "canonical_solution": "", "entry_point": "add_one", "test": ADD_ONE["test"]} for i in range(2)]
-    csqa = [{"id": f"q{i}", "question": f"Where is the cat {i}?", "question_concept": "cat",
-             "choices": {"label": list("ABCDE"), "text": ["mat", "sea", "sky", "oven", "mud"]}, "answerKey": "ABCDE"[i]}
-            for i in range(3)]
-    mmlu = [{"question": f"Which gas {i}?", "subject": "college_chemistry", "choices": ["H2", "O2", "N2", "He"],
-             "answer": i} for i in range(3)]
+    he = [
+        {
+            "task_id": f"HumanEval/{i}",
+            "prompt": f"def add_one(x):\n    return x + {i + 1}\n# ",
+            "canonical_solution": "",
+            "entry_point": "add_one",
+            "test": ADD_ONE["test"],
+        }
+        for i in range(2)
+    ]
+    csqa = [
+        {
+            "id": f"q{i}",
+            "question": f"Where is the cat {i}?",
+            "question_concept": "cat",
+            "choices": {"label": list("ABCDE"), "text": ["mat", "sea", "sky", "oven", "mud"]},
+            "answerKey": "ABCDE"[i],
+        }
+        for i in range(3)
+    ]
+    mmlu = [
+        {
+            "question": f"Which gas {i}?",
+            "subject": "college_chemistry",
+            "choices": ["H2", "O2", "N2", "He"],
+            "answer": i,
+        }
+        for i in range(3)
+    ]
     small = {"generation_kwargs": {"until": ["\n"], "max_gen_toks": 4, "do_sample": False}}
     paths = [
         lm_eval_tasks.write_task_variant(
-            "grokmon_humaneval_plus", d, data_files={"test": _parquet(d / "he.parquet", he)}, **small),
+            "grokmon_humaneval_plus", d, data_files={"test": _parquet(d / "he.parquet", he)}, **small
+        ),
         lm_eval_tasks.write_task_variant(
-            "grokmon_dart_math", d, data_files={"train": _parquet(d / "dart.parquet", DART_ROWS)}, **small),
+            "grokmon_dart_math", d, data_files={"train": _parquet(d / "dart.parquet", DART_ROWS)}, **small
+        ),
         lm_eval_tasks.write_task_variant(
-            "commonsense_qa", d, data_files={"train": _parquet(d / "csqa_train.parquet", csqa[:1]),
-                                             "validation": _parquet(d / "csqa_val.parquet", csqa)}),
+            "commonsense_qa",
+            d,
+            data_files={
+                "train": _parquet(d / "csqa_train.parquet", csqa[:1]),
+                "validation": _parquet(d / "csqa_val.parquet", csqa),
+            },
+        ),
         lm_eval_tasks.write_task_variant(
-            "mmlu_college_chemistry", d, data_files={"test": _parquet(d / "mmlu_test.parquet", mmlu),
-                                                     "dev": _parquet(d / "mmlu_dev.parquet", mmlu[:1])}),
+            "mmlu_college_chemistry",
+            d,
+            data_files={
+                "test": _parquet(d / "mmlu_test.parquet", mmlu),
+                "dev": _parquet(d / "mmlu_dev.parquet", mmlu[:1]),
+            },
+        ),
     ]
     return d, [p.stem for p in paths]
 

@@ -71,14 +71,29 @@ def test_demo_dry_run_plans_exactly_the_extra_ranks_jobs(tmp_path):
     assert extra == {"lora": len(steps), "evaluate": len(steps), "generalization": 1, "series": 1, "table4": 1}
     assert main_only == {**off, "table4": 1}  # the main rank reuses the main adapters
     r64 = lora_ranks(validate_config(DEMO, SCHEMA))[1].tunings["commonsense"]
-    tuned = sorted((int(w["step"]), w["tuning"]) for rule, body in ranks if rule == "lora"
-                   for w in [_wildcards(body)] if w["tuning"] == r64)
+    tuned = sorted(
+        (int(w["step"]), w["tuning"])
+        for rule, body in ranks
+        if rule == "lora"
+        for w in [_wildcards(body)]
+        if w["tuning"] == r64
+    )
     assert tuned == [(s, r64) for s in steps]
-    evaluated = sorted((int(w["step"]), w["domain"]) for rule, body in ranks if rule == "evaluate"
-                       for w in [_wildcards(body)] if w["source"] == "lora_r64")
+    evaluated = sorted(
+        (int(w["step"]), w["domain"])
+        for rule, body in ranks
+        if rule == "evaluate"
+        for w in [_wildcards(body)]
+        if w["source"] == "lora_r64"
+    )
     assert evaluated == [(s, "commonsense") for s in steps]
-    adapters = {re.search(r"lora/\d+/(sft-\w+)", body).group(1) for rule, body in ranks
-                if rule == "evaluate" and _wildcards(body)["source"] == "lora_r64"}
+    adapters = {
+        re.search(r"lora/\d+/(sft-\w+)", body).group(1)
+        for rule, body in ranks
+        if rule == "evaluate" and _wildcards(body)["source"] == "lora_r64"
+    }
     assert adapters == {r64}
     table4 = next(body for rule, body in ranks if rule == "table4")
-    assert "correlation/lora/commonsense.series.tsv" in table4 and "correlation/lora_r64/commonsense.series.tsv" in table4
+    assert (
+        "correlation/lora/commonsense.series.tsv" in table4 and "correlation/lora_r64/commonsense.series.tsv" in table4
+    )

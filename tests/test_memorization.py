@@ -146,7 +146,9 @@ def test_loss_matrix_picks_the_span(tmp_path):
         loss_matrix(_routes(tmp_path, answer=False), "answer")
     with pytest.raises(ValueError, match="memorization.loss_span: expected one of 'sequence', 'answer'"):
         loss_matrix(routes, "question")
-    io.save_npz(routes[1], **{**io.load_npz(routes[1]), "answer_nll": np.array([0.5, np.nan, 2.0, 2.0], dtype=np.float32)})
+    io.save_npz(
+        routes[1], **{**io.load_npz(routes[1]), "answer_nll": np.array([0.5, np.nan, 2.0, 2.0], dtype=np.float32)}
+    )
     with pytest.raises(ValueError, match="1 sample.* no answer token .*sample 1"):
         loss_matrix(routes, "answer")
 
@@ -159,7 +161,13 @@ def test_memorization_script_uses_the_configured_loss_span(tmp_path, monkeypatch
     monkeypatch.setattr("grokmon.jobs.start_job", lambda snakemake: logging.getLogger("test"))
     io.write_jsonl(tmp_path / "train.jsonl", [{"id": f"s{i}", "text": "x", "answer_char": 0} for i in range(4)])
     out = {k: tmp_path / f"{k}.{ext}" for k, ext in (("loss", "npz"), ("t_star", "tsv"), ("epsilon", "json"))}
-    memorization = {"epsilon": 1.0, "delta": 0.05, "epsilon_step": 0.1, "target_fraction": [0.2, 0.25], "loss_span": span}
+    memorization = {
+        "epsilon": 1.0,
+        "delta": 0.05,
+        "epsilon_step": 0.1,
+        "target_fraction": [0.2, 0.25],
+        "loss_span": span,
+    }
     memorization["include_final"] = include_final
     snakemake = SimpleNamespace(
         input=SimpleNamespace(routes=[str(p) for p in _routes(tmp_path)], train=str(tmp_path / "train.jsonl")),

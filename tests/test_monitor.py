@@ -7,15 +7,15 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from tiny_models import TEXTS, tiny_gpt2, tiny_llama, tiny_olmoe, tiny_tokenizer
 from transformers import TrainerState
 
 from grokmon.architectures import UnsupportedArchitectureError
 from grokmon.capture import capture_routes, router_weights
 from grokmon.monitor import COLUMNS, METRICS, PathwayMonitor
 from grokmon.tables import routing_metrics
-from grokmon.virtual_experts import set_virtual_experts
 from grokmon.toy import pretrain, tiny_olmoe_config, train_tokenizer
-from tiny_models import TEXTS, tiny_gpt2, tiny_llama, tiny_olmoe, tiny_tokenizer
+from grokmon.virtual_experts import set_virtual_experts
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 CORPUS = [f"{a}+{b}={a + b}" for a in range(8) for b in range(4)]  # 32 texts

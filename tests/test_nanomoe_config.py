@@ -46,7 +46,11 @@ def test_nanomoe_config_holds_the_papers_settings():
     assert data[0]["train"]["format"] == "json" and data[0]["train"]["data_files"].endswith(".jsonl")
     assert c["memorization"]["delta"] == 0.05 and c["pathways"]["cut"] == 0.7
     assert c["correlation"]["checkpoints"] == "last" and c["correlation"]["last_k"] == 5  # Table 5's n
-    assert c["figures"] == {"distance_groups": [30000, 45000], "consistency_groups": [30000, 35000], "layers_group": None}
+    assert c["figures"] == {
+        "distance_groups": [30000, 45000],
+        "consistency_groups": [30000, 35000],
+        "layers_group": None,
+    }
 
 
 @pytest.mark.parametrize(
@@ -54,7 +58,10 @@ def test_nanomoe_config_holds_the_papers_settings():
     [
         (lambda c: c["evaluation"].update(tuning=["lora"]), ["'domains.arc_easy.data.sft'", "['lora']"]),
         (lambda c: c["figures"].update(distance_groups=[30000, 31000]), ["'figures.distance_groups'", "[31000]"]),
-        (lambda c: c["domains"]["hellaswag"]["benchmark"].update(task="hellaswag_de"), ["'domains.hellaswag.benchmark.task'"]),
+        (
+            lambda c: c["domains"]["hellaswag"]["benchmark"].update(task="hellaswag_de"),
+            ["'domains.hellaswag.benchmark.task'"],
+        ),
     ],
 )
 def test_nanomoe_semantic_checks_name_the_key(edit, expected):
@@ -67,8 +74,14 @@ def test_nanomoe_semantic_checks_name_the_key(edit, expected):
 
 
 def test_figures_draw_the_chosen_groups_that_exist():
-    groups = pd.DataFrame({"group": ["Pretrain@30000", "Pretrain@35000", "Pretrain@5000", "all"],
-                           "t_star": [30000, 35000, 5000, -1], "n": [4, 9, 50, 63], "step": [50000] * 4})
+    groups = pd.DataFrame(
+        {
+            "group": ["Pretrain@30000", "Pretrain@35000", "Pretrain@5000", "all"],
+            "t_star": [30000, 35000, 5000, -1],
+            "n": [4, 9, 50, 63],
+            "step": [50000] * 4,
+        }
+    )
     steps = pd.Series(PAPER_STEPS).to_numpy()
     assert tracked_groups(groups, steps, chosen=[30000, 45000]) == [30000]  # no Pretrain@45000 group
     assert tracked_groups(groups, steps) == [5000, 35000]  # by size
@@ -83,10 +96,11 @@ def test_dry_run_evaluates_every_checkpoint_and_task_without_tuning(tmp_path):
     proc = run_snakemake(tmp_path, "-n", "--quiet", "rules", configfile=NANOMOE)
     counts = {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", proc.stdout, re.M)}
     n_steps, n_tasks = len(PAPER_STEPS), len(NANOMOE_TASKS)
-    expected = ({r: n_steps for r in ("local_checkpoint", "router_matrices")}
-                | {r: n_steps * n_tasks for r in ("routes", "evaluate", "pathways")}  # evaluate: checkpoint x task
-                | {r: n_tasks for r in ("paper_data", "benchmark_task", "memorization", "generalization", "matching",
-                                        "series")})
+    expected = (
+        {r: n_steps for r in ("local_checkpoint", "router_matrices")}
+        | {r: n_steps * n_tasks for r in ("routes", "evaluate", "pathways")}  # evaluate: checkpoint x task
+        | {r: n_tasks for r in ("paper_data", "benchmark_task", "memorization", "generalization", "matching", "series")}
+    )
     assert {r: counts.get(r) for r in expected} == expected
     assert counts["table1"] == counts["verdicts"] == 1
     assert {"lora", "full_tune", "contamination", "fetch_checkpoint", "preflight", "toy_world"}.isdisjoint(counts)
@@ -95,37 +109,83 @@ def test_dry_run_evaluates_every_checkpoint_and_task_without_tuning(tmp_path):
 # ---------------- a real zero-shot run on tiny stand-ins ----------------
 
 STEPS = [30000, 35000, 45000]
-TRAIN = [{"id": f"owt-{i}", "text": f"Story {i}: the cat sat on the mat, then a dog ran far away {i % 3} times."}
-         for i in range(12)]
+TRAIN = [
+    {"id": f"owt-{i}", "text": f"Story {i}: the cat sat on the mat, then a dog ran far away {i % 3} times."}
+    for i in range(12)
+]
 VALIDATION = [{"id": f"owt-v{i}", "text": f"one plus {i} is {i + 1}; the dog came back."} for i in range(4)]
 
 
 def _arc(prefix: str, n: int) -> list[dict]:
     """ai2_arc rows: ARC has 3-5 choices, labelled A-D (or 1-4)."""
-    return [{"id": f"{prefix}_{i}", "question": f"Which thing {i} is hot?",
-             "choices": {"text": ["fire", "ice", "snow", "rain"][: 3 + i % 2], "label": list("ABCD")[: 3 + i % 2]},
-             "answerKey": "ABC"[i % 3]} for i in range(n)]
+    return [
+        {
+            "id": f"{prefix}_{i}",
+            "question": f"Which thing {i} is hot?",
+            "choices": {"text": ["fire", "ice", "snow", "rain"][: 3 + i % 2], "label": list("ABCD")[: 3 + i % 2]},
+            "answerKey": "ABC"[i % 3],
+        }
+        for i in range(n)
+    ]
 
 
-HELLASWAG = [{"ind": 10 + i, "activity_label": "Cooking", "ctx_a": f"A man cuts onion {i}.", "ctx_b": "he",
-              "ctx": f"A man cuts onion {i}. he", "endings": ["cries.", "sings [title] loudly.", "sleeps.", "runs."],
-              "source_id": f"activitynet~v_{i}", "split": "val", "split_type": "indomain", "label": str(i % 4)}
-             for i in range(4)]
-OPENBOOKQA = [{"id": f"{7 + i}-{i}", "question_stem": f"The sun {i} is", "answerKey": "ABCD"[i],
-               "choices": {"text": ["hot", "cold", "wet", "blue"], "label": list("ABCD")}} for i in range(4)]
+HELLASWAG = [
+    {
+        "ind": 10 + i,
+        "activity_label": "Cooking",
+        "ctx_a": f"A man cuts onion {i}.",
+        "ctx_b": "he",
+        "ctx": f"A man cuts onion {i}. he",
+        "endings": ["cries.", "sings [title] loudly.", "sleeps.", "runs."],
+        "source_id": f"activitynet~v_{i}",
+        "split": "val",
+        "split_type": "indomain",
+        "label": str(i % 4),
+    }
+    for i in range(4)
+]
+OPENBOOKQA = [
+    {
+        "id": f"{7 + i}-{i}",
+        "question_stem": f"The sun {i} is",
+        "answerKey": "ABCD"[i],
+        "choices": {"text": ["hot", "cold", "wet", "blue"], "label": list("ABCD")},
+    }
+    for i in range(4)
+]
 
 
 def _benchmarks(d) -> dict:
     """Local copies in the hub formats: the split lm-eval evaluates, and `train` (its few-shot split)."""
     return {
-        "arc_easy": {"format": "parquet", "data_files": {"train": _parquet(d / "ae_train.parquet", _arc("ae", 1)),
-                                                         "test": _parquet(d / "ae_test.parquet", _arc("ae", 4))}},
-        "arc_challenge": {"format": "parquet", "data_files": {"train": _parquet(d / "ac_train.parquet", _arc("ac", 1)),
-                                                              "test": _parquet(d / "ac_test.parquet", _arc("ac", 5))}},
-        "hellaswag": {"format": "json", "data_files": {"train": _jsonl(d / "hs_train.jsonl", HELLASWAG[:1]),
-                                                       "validation": _jsonl(d / "hs_val.jsonl", HELLASWAG)}},
-        "openbookqa": {"format": "parquet", "data_files": {"train": _parquet(d / "ob_train.parquet", OPENBOOKQA[:1]),
-                                                           "test": _parquet(d / "ob_test.parquet", OPENBOOKQA)}},
+        "arc_easy": {
+            "format": "parquet",
+            "data_files": {
+                "train": _parquet(d / "ae_train.parquet", _arc("ae", 1)),
+                "test": _parquet(d / "ae_test.parquet", _arc("ae", 4)),
+            },
+        },
+        "arc_challenge": {
+            "format": "parquet",
+            "data_files": {
+                "train": _parquet(d / "ac_train.parquet", _arc("ac", 1)),
+                "test": _parquet(d / "ac_test.parquet", _arc("ac", 5)),
+            },
+        },
+        "hellaswag": {
+            "format": "json",
+            "data_files": {
+                "train": _jsonl(d / "hs_train.jsonl", HELLASWAG[:1]),
+                "validation": _jsonl(d / "hs_val.jsonl", HELLASWAG),
+            },
+        },
+        "openbookqa": {
+            "format": "parquet",
+            "data_files": {
+                "train": _parquet(d / "ob_train.parquet", OPENBOOKQA[:1]),
+                "test": _parquet(d / "ob_test.parquet", OPENBOOKQA),
+            },
+        },
     }
 
 
@@ -153,17 +213,24 @@ def nanomoe_run(tmp_path_factory):
     data["validation"]["data_files"] = _jsonl(root / "data" / "owt_validation.jsonl", VALIDATION)
     for task, files in _benchmarks(root / "data").items():
         config["domains"][task]["benchmark"].update(files)
-    config |= {"device": "cpu", "dtype": "float32",
-               "checkpoints": {"source": "local", "steps": STEPS, "path_pattern": str(root / "ckpt" / "step{step}")},
-               "routes": {"batch_size": 16, "max_length": 64},
-               # every loss is below epsilon: t* is decided by delta alone
-               "memorization": {**config["memorization"], "epsilon": 10.0},
-               "evaluation": {**config["evaluation"], "batch_size": 16},
-               "matching": {"min_group_size": 1}, "pathways": {**config["pathways"], "max_pairs": 200, "min_group_size": 2}}
+    config |= {
+        "device": "cpu",
+        "dtype": "float32",
+        "checkpoints": {"source": "local", "steps": STEPS, "path_pattern": str(root / "ckpt" / "step{step}")},
+        "routes": {"batch_size": 16, "max_length": 64},
+        # every loss is below epsilon: t* is decided by delta alone
+        "memorization": {**config["memorization"], "epsilon": 10.0},
+        "evaluation": {**config["evaluation"], "batch_size": 16},
+        "matching": {"min_group_size": 1},
+        "pathways": {**config["pathways"], "max_pairs": 200, "min_group_size": 2},
+    }
     path = root / "nanomoe.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
-    targets = ["results/nanomoe/seed0/correlation/table1.tsv", "results/nanomoe/verdicts/claims.tsv",
-               "results/nanomoe/seed0/figures/fig4_distance.png"]
+    targets = [
+        "results/nanomoe/seed0/correlation/table1.tsv",
+        "results/nanomoe/verdicts/claims.tsv",
+        "results/nanomoe/seed0/figures/fig4_distance.png",
+    ]
     run_snakemake(root, "--cores", "2", *targets, configfile=path)
     return root / "results" / "nanomoe"
 
@@ -174,16 +241,32 @@ def test_benchmark_items_in_lm_evals_doc_order(nanomoe_run):
     data = nanomoe_run / "seed0" / "data"
     for prefix, task, n in (("ae", "arc_easy", 4), ("ac", "arc_challenge", 5)):
         assert read_jsonl(data / task / "benchmark.jsonl") == [
-            {"id": r["id"], "question": r["question"], "choices": r["choices"]["text"],
-             "label": r["choices"]["label"].index(r["answerKey"])} for r in _arc(prefix, n)]
+            {
+                "id": r["id"],
+                "question": r["question"],
+                "choices": r["choices"]["text"],
+                "label": r["choices"]["label"].index(r["answerKey"]),
+            }
+            for r in _arc(prefix, n)
+        ]
     hellaswag = read_jsonl(data / "hellaswag" / "benchmark.jsonl")  # lm-eval's prompt and cleaned endings
-    assert hellaswag == [{"id": 10 + i, "question": f"Cooking: A man cuts onion {i}. He",
-                          "choices": ["cries.", "sings. loudly.", "sleeps.", "runs."], "label": i % 4} for i in range(4)]
+    assert hellaswag == [
+        {
+            "id": 10 + i,
+            "question": f"Cooking: A man cuts onion {i}. He",
+            "choices": ["cries.", "sings. loudly.", "sleeps.", "runs."],
+            "label": i % 4,
+        }
+        for i in range(4)
+    ]
     assert read_jsonl(data / "openbookqa" / "benchmark.jsonl") == [
         {"id": r["id"], "question": r["question_stem"], "choices": r["choices"]["text"], "label": i}
-        for i, r in enumerate(OPENBOOKQA)]
+        for i, r in enumerate(OPENBOOKQA)
+    ]
     for task in NANOMOE_TASKS:  # the four share the analysed samples; nothing to tune on
-        assert sorted(read_jsonl(data / task / "train.jsonl"), key=lambda r: r["id"]) == sorted(TRAIN, key=lambda r: r["id"])
+        assert sorted(read_jsonl(data / task / "train.jsonl"), key=lambda r: r["id"]) == sorted(
+            TRAIN, key=lambda r: r["id"]
+        )
         assert read_jsonl(data / task / "sft.jsonl") == []
 
 

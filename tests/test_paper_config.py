@@ -39,8 +39,17 @@ N_TUNINGS = 3
 # source (lora_r64), so one more lora and evaluate job per checkpoint and one more generalization and series job.
 RANK_DOMAINS = ["commonsense"]
 PER_RANK_DOMAIN = {"generalization", "series"}
-PER_DOMAIN = {"paper_data", "benchmark_task", "contamination", "memorization", "generalization", "collect_pathways",
-              "matching", "series", "fig2"}
+PER_DOMAIN = {
+    "paper_data",
+    "benchmark_task",
+    "contamination",
+    "memorization",
+    "generalization",
+    "collect_pathways",
+    "matching",
+    "series",
+    "fig2",
+}
 JOB_BLOCK = re.compile(r"^(?:local)?rule (\w+):\n((?:    .*\n)+)", re.M)
 
 
@@ -59,31 +68,66 @@ def test_olmoe_config_holds_the_papers_settings():
     assert revisions == {s: branch_name(s) for s in PAPER_STEPS}
     assert revisions[1100000] == "step1100000-tokens4613B"
     assert c["dtype"] == "bfloat16" and c["checkpoints"]["evict_after_use"] is True
-    assert {k: c["lora"][k] for k in ("rank", "dropout", "lr", "batch_size", "epochs", "max_length", "target_modules")} == {
-        "rank": 32, "dropout": 0.1, "lr": 5e-5, "batch_size": 4, "epochs": 3, "max_length": 2048,
-        "target_modules": ["q_proj", "k_proj", "v_proj"]}
-    assert c["memorization"] == {"epsilon": "auto", "epsilon_step": 0.1, "target_fraction": [0.2, 0.25], "delta": 0.05,
-                                 "loss_span": "sequence", "include_final": False}
-    assert c["pathways"]["cut"] == 0.7 and c["generalization"] == {"min_accuracy": 0.8, "max_errors": 1, "include_final": False}
-    assert c["correlation"]["checkpoints"] == "last" and c["correlation"]["last_k"] == 5  # the n the paper's values imply
+    assert {
+        k: c["lora"][k] for k in ("rank", "dropout", "lr", "batch_size", "epochs", "max_length", "target_modules")
+    } == {
+        "rank": 32,
+        "dropout": 0.1,
+        "lr": 5e-5,
+        "batch_size": 4,
+        "epochs": 3,
+        "max_length": 2048,
+        "target_modules": ["q_proj", "k_proj", "v_proj"],
+    }
+    assert c["memorization"] == {
+        "epsilon": "auto",
+        "epsilon_step": 0.1,
+        "target_fraction": [0.2, 0.25],
+        "delta": 0.05,
+        "loss_span": "sequence",
+        "include_final": False,
+    }
+    assert c["pathways"]["cut"] == 0.7 and c["generalization"] == {
+        "min_accuracy": 0.8,
+        "max_errors": 1,
+        "include_final": False,
+    }
+    assert (
+        c["correlation"]["checkpoints"] == "last" and c["correlation"]["last_k"] == 5
+    )  # the n the paper's values imply
     assert c["contamination"]["enabled"] and c["contamination"]["fraction"] == 0.1
     assert {d: v["benchmark"]["task"] for d, v in c["domains"].items()} == PAPER_TASKS
     sources = {d: {s: v["data"][s]["dataset"] for s in ("train", "validation", "sft")} for d, v in c["domains"].items()}
     assert sources == {  # paper Table 2 and App. B
-        "math": {"train": "open-web-math/open-web-math", "validation": "qwedsacf/competition_math",
-                 "sft": "meta-math/MetaMathQA"},
-        "code": {"train": "bigcode/starcoderdata", "validation": "newfacade/LeetCodeDataset",
-                 "sft": "HuggingFaceH4/CodeAlpaca_20K"},
-        "commonsense": {"train": "emozilla/dolma-v1_7-books", "validation": "kowndinya23/flan2021-commonsense",
-                        "sft": "yahma/alpaca-cleaned"},
-        "domain_specific": {"train": "blester125/mediawiki-dolma", "validation": "chemNLP/chemistry-bookshelves-merged",
-                            "sft": "yahma/alpaca-cleaned"},
+        "math": {
+            "train": "open-web-math/open-web-math",
+            "validation": "qwedsacf/competition_math",
+            "sft": "meta-math/MetaMathQA",
+        },
+        "code": {
+            "train": "bigcode/starcoderdata",
+            "validation": "newfacade/LeetCodeDataset",
+            "sft": "HuggingFaceH4/CodeAlpaca_20K",
+        },
+        "commonsense": {
+            "train": "emozilla/dolma-v1_7-books",
+            "validation": "kowndinya23/flan2021-commonsense",
+            "sft": "yahma/alpaca-cleaned",
+        },
+        "domain_specific": {
+            "train": "blester125/mediawiki-dolma",
+            "validation": "chemNLP/chemistry-bookshelves-merged",
+            "sft": "yahma/alpaca-cleaned",
+        },
     }
     for domain in c["domains"].values():
         assert domain["data"]["train"]["n"] == domain["data"]["validation"]["n"] == 10000
         assert domain["data"]["train"]["split"] == "train"  # defaults of paper_data.schema.yaml filled in
     assert c["domains"]["domain_specific"]["data"]["train"]["keyword"] == {
-        "field": "text", "contains": "Organic Chemistry", "ignore_case": False}
+        "field": "text",
+        "contains": "Organic Chemistry",
+        "ignore_case": False,
+    }
 
 
 def test_schema_lists_exactly_the_paper_tasks_and_unsafe_ones_are_marked():
@@ -97,17 +141,32 @@ def test_schema_lists_exactly_the_paper_tasks_and_unsafe_ones_are_marked():
 @pytest.mark.parametrize(
     "edit, expected",
     [
-        (lambda c: c["evaluation"].update(confirm_run_unsafe_code=False),
-         ["'domains.code.benchmark.task'", "'evaluation.confirm_run_unsafe_code: true'"]),
-        (lambda c: c["domains"]["math"]["data"].update(test={"dataset": "x"}), ["'domains.math.data.test' is not used"]),
+        (
+            lambda c: c["evaluation"].update(confirm_run_unsafe_code=False),
+            ["'domains.code.benchmark.task'", "'evaluation.confirm_run_unsafe_code: true'"],
+        ),
+        (
+            lambda c: c["domains"]["math"]["data"].update(test={"dataset": "x"}),
+            ["'domains.math.data.test' is not used"],
+        ),
         (lambda c: c["contamination"].update(step=7), ["'contamination.step' = 7"]),
-        (lambda c: c["checkpoints"].update(source="local", path_pattern="ckpt/{step}"), ["'checkpoints.evict_after_use'"]),
-        (lambda c: c["checkpoints"].update(source="local", path_pattern="ckpt/x", evict_after_use=False),
-         ["'checkpoints.path_pattern' must contain {step}"]),
+        (
+            lambda c: c["checkpoints"].update(source="local", path_pattern="ckpt/{step}"),
+            ["'checkpoints.evict_after_use'"],
+        ),
+        (
+            lambda c: c["checkpoints"].update(source="local", path_pattern="ckpt/x", evict_after_use=False),
+            ["'checkpoints.path_pattern' must contain {step}"],
+        ),
         (lambda c: c["domains"]["code"].pop("benchmark"), ["'domains.code.benchmark'"]),
-        (lambda c: c["domains"]["code"]["benchmark"].update(task="humaneval"), ["'domains.code.benchmark.task'",
-                                                                                "'grokmon_humaneval_plus'"]),
-        (lambda c: c["domains"]["math"]["data"]["train"].update(txt_field="t"), ["domains.math.data.train", "txt_field"]),
+        (
+            lambda c: c["domains"]["code"]["benchmark"].update(task="humaneval"),
+            ["'domains.code.benchmark.task'", "'grokmon_humaneval_plus'"],
+        ),
+        (
+            lambda c: c["domains"]["math"]["data"]["train"].update(txt_field="t"),
+            ["domains.math.data.train", "txt_field"],
+        ),
         (lambda c: c["resources"].update(lroa={"mem_mb": 1}), ["'resources'", "'lroa'"]),
         (lambda c: c["checkpoints"].update(evict_after_use=False), ["'checkpoints.max_cached' needs"]),
     ],
@@ -140,14 +199,22 @@ def test_paper_dag_has_every_job_per_checkpoint_and_domain(paper_dry_run):
     counts = pd.Series([rule for rule, _ in paper_dry_run]).value_counts().to_dict()
     n_steps, n_domains = len(PAPER_STEPS), len(PAPER["domains"])
     n_ranked = len(RANK_DOMAINS)  # (domain, rank) pairs of the ablation beyond the main rank
-    expected = ({r: n_steps for r in PER_STEP} | {r: n_steps * n_domains for r in PER_STEP_DOMAIN}
-                | {r: n_domains for r in PER_DOMAIN} | {"resolved_config": 1, "table1": 1, "table4": 1, "all": 1}
-                | {"lora": n_steps * (N_TUNINGS + n_ranked), "evaluate": n_steps * (n_domains + n_ranked)}
-                | {r: n_domains + n_ranked for r in PER_RANK_DOMAIN})
+    expected = (
+        {r: n_steps for r in PER_STEP}
+        | {r: n_steps * n_domains for r in PER_STEP_DOMAIN}
+        | {r: n_domains for r in PER_DOMAIN}
+        | {"resolved_config": 1, "table1": 1, "table4": 1, "all": 1}
+        | {"lora": n_steps * (N_TUNINGS + n_ranked), "evaluate": n_steps * (n_domains + n_ranked)}
+        | {r: n_domains + n_ranked for r in PER_RANK_DOMAIN}
+    )
     assert {r: counts.get(r) for r in expected} == expected
     assert {"toy_world", "toy_pretrain", "local_checkpoint"}.isdisjoint(counts)
-    routes = {(m.group(1), m.group(2)) for _, body in paper_dry_run
-              for m in [re.search(r"routes/(\d+)/(\w+)/train\.npz", " ".join(_files(body, "output")))] if m}
+    routes = {
+        (m.group(1), m.group(2))
+        for _, body in paper_dry_run
+        for m in [re.search(r"routes/(\d+)/(\w+)/train\.npz", " ".join(_files(body, "output")))]
+        if m
+    }
     assert routes == {(str(s), d) for s in PAPER_STEPS for d in PAPER["domains"]}
 
 
@@ -167,7 +234,9 @@ def test_domains_tuned_alike_share_one_adapter(paper_dry_run):
     assert len(adapters) == 40 and len(set(adapters.values())) == 30
     for step in PAPER_STEPS:
         shared = adapters["lora", str(step), "commonsense"]
-        assert shared == adapters["lora", str(step), "domain_specific"] and shared.startswith(f"results/olmoe/seed0/lora/{step}/sft-")
+        assert shared == adapters["lora", str(step), "domain_specific"] and shared.startswith(
+            f"results/olmoe/seed0/lora/{step}/sft-"
+        )
         assert len({adapters["lora", str(step), d] for d in ("math", "code", "commonsense")}) == 3
 
 
@@ -177,11 +246,15 @@ def test_table4_tunes_commonsense_at_rank_64_beside_the_main_adapters(paper_dry_
     (main, r64), adapters = lora_ranks(config), _adapters(paper_dry_run)
     assert main.source == "lora" and r64.recipe == {"rank": 64, "alpha": 128}
     ranked = {key: a for key, a in adapters.items() if key[0] == "lora_r64"}
-    assert ranked == {("lora_r64", str(s), "commonsense"): f"results/olmoe/seed0/lora/{s}/{r64.tunings['commonsense']}"
-                      for s in PAPER_STEPS}
+    assert ranked == {
+        ("lora_r64", str(s), "commonsense"): f"results/olmoe/seed0/lora/{s}/{r64.tunings['commonsense']}"
+        for s in PAPER_STEPS
+    }
     assert set(ranked.values()).isdisjoint(a for key, a in adapters.items() if key[0] == "lora")
     table4 = [_files(body, "input") for rule, body in paper_dry_run if rule == "table4"]
-    assert table4 == [[f"results/olmoe/seed0/correlation/{source}/commonsense.series.tsv" for source in ("lora", "lora_r64")]]
+    assert table4 == [
+        [f"results/olmoe/seed0/correlation/{source}/commonsense.series.tsv" for source in ("lora", "lora_r64")]
+    ]
 
 
 def _planned_with_sources(tmp_path, sources, ranks=None):
@@ -203,7 +276,9 @@ def test_zero_shot_source_adds_evaluations_and_no_tuning(paper_dry_run, tmp_path
     n_steps, n_domains, n_ranked = len(PAPER_STEPS), len(PAPER["domains"]), len(RANK_DOMAINS)
     assert both["evaluate"] == lora["evaluate"] + 40 == (2 * n_domains + n_ranked) * n_steps  # + Table 4's rank 64
     assert both["lora"] == lora["lora"] and "full_tune" not in both
-    assert both["generalization"] == both["series"] == 2 * n_domains + n_ranked and both["table1"] == both["table4"] == 1
+    assert (
+        both["generalization"] == both["series"] == 2 * n_domains + n_ranked and both["table1"] == both["table4"] == 1
+    )
     assert both["matching"] == 2 * n_domains  # the rank ablation's sources are only correlated (Table 4)
     assert both["routes"] == lora["routes"] and both["pathways"] == lora["pathways"]  # accuracy-free: once
     # the rank ablation off, so that no source tunes with LoRA
@@ -226,8 +301,11 @@ def test_gpu_resources_on_exactly_the_gpu_rules_with_the_configs_memory(paper_dr
 
 
 def test_eviction_waits_for_every_job_that_reads_the_checkpoint(paper_dry_run):
-    evict_inputs = {re.search(r"checkpoints/(\d+)/evicted", " ".join(_files(b, "output"))).group(1): set(_files(b, "input"))
-                    for r, b in paper_dry_run if r == "evict_checkpoint"}
+    evict_inputs = {
+        re.search(r"checkpoints/(\d+)/evicted", " ".join(_files(b, "output"))).group(1): set(_files(b, "input"))
+        for r, b in paper_dry_run
+        if r == "evict_checkpoint"
+    }
     readers = 0
     for rule, body in paper_dry_run:
         pointers = [f for f in _files(body, "input") if f.endswith("/checkpoint.json")]
@@ -244,88 +322,189 @@ def test_eviction_waits_for_every_job_that_reads_the_checkpoint(paper_dry_run):
 
 def test_fetch_waits_for_an_eviction_to_keep_at_most_max_cached(paper_dry_run):
     window = PAPER["checkpoints"]["max_cached"]
-    waits = {int(re.search(r"checkpoints/(\d+)/", " ".join(_files(b, "output"))).group(1)): _files(b, "input")
-             for r, b in paper_dry_run if r == "fetch_checkpoint"}
+    waits = {
+        int(re.search(r"checkpoints/(\d+)/", " ".join(_files(b, "output"))).group(1)): _files(b, "input")
+        for r, b in paper_dry_run
+        if r == "fetch_checkpoint"
+    }
     assert window == 3 and waits == {  # and every fetch waits for the preflight
         s: [f"results/olmoe/seed0/checkpoints/{PAPER_STEPS[i - window]}/evicted.json"] * (i >= window)
         + ["results/olmoe/preflight.json"]
-        for i, s in enumerate(PAPER_STEPS)}
+        for i, s in enumerate(PAPER_STEPS)
+    }
 
 
 # ---------------- the hub path, offline, on tiny files ----------------
 
 STEPS = [5000, 125000]
-CSQA = [{"id": f"q{i}", "question": f"Where is the cat {i}?", "question_concept": "cat",
-         "choices": {"label": list("ABCDE"), "text": ["mat", "sea", "sky", "oven", "mud"]}, "answerKey": "ABCDE"[i]}
-        for i in range(3)]
-HUMANEVAL = [{"task_id": f"HumanEval/{i}", "prompt": f"def f{i}(x):\n", "canonical_solution": f"    return {i}\n",
-              "entry_point": f"f{i}", "test": f"def check(c):\n    assert c(0) == {i}\n"} for i in range(2)]
-ALPACA = [{"instruction": "Translate to French.", "input": "cat", "output": "chat"},
-          {"instruction": "Name a color.", "input": "", "output": "Blue"}]
+CSQA = [
+    {
+        "id": f"q{i}",
+        "question": f"Where is the cat {i}?",
+        "question_concept": "cat",
+        "choices": {"label": list("ABCDE"), "text": ["mat", "sea", "sky", "oven", "mud"]},
+        "answerKey": "ABCDE"[i],
+    }
+    for i in range(3)
+]
+HUMANEVAL = [
+    {
+        "task_id": f"HumanEval/{i}",
+        "prompt": f"def f{i}(x):\n",
+        "canonical_solution": f"    return {i}\n",
+        "entry_point": f"f{i}",
+        "test": f"def check(c):\n    assert c(0) == {i}\n",
+    }
+    for i in range(2)
+]
+ALPACA = [
+    {"instruction": "Translate to French.", "input": "cat", "output": "chat"},
+    {"instruction": "Name a color.", "input": "", "output": "Blue"},
+]
 
 
 def _domains(d: Path) -> dict:
     """The four paper domains, each source a tiny local file in its hub format (datasets.md)."""
-    _parquet(d / "owm" / "train-00000-of-00114.parquet",
-             [{"url": f"https://m.org/{i}", "text": f"Lemma {i}.", "date": "2023", "metadata": "{}"} for i in range(4)])
-    comp = _parquet(d / "comp.parquet", [{"problem": "Compute $2+2$.", "level": "Level 1", "type": "Algebra",
-                                          "solution": "$\\boxed{4}$"}])
-    metamath = _json_array(d / "MetaMathQA-395K.json", [{"query": "1+1?", "response": "The answer is: 2",
-                                                         "type": "GSM_AnsAug", "original_question": "1+1?"}])
-    dart = _parquet(d / "dart.parquet", [
-        {"query": "What is $1+1$?", "gt_ans": "2", "query_metadata": {"level": 1}, "resp": "\\boxed{2}"},
-        {"query": "What is $1+1$?", "gt_ans": "2", "query_metadata": {"level": 1}, "resp": "2"},
-        {"query": "Solve $2x=6$.", "gt_ans": "3", "query_metadata": {"level": 2}, "resp": "\\boxed{3}"}])
-    star = _parquet(d / "starcoderdata" / "python" / "train-00000-of-00059.parquet", [
-        {"id": f"sc-{i}", "content": f"x = {i}\n", "max_stars_repo_path": "a.py", "max_stars_repo_name": "o/a",
-         "max_stars_count": 1} for i in range(3)])
+    _parquet(
+        d / "owm" / "train-00000-of-00114.parquet",
+        [{"url": f"https://m.org/{i}", "text": f"Lemma {i}.", "date": "2023", "metadata": "{}"} for i in range(4)],
+    )
+    comp = _parquet(
+        d / "comp.parquet",
+        [{"problem": "Compute $2+2$.", "level": "Level 1", "type": "Algebra", "solution": "$\\boxed{4}$"}],
+    )
+    metamath = _json_array(
+        d / "MetaMathQA-395K.json",
+        [{"query": "1+1?", "response": "The answer is: 2", "type": "GSM_AnsAug", "original_question": "1+1?"}],
+    )
+    dart = _parquet(
+        d / "dart.parquet",
+        [
+            {"query": "What is $1+1$?", "gt_ans": "2", "query_metadata": {"level": 1}, "resp": "\\boxed{2}"},
+            {"query": "What is $1+1$?", "gt_ans": "2", "query_metadata": {"level": 1}, "resp": "2"},
+            {"query": "Solve $2x=6$.", "gt_ans": "3", "query_metadata": {"level": 2}, "resp": "\\boxed{3}"},
+        ],
+    )
+    star = _parquet(
+        d / "starcoderdata" / "python" / "train-00000-of-00059.parquet",
+        [
+            {
+                "id": f"sc-{i}",
+                "content": f"x = {i}\n",
+                "max_stars_repo_path": "a.py",
+                "max_stars_repo_name": "o/a",
+                "max_stars_count": 1,
+            }
+            for i in range(3)
+        ],
+    )
     leet = {"task_id": "two-sum", "question_id": 1, "query": "Solve two sum.", "response": "Use a dict."}
     leet_train = _jsonl(d / "LeetCodeDataset-train.jsonl", [leet])
     code_alpaca = _parquet(d / "codealpaca.parquet", [{"prompt": "Reverse a list.", "completion": "xs[::-1]"}])
     humaneval = _parquet(d / "humanevalplus.parquet", HUMANEVAL)
-    books = _parquet(d / "books.parquet", [
-        {"id": "g1", "text": "CHAPTER I.\n" + "word " * 50, "source": "gutenberg"},
-        {"id": "g2", "text": "Is fire hot?\n\nyes", "source": "gutenberg"}])  # also a validation text: dropped there
-    flan = _parquet(d / "flan.parquet", [{"inputs": "Is fire hot?", "targets": "yes", "task_name": "a"},
-                                         {"inputs": "Is ice cold?", "targets": "yes", "task_name": "b"}])
+    books = _parquet(
+        d / "books.parquet",
+        [
+            {"id": "g1", "text": "CHAPTER I.\n" + "word " * 50, "source": "gutenberg"},
+            {"id": "g2", "text": "Is fire hot?\n\nyes", "source": "gutenberg"},
+        ],
+    )  # also a validation text: dropped there
+    flan = _parquet(
+        d / "flan.parquet",
+        [
+            {"inputs": "Is fire hot?", "targets": "yes", "task_name": "a"},
+            {"inputs": "Is ice cold?", "targets": "yes", "task_name": "b"},
+        ],
+    )
     alpaca = _json_array(d / "alpaca_data_cleaned.json", ALPACA)
     csqa = {"train": _parquet(d / "csqa_train.parquet", CSQA[:1]), "validation": _parquet(d / "csqa_val.parquet", CSQA)}
     _jsonl(d / "mediawiki" / "wikibooks.jsonl.gz", MEDIAWIKI, gz=True)
-    chem = _parquet(d / "chem.parquet", [{"title": "1.1", "url": "u", "text": "Atoms are small.", "__index_level_0__": 41}])
-    mmlu = [{"question": f"Which gas {i}?", "subject": "college_chemistry", "choices": ["H2", "O2", "N2", "He"], "answer": i}
-            for i in range(3)]
+    chem = _parquet(
+        d / "chem.parquet", [{"title": "1.1", "url": "u", "text": "Atoms are small.", "__index_level_0__": 41}]
+    )
+    mmlu = [
+        {
+            "question": f"Which gas {i}?",
+            "subject": "college_chemistry",
+            "choices": ["H2", "O2", "N2", "He"],
+            "answer": i,
+        }
+        for i in range(3)
+    ]
     mmlu_files = {"test": _parquet(d / "mmlu_test.parquet", mmlu), "dev": _parquet(d / "mmlu_dev.parquet", mmlu[:1])}
 
     def pq(files, **kw):
         return {"data_files": files, "format": "parquet", **kw}
 
-    alpaca_sft = {"data_files": alpaca, "format": "json", "prompt_field": "instruction", "input_field": "input",
-                  "response_field": "output"}
+    alpaca_sft = {
+        "data_files": alpaca,
+        "format": "json",
+        "prompt_field": "instruction",
+        "input_field": "input",
+        "response_field": "output",
+    }
     return {
-        "math": {"task": "generate", "data": {
-            "train": pq(str(d / "owm" / "*.parquet"), id_field="url", n=3),
-            "validation": pq(comp, text_field=["problem", "solution"]),
-            "sft": {"data_files": metamath, "format": "json", "prompt_field": "query", "response_field": "response"}},
-            "benchmark": {"task": "grokmon_dart_math", "data_files": {"train": dart}, "question_field": "question",
-                          "id_field": "id"}},
-        "code": {"task": "code", "data": {
-            "train": pq(star, text_field="content", id_field="id"),
-            "validation": {"data_files": {"train": leet_train}, "format": "json", "text_field": ["query", "response"],
-                           "id_field": "question_id"},
-            "sft": pq(code_alpaca, prompt_field="prompt", response_field="completion")},
-            "benchmark": {"task": "grokmon_humaneval_plus", "data_files": {"test": humaneval}, "question_field": "prompt",
-                          "id_field": "task_id"}},
-        "commonsense": {"task": "multiple_choice", "data": {
-            "train": pq(books, id_field="id", max_chars=20),
-            "validation": pq(flan, text_field=["inputs", "targets"]),
-            "sft": alpaca_sft},
-            "benchmark": {"task": "commonsense_qa", "data_files": csqa, "question_field": "question", "id_field": "id"}},
-        "domain_specific": {"task": "multiple_choice", "data": {
-            "train": {"data_files": str(d / "mediawiki" / "**"), "format": "json", "id_field": "id",
-                      "keyword": {"field": "metadata.title", "contains": "Organic Chemistry"}},
-            "validation": pq(chem, id_field="__index_level_0__"),
-            "sft": alpaca_sft},
-            "benchmark": {"task": "mmlu_college_chemistry", "data_files": mmlu_files, "question_field": "question"}},
+        "math": {
+            "task": "generate",
+            "data": {
+                "train": pq(str(d / "owm" / "*.parquet"), id_field="url", n=3),
+                "validation": pq(comp, text_field=["problem", "solution"]),
+                "sft": {
+                    "data_files": metamath,
+                    "format": "json",
+                    "prompt_field": "query",
+                    "response_field": "response",
+                },
+            },
+            "benchmark": {
+                "task": "grokmon_dart_math",
+                "data_files": {"train": dart},
+                "question_field": "question",
+                "id_field": "id",
+            },
+        },
+        "code": {
+            "task": "code",
+            "data": {
+                "train": pq(star, text_field="content", id_field="id"),
+                "validation": {
+                    "data_files": {"train": leet_train},
+                    "format": "json",
+                    "text_field": ["query", "response"],
+                    "id_field": "question_id",
+                },
+                "sft": pq(code_alpaca, prompt_field="prompt", response_field="completion"),
+            },
+            "benchmark": {
+                "task": "grokmon_humaneval_plus",
+                "data_files": {"test": humaneval},
+                "question_field": "prompt",
+                "id_field": "task_id",
+            },
+        },
+        "commonsense": {
+            "task": "multiple_choice",
+            "data": {
+                "train": pq(books, id_field="id", max_chars=20),
+                "validation": pq(flan, text_field=["inputs", "targets"]),
+                "sft": alpaca_sft,
+            },
+            "benchmark": {"task": "commonsense_qa", "data_files": csqa, "question_field": "question", "id_field": "id"},
+        },
+        "domain_specific": {
+            "task": "multiple_choice",
+            "data": {
+                "train": {
+                    "data_files": str(d / "mediawiki" / "**"),
+                    "format": "json",
+                    "id_field": "id",
+                    "keyword": {"field": "metadata.title", "contains": "Organic Chemistry"},
+                },
+                "validation": pq(chem, id_field="__index_level_0__"),
+                "sft": alpaca_sft,
+            },
+            "benchmark": {"task": "mmlu_college_chemistry", "data_files": mmlu_files, "question_field": "question"},
+        },
     }
 
 
@@ -333,10 +512,23 @@ def _hub_config(d: Path, cache: Path, revisions: dict, **checkpoints) -> Path:
     """A small hub config like olmoe.yaml: the tiny cache, the given revisions, local data files."""
     tsv = d / "revisions.tsv"
     tsv.write_text("step\trevision\n" + "".join(f"{s}\t{r}\n" for s, r in revisions.items()))
-    config = {**copy.deepcopy(PAPER), "run": "hub", "device": "cpu", "dtype": "float32", "domains": _domains(d / "data"),
-              "checkpoints": {"source": "hub", "repo": HUB_REPO, "steps": list(revisions), "revisions": str(tsv),
-                              "cache_dir": str(cache), "evict_after_use": True, **checkpoints},
-              "contamination": {"enabled": True, "fraction": 0.5, "batch_size": 2, "max_length": 64}}
+    config = {
+        **copy.deepcopy(PAPER),
+        "run": "hub",
+        "device": "cpu",
+        "dtype": "float32",
+        "domains": _domains(d / "data"),
+        "checkpoints": {
+            "source": "hub",
+            "repo": HUB_REPO,
+            "steps": list(revisions),
+            "revisions": str(tsv),
+            "cache_dir": str(cache),
+            "evict_after_use": True,
+            **checkpoints,
+        },
+        "contamination": {"enabled": True, "fraction": 0.5, "batch_size": 2, "max_length": 64},
+    }
     path = d / "hub.yaml"
     path.write_text(yaml.safe_dump(config))
     return path
@@ -381,12 +573,15 @@ def test_fetch_points_at_the_cached_snapshot_of_each_revision(hub_run):
 def test_missing_revision_fails_naming_it(hub_run, tmp_path):
     _, cache, _, _ = hub_run
     config = _hub_config(tmp_path, cache, {5000: branch_name(5000), 245000: "step245000-tokens1027B"})
-    proc = run_snakemake(tmp_path, "--cores", "1", "results/hub/seed0/checkpoints/245000/checkpoint.json", configfile=config,
-                         check=False)
+    proc = run_snakemake(
+        tmp_path, "--cores", "1", "results/hub/seed0/checkpoints/245000/checkpoint.json", configfile=config, check=False
+    )
     assert proc.returncode != 0
     log = (tmp_path / "results/hub/logs/preflight.log").read_text()
     assert "checkpoints.revisions: revision 'step245000-tokens1027B' of 'allenai/OLMoE-1B-7B-0924' not found" in log
-    assert not (tmp_path / "results/hub/seed0/logs/fetch_checkpoint").exists()  # the preflight stops it before any fetch
+    assert not (
+        tmp_path / "results/hub/seed0/logs/fetch_checkpoint"
+    ).exists()  # the preflight stops it before any fetch
     (tmp_path / "revisions.tsv").write_text("step\trevision\n5000\tstep5000-tokens20B\n")  # 245000 not listed
     proc = run_snakemake(tmp_path, "-n", configfile=config, check=False)
     assert proc.returncode != 0 and "has no revision for step(s) [245000]" in proc.stdout + proc.stderr
@@ -402,25 +597,37 @@ def test_paper_data_from_local_files_of_the_real_formats(hub_run):
 
     math_train = rows("math", "train")  # n = 3 of 4, id = url
     assert len(math_train) == 3 and all(r["text"] == f"Lemma {r['id'].split('/')[-1]}." for r in math_train)
-    assert sorted(rows("code", "train"), key=lambda r: r["id"]) == [{"id": f"sc-{i}", "text": f"x = {i}\n"} for i in range(3)]
+    assert sorted(rows("code", "train"), key=lambda r: r["id"]) == [
+        {"id": f"sc-{i}", "text": f"x = {i}\n"} for i in range(3)
+    ]
     assert rows("math", "validation") == [{"id": "0", "text": "Compute $2+2$.\n\n$\\boxed{4}$"}]
     assert rows("math", "sft") == [{"prompt": "1+1?", "response": "The answer is: 2"}]
     assert rows("code", "validation") == [{"id": "1", "text": "Solve two sum.\n\nUse a dict."}]
     assert sorted(r["text"] for r in rows("commonsense", "train")) == ["CHAPTER I.\nword word", "Is fire hot?\n\nyes"]
-    assert rows("commonsense", "validation") == [{"id": "1", "text": "Is ice cold?\n\nyes"}]  # the train text is dropped
+    assert rows("commonsense", "validation") == [
+        {"id": "1", "text": "Is ice cold?\n\nyes"}
+    ]  # the train text is dropped
     assert sorted(rows("commonsense", "sft"), key=lambda p: p["response"]) == [
-        {"prompt": "Name a color.", "response": "Blue"}, {"prompt": "Translate to French.\n\ncat", "response": "chat"}]
+        {"prompt": "Name a color.", "response": "Blue"},
+        {"prompt": "Translate to French.\n\ncat", "response": "chat"},
+    ]
     assert sorted(r["id"] for r in rows("domain_specific", "train")) == ["0-11", "0-14"]
     assert rows("domain_specific", "validation") == [{"id": "41", "text": "Atoms are small."}]
     # benchmark rows: row i is lm-eval's doc_id i
-    assert rows("math", "benchmark") == [{"id": 0, "question": "What is $1+1$?", "answer": "2"},
-                                         {"id": 2, "question": "Solve $2x=6$.", "answer": "3"}]
-    assert rows("code", "benchmark") == [{"id": h["task_id"], "question": h["prompt"],
-                                          "answer": f"{h['test']}\ncheck({h['entry_point']})"} for h in HUMANEVAL]
+    assert rows("math", "benchmark") == [
+        {"id": 0, "question": "What is $1+1$?", "answer": "2"},
+        {"id": 2, "question": "Solve $2x=6$.", "answer": "3"},
+    ]
+    assert rows("code", "benchmark") == [
+        {"id": h["task_id"], "question": h["prompt"], "answer": f"{h['test']}\ncheck({h['entry_point']})"}
+        for h in HUMANEVAL
+    ]
     assert rows("commonsense", "benchmark") == [
-        {"id": f"q{i}", "question": f"Where is the cat {i}?", "choices": list("ABCDE"), "label": i} for i in range(3)]
+        {"id": f"q{i}", "question": f"Where is the cat {i}?", "choices": list("ABCDE"), "label": i} for i in range(3)
+    ]
     assert rows("domain_specific", "benchmark") == [
-        {"id": i, "question": f"Which gas {i}?", "choices": list("ABCD"), "label": i} for i in range(3)]
+        {"id": i, "question": f"Which gas {i}?", "choices": list("ABCD"), "label": i} for i in range(3)
+    ]
 
 
 @pytest.mark.slow  # real jobs (paper_data, fetch, Min-K%++, eviction): about a minute
@@ -470,8 +677,14 @@ def test_eviction_after_use_and_the_filter_feeding_generalization(hub_run):
         made += _fake_model_outputs(root, config, step, {"commonsense": correct})
     run_snakemake(root, "--cores", "1", "--touch", *made, configfile=config)
     model_dir = Path(read_json(results / "checkpoints/5000/checkpoint.json")["path"])
-    run_snakemake(root, "--cores", "1", "results/hub/seed0/checkpoints/5000/evicted.json",
-                  "results/hub/seed0/generalization/lora/commonsense/t_sharp.tsv", configfile=config)
+    run_snakemake(
+        root,
+        "--cores",
+        "1",
+        "results/hub/seed0/checkpoints/5000/evicted.json",
+        "results/hub/seed0/generalization/lora/commonsense/t_sharp.tsv",
+        configfile=config,
+    )
     evicted = read_json(results / "checkpoints/5000/evicted.json")
     assert evicted["revision"] == "step5000-tokens20B" and evicted["bytes_freed"] > 10_000
     refs = {ref for repo in scan_cache_dir(cache).repos for r in repo.revisions for ref in r.refs}
@@ -482,8 +695,17 @@ def test_eviction_after_use_and_the_filter_feeding_generalization(hub_run):
     # the pointer stays: nothing to redo, and a job that must rerun does not refetch (nor rerun the others)
     proc = run_snakemake(root, "-n", "results/hub/seed0/checkpoints/5000/evicted.json", configfile=config)
     assert "Nothing to be done" in proc.stdout + proc.stderr
-    proc = run_snakemake(root, "-n", "--quiet", "rules", "--forcerun", "lora", "--", "results/hub/seed0/eval/lora/5000/math.jsonl",
-                         configfile=config)
+    proc = run_snakemake(
+        root,
+        "-n",
+        "--quiet",
+        "rules",
+        "--forcerun",
+        "lora",
+        "--",
+        "results/hub/seed0/eval/lora/5000/math.jsonl",
+        configfile=config,
+    )
     assert dict(re.findall(r"^(\w+)\s+(\d+)$", proc.stdout, re.M)) == {"lora": "1", "evaluate": "1", "total": "2"}
     # ... once the revision is in the cache again (same commit, same snapshot path), as before eviction
     _place_in_hub_cache(cache, HUB_REPO, branch_name(5000), root / "model5000")
@@ -495,13 +717,20 @@ def test_local_source_points_at_model_directories(tmp_path):
     (tmp_path / "ckpt" / "100").mkdir(parents=True)
     (tmp_path / "ckpt" / "100" / "config.json").write_text("{}")
     (tmp_path / "ckpt" / "200").mkdir()  # no config.json: not a model directory
-    config = {**copy.deepcopy(PAPER), "run": "local",
-              "checkpoints": {"source": "local", "steps": [100, 200], "path_pattern": "ckpt/{step}"}}
+    config = {
+        **copy.deepcopy(PAPER),
+        "run": "local",
+        "checkpoints": {"source": "local", "steps": [100, 200], "path_pattern": "ckpt/{step}"},
+    }
     path = tmp_path / "local.yaml"
     path.write_text(yaml.safe_dump(config))
     targets = [f"results/local/seed0/checkpoints/{s}/checkpoint.json" for s in (100, 200)]
     proc = run_snakemake(tmp_path, "--cores", "1", "--keep-going", *targets, configfile=path, check=False)
     assert proc.returncode != 0
-    assert read_json(tmp_path / targets[0]) == {"step": 100, "revision": "local", "path": str(tmp_path / "ckpt" / "100")}
+    assert read_json(tmp_path / targets[0]) == {
+        "step": 100,
+        "revision": "local",
+        "path": str(tmp_path / "ckpt" / "100"),
+    }
     log = (tmp_path / "results/local/seed0/logs/local_checkpoint/200.log").read_text()
     assert f"checkpoints.path_pattern: {tmp_path / 'ckpt' / '200'} (step 200) has no config.json" in log

@@ -35,7 +35,9 @@ def stand_in_config(root) -> dict:
     config["lora"].update(max_length=64, batch_size=2, epochs=1)
     config["evaluation"].update(batch_size=4)
     config["contamination"].update(batch_size=2, max_length=64)
-    config["resources"] = {rule: {"mem_mb": 2000, "runtime": 30} for rule in config["resources"]}  # a laptop's, not a GPU node's
+    config["resources"] = {
+        rule: {"mem_mb": 2000, "runtime": 30} for rule in config["resources"]
+    }  # a laptop's, not a GPU node's
     short = {"generation_kwargs": {"until": ["\n\n"], "max_gen_toks": 8, "do_sample": False}}
     for domain in ("math", "code"):
         config["domains"][domain]["benchmark"]["overrides"] = short
@@ -70,7 +72,9 @@ def check_results(root, report: Path) -> None:
     assert set(table1["domain"]) == set(PAPER["domains"])
     assert set(table1["accuracy_source"]) == {"lora"}
     table4 = read_tsv(results / "correlation/table4.tsv")  # Table 4: rank 32 (Table 1's lora rows) vs 64, commonsense
-    assert set(table4["domain"]) == {"commonsense"} and {"pearson_r32", "spearman_r64", "from_step_r64"} <= set(table4.columns)
+    assert set(table4["domain"]) == {"commonsense"} and {"pearson_r32", "spearman_r64", "from_step_r64"} <= set(
+        table4.columns
+    )
     claims = read_tsv(root / "results/paper/verdicts/claims.tsv")
     assert set(claims["domain"]) == set(PAPER["domains"]) and set(claims["number"]) == {0, 1, 2, 3, 4, 5}
     assert read_json(root / "results/paper/preflight.json")["problems"] == []
@@ -116,12 +120,30 @@ def test_a_shared_adapter_equals_separate_training(paper_run, tmp_path):
     checkpoint = read_checkpoint_pointer(results / f"checkpoints/{step}/checkpoint.json")["path"]
     recipe = {k: v for k, v in config["lora"].items()}
     separate = tmp_path / "domain_specific_adapter"
-    train_lora(checkpoint, read_jsonl(results / "data/domain_specific/sft.jsonl"), separate, seed=0, device="cpu",
-               dtype="float32", target_delimiter=config["domains"]["domain_specific"]["target_delimiter"], **recipe)
+    train_lora(
+        checkpoint,
+        read_jsonl(results / "data/domain_specific/sft.jsonl"),
+        separate,
+        seed=0,
+        device="cpu",
+        dtype="float32",
+        target_delimiter=config["domains"]["domain_specific"]["target_delimiter"],
+        **recipe,
+    )
     shared = results / f"lora/{step}/{tuning['domain_specific']}"
     a, b = load_file(shared / "adapter_model.safetensors"), load_file(separate / "adapter_model.safetensors")
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     task = results / "eval/tasks/domain_specific/domain_specific_benchmark.yaml"
-    records = evaluate(checkpoint, [task.stem], adapter_path=str(separate), include_path=str(task.parent), device="cpu",
-                       dtype="float32", batch_size=4, limit=None, confirm_run_unsafe_code=True, seed=0)
+    records = evaluate(
+        checkpoint,
+        [task.stem],
+        adapter_path=str(separate),
+        include_path=str(task.parent),
+        device="cpu",
+        dtype="float32",
+        batch_size=4,
+        limit=None,
+        confirm_run_unsafe_code=True,
+        seed=0,
+    )
     assert records[task.stem] == read_jsonl(results / f"eval/lora/{step}/domain_specific.jsonl")

@@ -23,7 +23,11 @@ def _config(tmp_path, cache, revisions: dict, **checkpoints) -> dict:
     tsv.write_text("step\trevision\n" + "".join(f"{s}\t{r}\n" for s, r in revisions.items()))
     text = tmp_path / "train.jsonl"
     text.write_text('{"text": "a"}\n')
-    data = {"train": {"data_files": str(text)}, "validation": {"data_files": str(text)}, "sft": {"data_files": str(text)}}
+    data = {
+        "train": {"data_files": str(text)},
+        "validation": {"data_files": str(text)},
+        "sft": {"data_files": str(text)},
+    }
     return {
         "checkpoints": {"source": "hub", "repo": REPO, "steps": list(revisions), "revisions": str(tsv),
                         "cache_dir": str(cache), "evict_after_use": True, "max_cached": 1, **checkpoints},
@@ -44,9 +48,10 @@ def test_missing_revision_names_key_revision_and_repo(tmp_path, cache):
         f"checkpoints.revisions: revision 'step245000-tokens1027B' of '{REPO}' not found in the local cache (offline)",
     )
     config["checkpoints"]["steps"] = [5000, 370000]  # a step the table does not list
-    assert f"checkpoints.revisions: {tmp_path / 'revisions.tsv'} has no revision for step 370000" in pf.preflight(
-        config, offline=True
-    ).problems
+    assert (
+        f"checkpoints.revisions: {tmp_path / 'revisions.tsv'} has no revision for step 370000"
+        in pf.preflight(config, offline=True).problems
+    )
 
 
 def test_gated_dataset_without_a_token_names_it(tmp_path, cache, monkeypatch):
@@ -77,7 +82,9 @@ def test_too_little_disk_names_the_key_and_the_sizes(tmp_path, cache):
     assert pf.preflight(config, offline=True, free_bytes=size).problems == report.problems[:-1]  # room enough
     no_eviction = copy.deepcopy(config)
     no_eviction["checkpoints"].update(evict_after_use=False, max_cached=None)
-    assert pf.preflight(no_eviction, offline=True, free_bytes=1000).problems[-1].startswith("checkpoints.evict_after_use:")
+    assert (
+        pf.preflight(no_eviction, offline=True, free_bytes=1000).problems[-1].startswith("checkpoints.evict_after_use:")
+    )
 
 
 def test_missing_local_data_file_names_key_and_pattern(tmp_path, cache):

@@ -23,10 +23,27 @@ def test_library_example_in_readme_is_the_tested_file():
 
 
 def test_every_paper_figure_is_mapped_to_an_output():
-    for item in ("Fig. 1", "Fig. 2", "Fig. 3", "Fig. 4", "Fig. 5", "Fig. 6", "Fig. 7", "Fig. 8", "Fig. 9", "Fig. 10", "Fig. 11", "Table 1", "Table 2", "Table 3"):
+    for item in (
+        "Fig. 1",
+        "Fig. 2",
+        "Fig. 3",
+        "Fig. 4",
+        "Fig. 5",
+        "Fig. 6",
+        "Fig. 7",
+        "Fig. 8",
+        "Fig. 9",
+        "Fig. 10",
+        "Fig. 11",
+        "Table 1",
+        "Table 2",
+        "Table 3",
+    ):
         assert re.search(rf"^\| {re.escape(item)} \|", PAPER_MAP, re.M), item
     for item in ("Table 5", "Figs. 14-15"):  # the nanoMoE replication: its config and outputs
-        assert re.search(rf"^\| {re.escape(item)} \(nanoMoE.*config/nanomoe\.yaml.*results/nanomoe/", PAPER_MAP, re.M), item
+        assert re.search(
+            rf"^\| {re.escape(item)} \(nanoMoE.*config/nanomoe\.yaml.*results/nanomoe/", PAPER_MAP, re.M
+        ), item
 
 
 def test_command_line_example_starts_from_a_probe_file_its_first_command_makes(tmp_path):

@@ -221,7 +221,6 @@ def test_workflow_on_slurm_equals_local_run(slurm_cluster, tmp_path):
     pd.testing.assert_frame_equal(pd.read_csv(slurm_dir / table, sep="\t"), expected, check_exact=True)
 
 
-
 @pytest.mark.paper  # make test-paper
 def test_paper_stand_in_on_slurm(slurm_cluster, tmp_path):
     """config/olmoe.yaml on its local stand-ins (test_paper_end_to_end's config builder and checks) through the

@@ -36,7 +36,11 @@ def one_hot_routing(experts, n_experts=3):
 def test_cross_domain_table_within_and_across():
     # domain a: pathways "0", "0"; domain b: "1", "2". Within a: 0 edits; within b: 1; across: every pair 1 edit.
     table = cross_domain_table({"a": one_hot_routing([0, 0]), "b": one_hot_routing([1, 2])})
-    assert table[["domain_a", "domain_b", "within"]].values.tolist() == [["a", "a", True], ["a", "b", False], ["b", "b", True]]
+    assert table[["domain_a", "domain_b", "within"]].values.tolist() == [
+        ["a", "a", True],
+        ["a", "b", False],
+        ["b", "b", True],
+    ]
     assert table["distance"].tolist() == [0.0, 1.0, 1.0]
     assert table["distance_normalized"].tolist() == [0.0, 1.0, 1.0]
 
@@ -71,7 +75,12 @@ def test_a_sample_memorized_only_at_t_is_in_no_group_and_no_pooled_set():
     routing = {split: np.repeat(one_hot_routing(experts, 6), 2, axis=1) for split, experts in two_layers.items()}
     got = members(sample_sets(routing, t_star_table(), min_group_size=1))
     assert got == {
-        "Pretrain@10": [2], "Pretrain@20": [0, 1], "memorized": [0, 1, 2], "train": list(range(6)), "validation": [0], "test": [1]
+        "Pretrain@10": [2],
+        "Pretrain@20": [0, 1],
+        "memorized": [0, 1, 2],
+        "train": list(range(6)),
+        "validation": [0],
+        "test": [1],
     }
     # memorization.include_final: s3 and s5 form Pretrain@T and join the pooled set
     got = members(sample_sets(routing, t_star_table(include_final=True), min_group_size=1))
@@ -162,22 +171,36 @@ def test_table4_puts_each_ranks_table1_side_by_side():
     # r = 64: accuracy 0, .5, .25, .75, 1 (deviations -.5, 0, -.25, .25, .5 against 2, 1, 0, -1, -2): Pearson
     # -2.25 / sqrt(.625 * 10) = -0.9; ranks 1, 3, 2, 4, 5 against 5, 4, 3, 2, 1 (d^2 = 38): Spearman 1 - 6 * 38 / 120 = -0.9.
     def series(accuracy):
-        return pd.DataFrame({"step": [100, 200, 300, 400, 500], "accuracy": accuracy,
-                             **{column: [5.0, 4.0, 3.0, 2.0, 1.0] for column in TABLE1_METRICS}})
+        return pd.DataFrame(
+            {
+                "step": [100, 200, 300, 400, 500],
+                "accuracy": accuracy,
+                **{column: [5.0, 4.0, 3.0, 2.0, 1.0] for column in TABLE1_METRICS},
+            }
+        )
 
-    tables = {32: correlation_table({"commonsense": series([0, 0.25, 0.5, 0.75, 1])}, "all"),
-              64: correlation_table({"commonsense": series([0, 0.5, 0.25, 0.75, 1])}, "all")}
+    tables = {
+        32: correlation_table({"commonsense": series([0, 0.25, 0.5, 0.75, 1])}, "all"),
+        64: correlation_table({"commonsense": series([0, 0.5, 0.25, 0.75, 1])}, "all"),
+    }
     table = rank_table(tables)
     assert table["metric"].tolist() == list(TABLE1_METRICS.values()) and set(table["domain"]) == {"commonsense"}
     assert list(table.columns) == ["domain", "metric", "column", "samples"] + [
-        f"{stat}_r{rank}" for rank in (32, 64) for stat in ("pearson", "spearman", "pearson_p", "spearman_p", "n", "from_step")]
+        f"{stat}_r{rank}"
+        for rank in (32, 64)
+        for stat in ("pearson", "spearman", "pearson_p", "spearman_p", "n", "from_step")
+    ]
     distance = table.set_index("column").loc["distance"]
     assert distance["pearson_r32"] == pytest.approx(-1.0) and distance["spearman_r32"] == pytest.approx(-1.0)
     assert distance["pearson_r64"] == pytest.approx(-0.9) and distance["spearman_r64"] == pytest.approx(-0.9)
     assert distance["n_r32"] == distance["n_r64"] == 5 and distance["from_step_r64"] == 100
     # each rank keeps its own correlation window: r = 64 from the rise of its own accuracy on
     late = {**tables, 64: correlation_table({"commonsense": series([0, 0, 0, 0.5, 1])}, "after_rise")}
-    assert rank_table(late).set_index("column").loc["distance", ["n_r32", "n_r64", "from_step_r64"]].tolist() == [5, 3, 300]
+    assert rank_table(late).set_index("column").loc["distance", ["n_r32", "n_r64", "from_step_r64"]].tolist() == [
+        5,
+        3,
+        300,
+    ]
     with pytest.raises(ValueError, match="at least one rank"):
         rank_table({})
 

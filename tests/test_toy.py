@@ -232,7 +232,12 @@ def test_tiny_olmoe_config(tokenizer):
 
 def test_dense_twin_matches_the_moe_parameter_count_minus_the_routers(tokenizer):
     moe, dense = toy_model_config(tokenizer), toy_model_config(tokenizer, kind="dense")
-    assert (dense.model_type, dense.intermediate_size, dense.num_hidden_layers, dense.hidden_size) == ("olmo2", 512, 4, 64)
+    assert (dense.model_type, dense.intermediate_size, dense.num_hidden_layers, dense.hidden_size) == (
+        "olmo2",
+        512,
+        4,
+        64,
+    )
     assert dense.virtual_experts == {"n_experts": 8, "partition": "contiguous", "seed": 0}
     n_moe = sum(p.numel() for p in AutoModelForCausalLM.from_config(moe).parameters())
     n_dense = sum(p.numel() for p in AutoModelForCausalLM.from_config(dense).parameters())
@@ -273,7 +278,14 @@ def tiny_run(world, tokenizer, tmp_path_factory):
         out = tmp_path_factory.mktemp(f"run_{label}")
         calls = []
         cb = (
-            None if callback is None else (lambda step, model: (calls.append(step), callback(model, tokenizer, corpus)))
+            None
+            if callback is None
+            else (
+                lambda step, model, calls=calls, callback=callback: (
+                    calls.append(step),
+                    callback(model, tokenizer, corpus),
+                )
+            )
         )
         model = pretrain(
             corpus,

@@ -16,12 +16,12 @@ from grokmon.toy import (
 from grokmon.tuning import train_lora
 
 # config/test.yaml's world and model, 100 benchmark items, 600 pretraining steps
-SIZES = ToySizes(corpus={"math": 300, "code": 300, "commonsense": 200, "domain": 150}, train=40, validation=20,
-                 sft=24, benchmark=100)
+SIZES = ToySizes(
+    corpus={"math": 300, "code": 300, "commonsense": 200, "domain": 150}, train=40, validation=20, sft=24, benchmark=100
+)
 MODEL = dict(hidden_size=32, num_layers=2, num_heads=2, num_experts=4, top_k=2, expert_size=32)
 # config/test.yaml's LoRA (rank 4, lr 5e-3) for the demo's 3 epochs at batch 4: 24 pairs, 18 steps
-RECIPE = dict(lr=0.005, batch_size=4, epochs=3, max_length=64, prompt_template="{prompt}", device="cpu",
-              progress=False)
+RECIPE = dict(lr=0.005, batch_size=4, epochs=3, max_length=64, prompt_template="{prompt}", device="cpu", progress=False)
 TOLERANCE = 0.05
 
 
@@ -32,12 +32,29 @@ def toy(tmp_path_factory):
     world = build_world(0, SIZES)
     corpus = [text for dom in world.values() for text in dom.corpus]
     tokenizer = train_tokenizer(corpus)
-    pretrain(corpus, tokenizer, tiny_olmoe_config(tokenizer, **MODEL), out_dir=root / "ckpt", steps=600,
-             save_steps=[600], batch_size=32, lr=0.006, warmup=50, progress=False)
+    pretrain(
+        corpus,
+        tokenizer,
+        tiny_olmoe_config(tokenizer, **MODEL),
+        out_dir=root / "ckpt",
+        steps=600,
+        save_steps=[600],
+        batch_size=32,
+        lr=0.006,
+        warmup=50,
+        progress=False,
+    )
     for name, dom in world.items():
         write_jsonl(root / f"{name}.jsonl", dom.benchmark)
-        write_local_task(name, root / f"{name}.jsonl", root / "tasks", task=dom.task, prompt_template="{prompt}",
-                         max_gen_toks=8, target_delimiter=TOY_TARGET_DELIMITERS[name])
+        write_local_task(
+            name,
+            root / f"{name}.jsonl",
+            root / "tasks",
+            task=dom.task,
+            prompt_template="{prompt}",
+            max_gen_toks=8,
+            target_delimiter=TOY_TARGET_DELIMITERS[name],
+        )
     return root / "ckpt" / "600", root / "tasks", world
 
 

@@ -85,7 +85,9 @@ def correlation_world(rng, kind, n_seeds, n_ckpt, effect):
     columns = {"distance": metric, "distance_normalized": metric, "validation_distance_normalized": heldout}
     columns |= {"consistency": -metric, "validation_consistency": -heldout}
     losses = {c: 0.1 * _noise(rng, kind, (n_seeds, n_ckpt), 1.0) for c in ("train_loss_ma", "validation_loss")}
-    return columns | losses | {"train_loss": metric if effect else 0.1 * _noise(rng, kind, (n_seeds, n_ckpt), 1.0)}, accuracy
+    return columns | losses | {
+        "train_loss": metric if effect else 0.1 * _noise(rng, kind, (n_seeds, n_ckpt), 1.0)
+    }, accuracy
 
 
 def rates(verdicts):
@@ -100,15 +102,22 @@ def calibration_table(groups=(GROUPS,), checkpoints=(CHECKPOINTS,), n_worlds=N_W
     for kind, n_seeds, g_range, k_range, effect in itertools.product(KINDS, SEEDS, groups, checkpoints, (False, True)):
         out = {1: []}  # claim 2 on the mirrored world: the same verdicts (test_mirrored_claims_get_the_same_verdicts)
         for _ in range(n_worlds):
-            n_groups, n_ckpt = int(rng.integers(g_range[0], g_range[1] + 1)), int(rng.integers(k_range[0], k_range[1] + 1))
+            n_groups, n_ckpt = (
+                int(rng.integers(g_range[0], g_range[1] + 1)),
+                int(rng.integers(k_range[0], k_range[1] + 1)),
+            )
             world = trend_world(rng, kind, n_seeds, n_groups, n_ckpt, effect)
             out[1].append(trend_verdict(world, distance, SETTINGS, n_seeds)["verdict"])
         for claim, verdicts in out.items():
-            rows.append((claim, kind, n_seeds, g_range, k_range, "effect" if effect else "null", *rates(verdicts).values()))
+            rows.append(
+                (claim, kind, n_seeds, g_range, k_range, "effect" if effect else "null", *rates(verdicts).values())
+            )
     for kind, n_seeds, k_range, effect in itertools.product(KINDS, SEEDS, checkpoints, (False, True)):
         out = {3: [], 5: []}  # claim 4: the mirrored metric, the same verdicts
         for _ in range(n_worlds):
-            columns, accuracy = correlation_world(rng, kind, n_seeds, int(rng.integers(k_range[0], k_range[1] + 1)), effect)
+            columns, accuracy = correlation_world(
+                rng, kind, n_seeds, int(rng.integers(k_range[0], k_range[1] + 1)), effect
+            )
             out[3].append(correlation_verdict(columns, accuracy, CORRELATION_CLAIMS[0], SETTINGS)["verdict"])
             out[5].append(loss_verdict(columns, accuracy, SETTINGS)["verdict"])
         for claim, verdicts in out.items():
@@ -120,7 +129,7 @@ def calibration_table(groups=(GROUPS,), checkpoints=(CHECKPOINTS,), n_worlds=N_W
 
 def test_calibration_of_the_verdicts():
     rows = calibration_table()
-    for claim, kind, n_seeds, n_groups, n_ckpt, world, holds, against in rows:
+    for claim, kind, n_seeds, _n_groups, _n_ckpt, world, holds, against in rows:
         setting = (claim, kind, n_seeds, world)
         if world == "null":
             assert holds <= 0.05, (setting, holds)
@@ -140,7 +149,10 @@ def test_mirrored_claims_get_the_same_verdicts():
     for kind, effect in itertools.product(KINDS, (False, True)):
         for _ in range(50):
             world = trend_world(rng, kind, 3, 5, 8, effect)
-            same.append(trend_verdict(world, TREND_CLAIMS[0], SETTINGS, 3)["verdict"] == trend_verdict(mirrored(world), TREND_CLAIMS[1], SETTINGS, 3)["verdict"])
+            same.append(
+                trend_verdict(world, TREND_CLAIMS[0], SETTINGS, 3)["verdict"]
+                == trend_verdict(mirrored(world), TREND_CLAIMS[1], SETTINGS, 3)["verdict"]
+            )
             columns, accuracy = correlation_world(rng, kind, 1, 8, effect)
             falls = correlation_verdict(columns, accuracy, CORRELATION_CLAIMS[0], SETTINGS)
             rises = correlation_verdict(columns, accuracy, CORRELATION_CLAIMS[1], SETTINGS)
@@ -156,5 +168,9 @@ if __name__ == "__main__":
     print("| claim | noise | seeds | groups/seed | checkpoints | world | holds | does not hold |")
     print("|---|---|---|---|---|---|---|---|")
     for grid in ({}, {"groups": ((3, 3), (9, 9)), "checkpoints": ((5, 5), (10, 10))}):
-        for claim, kind, n_seeds, n_groups, n_ckpt, world, holds, against in sorted(calibration_table(**grid), key=lambda r: r[0]):
-            print(f"| {claim} | {kind} | {n_seeds} | {_cell(n_groups)} | {_cell(n_ckpt)} | {world} | {holds:.1%} | {against:.1%} |")
+        for claim, kind, n_seeds, n_groups, n_ckpt, world, holds, against in sorted(
+            calibration_table(**grid), key=lambda r: r[0]
+        ):
+            print(
+                f"| {claim} | {kind} | {n_seeds} | {_cell(n_groups)} | {_cell(n_ckpt)} | {world} | {holds:.1%} | {against:.1%} |"
+            )

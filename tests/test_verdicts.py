@@ -30,7 +30,8 @@ ACCURACY = np.array([0.1, 0.1, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95])  # sustained rise
 _rng = np.random.default_rng(0)
 # A fixed random expert order per sample and layer (the sample's "disorder"), and one shared template.
 ORDERS = {
-    split: np.argsort(_rng.random((n, N_LAYERS, N_EXPERTS)), axis=-1) for split, n in (("train", 22), ("validation", 12), ("test", 6))
+    split: np.argsort(_rng.random((n, N_LAYERS, N_EXPERTS)), axis=-1)
+    for split, n in (("train", 22), ("validation", 12), ("test", 6))
 }
 TEMPLATE = np.argsort(_rng.random((N_LAYERS, N_EXPERTS)), axis=-1)
 ROUTERS = _rng.normal(size=(N_LAYERS, N_EXPERTS, 6))
@@ -89,7 +90,8 @@ def global_sharpening(c):
 def tables_of(world):
     """The workflow's per-domain tables: stacked pathway_tables per checkpoint (groups.tsv) and domain_series (series.tsv)."""
     groups = pd.concat(
-        [tables.pathway_tables(world(c), ROUTERS, T_STAR)[0].assign(step=step) for c, step in enumerate(STEPS)], ignore_index=True
+        [tables.pathway_tables(world(c), ROUTERS, T_STAR)[0].assign(step=step) for c, step in enumerate(STEPS)],
+        ignore_index=True,
     )
     train_loss = np.linspace(2.0, 1.0, len(STEPS))[:, None] + np.zeros(len(T_INDEX))  # falls as accuracy rises
     validation_loss = np.array([2.0, 1.9, 2.1, 1.8, 2.0, 2.2, 1.9, 2.0])
@@ -154,14 +156,18 @@ def test_global_sharpening_is_explained_by_held_out_items(worlds):
     v = verdicts(groups, series)
     row = v.loc["distance_falls"]
     assert (row.verdict, row.decided_by) == ("explained by a control", HELDOUT_CONTROL)
-    assert row.fraction == 1.0 and row.length_control == pytest.approx(row.estimate) and row.estimate < 0  # passes length
+    assert (
+        row.fraction == 1.0 and row.length_control == pytest.approx(row.estimate) and row.estimate < 0
+    )  # passes length
     assert abs(row.heldout_control) < 0.01  # the group moves no more than the held-out items
     assert "held-out items alone change -" in row.evidence
 
 
 def test_table_shape_and_markdown(worlds):
     groups, series = worlds["memorized_converge"]
-    table = claim_verdicts({"math": groups, "code": groups}, {"math": series, "code": series}, checkpoints="all", settings=SMALL)
+    table = claim_verdicts(
+        {"math": groups, "code": groups}, {"math": series, "code": series}, checkpoints="all", settings=SMALL
+    )
     assert list(table.columns) == COLUMNS
     assert len(table) == 14 and table.groupby("domain").size().tolist() == [7, 7]
     assert sorted(table["number"].unique()) == [1, 2, 3, 4, 5]
@@ -213,9 +219,16 @@ WIGGLE = np.array([0.01, -0.02, 0.015, 0.0, -0.01, 0.02, -0.015, 0.005])  # smal
 
 def test_correlation_rules_on_hand_built_series():
     tracking = 10 - 8 * ACC + WIGGLE
-    base = {"distance": tracking, "distance_normalized": tracking / 20, "validation_distance_normalized": 0.5 + WIGGLE[::-1]}
+    base = {
+        "distance": tracking,
+        "distance_normalized": tracking / 20,
+        "validation_distance_normalized": 0.5 + WIGGLE[::-1],
+    }
     row = verdicts(NO_GROUPS, series_of(ACC, **base), checkpoints="all").loc["distance_vs_accuracy"]
-    assert (row.verdict, row.decided_by) == ("holds", "levels and first differences; passed length and held-out controls")
+    assert (row.verdict, row.decided_by) == (
+        "holds",
+        "levels and first differences; passed length and held-out controls",
+    )
     assert row.estimate < -0.99 and row.r_diff < -0.99 and row.p_value < 1e-4 and row.heldout_control < -0.99
     # The normalized distance rises with accuracy: the fall is string length.
     length = {**base, "distance_normalized": 0.2 + 0.3 * ACC + WIGGLE}
@@ -231,7 +244,10 @@ def test_correlation_rules_on_hand_built_series():
     # Distance rising with accuracy in levels and differences (the toy study's finding): does not hold.
     rising = {**base, "distance": 2 + 8 * ACC + WIGGLE}
     row = verdicts(NO_GROUPS, series_of(ACC, **rising), checkpoints="all").loc["distance_vs_accuracy"]
-    assert (row.verdict, row.decided_by) == ("does not hold", "opposite direction (one-sided test)") and row.ci_low > 0.9
+    assert (row.verdict, row.decided_by) == (
+        "does not hold",
+        "opposite direction (one-sided test)",
+    ) and row.ci_low > 0.9
     # Noise: undecided, not "does not hold".
     noise = {**base, "distance": np.array([5.0, 3.0, 6.0, 2.0, 5.5, 4.0, 3.5, 4.5])}
     row = verdicts(NO_GROUPS, series_of(ACC, **noise), checkpoints="all").loc["distance_vs_accuracy"]
@@ -255,7 +271,11 @@ def test_loss_claim():
     centered = ACC - ACC.mean()
     flat = WIGGLE - (WIGGLE @ centered) / (centered @ centered) * centered
     seeds = [series_of(ACC, train_loss=1 + flat, validation_loss=2 + flat)] * 3
-    row = claim_verdicts({"toy": [NO_GROUPS] * 3}, {"toy": seeds}, checkpoints="all").set_index("claim").loc["losses_vs_accuracy"]
+    row = (
+        claim_verdicts({"toy": [NO_GROUPS] * 3}, {"toy": seeds}, checkpoints="all")
+        .set_index("claim")
+        .loc["losses_vs_accuracy"]
+    )
     assert row.verdict == "holds" and abs(row.estimate) < 1e-9 and row.ci_low == pytest.approx(0, abs=1e-9)
     # One seed of that: the Fisher-z interval over 8 checkpoints is too wide to show |r| < 0.5.
     row = verdicts(NO_GROUPS, seeds[0], checkpoints="all").loc["losses_vs_accuracy"]
@@ -271,7 +291,9 @@ def test_generalization_lag():
     row = generalization_lag([MATCHED], [LAG_T_STAR], [LAG_T_SHARP])
     assert (row["verdict"], row["n"], row["fraction"]) == ("holds", 2, 1.0)
     assert row["estimate"] == 400 - 150  # median t# 400, median t* 150
-    assert row["p_value"] == pytest.approx(stats.mannwhitneyu([300, 400, 400], [100, 100, 200, 200], alternative="greater").pvalue)
+    assert row["p_value"] == pytest.approx(
+        stats.mannwhitneyu([300, 400, 400], [100, 100, 200, 200], alternative="greater").pvalue
+    )
     early = LAG_T_SHARP.assign(t_sharp=[100, 100, 100, -1])
     late_memory = LAG_T_STAR.assign(t_star=[300, 300, 400, 400, -1])
     row = generalization_lag([MATCHED.assign(delay=-200)], [late_memory], [early])
@@ -288,7 +310,9 @@ def test_precondition_rows_and_the_no_grokking_note(worlds):
     table = claim_verdicts({"toy": groups}, {"toy": series}, settings=SMALL, **lag)
     assert table["claim"].tolist()[0] == "generalization_lags" and len(table) == 8 and table["number"].iloc[0] == 0
     assert table["verdict"].iloc[0] == "holds" and NO_GROKKING not in verdicts_markdown(table)
-    none = claim_verdicts({"toy": groups}, {"toy": series}, settings=SMALL, **{**lag, "t_sharp": {"toy": LAG_T_SHARP.assign(t_sharp=-1)}})
+    none = claim_verdicts(
+        {"toy": groups}, {"toy": series}, settings=SMALL, **{**lag, "t_sharp": {"toy": LAG_T_SHARP.assign(t_sharp=-1)}}
+    )
     assert none["verdict"].iloc[0] == "undecided" and verdicts_markdown(none).strip().endswith(NO_GROKKING)
     with pytest.raises(ValueError, match="together"):
         claim_verdicts({"toy": groups}, {"toy": series}, matching={"toy": MATCHED})

@@ -48,7 +48,9 @@ def dense(request, tok):
 
 
 def _mlps(model):
-    return [layer.mlp for layer in (model.gpt_neox.layers if model.config.model_type == "gpt_neox" else model.model.layers)]
+    return [
+        layer.mlp for layer in (model.gpt_neox.layers if model.config.model_type == "gpt_neox" else model.model.layers)
+    ]
 
 
 def _hand_activations(mlp, x: torch.Tensor) -> torch.Tensor:
@@ -111,7 +113,9 @@ def test_partitions_are_fixed_blocks_or_a_seeded_permutation():
     np.testing.assert_array_equal(VirtualExperts(3).groups(10), [0, 0, 0, 0, 1, 1, 1, 2, 2, 2])
     random = VirtualExperts(3, "random", seed=1).groups(10)
     assert np.bincount(random).tolist() == [4, 3, 3]
-    np.testing.assert_array_equal(random, VirtualExperts(3, "random", seed=1).groups(10))  # stable: same rule, same groups
+    np.testing.assert_array_equal(
+        random, VirtualExperts(3, "random", seed=1).groups(10)
+    )  # stable: same rule, same groups
     assert not np.array_equal(random, VirtualExperts(3, "random", seed=2).groups(10))
     assert not np.array_equal(random, VirtualExperts(3).groups(10))
 

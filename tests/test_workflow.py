@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-
 from conftest import REPO, TEST_CONFIG, run_snakemake, snakemake_cmd
+
 from grokmon.config import lora_ranks, validate_config
 from grokmon.io import load_npz, read_json, read_jsonl
 from grokmon.verdicts import CORRELATION_CLAIMS, VerdictSettings, claim_verdicts
@@ -118,7 +118,9 @@ def test_table1_has_finite_values(workflow_run):
 def test_table4_has_each_ranks_table1_side_by_side(workflow_run):
     res = results(workflow_run)
     table = pd.read_csv(res / "correlation/table4.tsv", sep="\t")
-    table1 = pd.read_csv(res / "correlation/table1.tsv", sep="\t").query("accuracy_source == 'lora' and domain == 'commonsense'")
+    table1 = pd.read_csv(res / "correlation/table1.tsv", sep="\t").query(
+        "accuracy_source == 'lora' and domain == 'commonsense'"
+    )
     assert RANKS == {"ranks": [4, 8], "domains": ["commonsense"]} and CONFIG["lora"]["rank"] == 4
     assert table["metric"].tolist() == table1["metric"].tolist() and set(table["domain"]) == {"commonsense"}
     # rank 4 is the main lora source: its columns are Table 1's lora rows
@@ -143,7 +145,9 @@ def test_every_rule_wrote_its_log_header(workflow_run):
     logs = list(run_results(workflow_run).rglob("*.log"))
     assert logs
     for log in logs:
-        assert re.search(r"^grokmon job: rule=\w+ slurm_job_id=\S+ cuda_visible_devices=\S+", log.read_text(), re.M), log
+        assert re.search(r"^grokmon job: rule=\w+ slurm_job_id=\S+ cuda_visible_devices=\S+", log.read_text(), re.M), (
+            log
+        )
 
 
 def planned_jobs(workdir, config_path):
@@ -188,15 +192,25 @@ def test_killed_job_leaves_no_partial_artifact_and_rerun_matches(workflow_run):
     adapter, records = res / f"lora/{step}/{domain}", res / f"eval/lora/{step}/{domain}.jsonl"
     before = read_jsonl(records)
     target = str(records.relative_to(workflow_run))
-    proc = subprocess.Popen(snakemake_cmd(workflow_run, "--cores", "1", "--forcerun", "lora", "--", target), start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        snakemake_cmd(workflow_run, "--cores", "1", "--forcerun", "lora", "--", target),
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     log = res / f"logs/lora/{step}/{domain}.log"
     deadline = time.time() + 120
-    while time.time() < deadline and not (log.exists() and "grokmon job" in log.read_text() and log.stat().st_size > 200):
+    while time.time() < deadline and not (
+        log.exists() and "grokmon job" in log.read_text() and log.stat().st_size > 200
+    ):
         time.sleep(0.2)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    assert not adapter.exists() or (adapter / "adapter_model.safetensors").exists() and (adapter / "adapter_config.json").exists()
+    assert (
+        not adapter.exists()
+        or (adapter / "adapter_model.safetensors").exists()
+        and (adapter / "adapter_config.json").exists()
+    )
     run_snakemake(workflow_run, "--cores", "1", "--rerun-incomplete", "--", target)
     assert read_jsonl(records) == before
 
@@ -242,7 +256,9 @@ def test_more_seeds_plan_only_the_new_replicates_and_the_pooled_verdicts(workflo
 def test_verdicts_pool_the_seeds(workflow_run, tmp_path):
     """The verdicts rule on two seeds' tables (seed 1: seed 0's accuracy reversed) gives n_seeds 2 and the per-seed mean r."""
     tables = {}
-    lag = [f"matching/{s}/{d}.tsv" for s in SOURCES for d in DOMAINS] + [f"memorization/{d}/t_star.tsv" for d in DOMAINS]
+    lag = [f"matching/{s}/{d}.tsv" for s in SOURCES for d in DOMAINS] + [
+        f"memorization/{d}/t_star.tsv" for d in DOMAINS
+    ]
     lag += [f"generalization/{s}/{d}/t_sharp.tsv" for s in SOURCES for d in DOMAINS]  # the precondition row's inputs
     series_names = [f"correlation/{s}/{d}.series.tsv" for s in SOURCES for d in DOMAINS]
     for name in [f"pathways/{d}.groups.tsv" for d in DOMAINS] + series_names + lag:
@@ -258,7 +274,16 @@ def test_verdicts_pool_the_seeds(workflow_run, tmp_path):
     config["verdicts"] = {**config.get("verdicts", {}), "min_checkpoints": len(STEPS)}  # the test run's 4 checkpoints
     path = tmp_path / "seeds.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
-    run_snakemake(tmp_path, "--cores", "1", "--allowed-rules", "verdicts", "--", "results/test/verdicts/claims.tsv", configfile=path)
+    run_snakemake(
+        tmp_path,
+        "--cores",
+        "1",
+        "--allowed-rules",
+        "verdicts",
+        "--",
+        "results/test/verdicts/claims.tsv",
+        configfile=path,
+    )
     pooled = pd.read_csv(run_results(tmp_path) / "verdicts/claims.tsv", sep="\t")
     pooled = pooled.query("accuracy_source == 'lora'").drop(columns="accuracy_source").set_index(["domain", "claim"])
     assert (pooled["n_seeds"] == 2).all()
@@ -291,6 +316,13 @@ def test_report_shows_the_verdicts_and_every_figure_per_seed(workflow_run, tmp_p
     run_snakemake(workflow_run, "--report", str(report))
     html = report.read_text()
     assert "Does the paper" in html and "seed 0" in html
-    for name in ("claims.md", "table1.tsv", "table4.tsv", "fig4_distance.png", "fig12_cross_domain.png", "fig13_entropy_distance.png"):
+    for name in (
+        "claims.md",
+        "table1.tsv",
+        "table4.tsv",
+        "fig4_distance.png",
+        "fig12_cross_domain.png",
+        "fig13_entropy_distance.png",
+    ):
         assert name in html, name
     assert "accuracy source none" in html and "fig7_scatter.png" in html

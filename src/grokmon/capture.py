@@ -62,7 +62,13 @@ class RouteCapture:
     def load(cls, path: str | os.PathLike) -> RouteCapture:
         """Read an .npz written by `save`."""
         z = io.load_npz(path)
-        return cls(nll=z["nll"], n_tokens=z["n_tokens"], routing=z["routing"], layers=z["layers"], answer_nll=z.get("answer_nll"))
+        return cls(
+            nll=z["nll"],
+            n_tokens=z["n_tokens"],
+            routing=z["routing"],
+            layers=z["layers"],
+            answer_nll=z.get("answer_nll"),
+        )
 
     @classmethod
     def concat(cls, parts: Sequence[RouteCapture]) -> RouteCapture:
@@ -337,7 +343,9 @@ def _capture_shard(
                 ).logits
                 routing[rows] = hooks.means().cpu().numpy()
                 # position_ids is each real token's index in its own text: the answer is from index starts[row] on
-                spans = [] if starts is None else [position_ids >= torch.as_tensor(starts[rows], device=device)[:, None]]
+                spans = (
+                    [] if starts is None else [position_ids >= torch.as_tensor(starts[rows], device=device)[:, None]]
+                )
                 means = [m.cpu().numpy() for m in _sample_nll(logits, input_ids, mask, spans)]
                 nll[rows] = means[0]
                 if answer_nll is not None:

@@ -108,9 +108,7 @@ def evict_checkpoint(repo_id: str, revision: str, cache_dir: str | os.PathLike |
     return int(strategy.expected_freed_size)
 
 
-def write_checkpoint_pointer(
-    path: str | os.PathLike, step: int, revision: str, model_path: str | os.PathLike
-) -> None:
+def write_checkpoint_pointer(path: str | os.PathLike, step: int, revision: str, model_path: str | os.PathLike) -> None:
     """Write the artifact `checkpoints/{step}/checkpoint.json` = {"step", "revision", "path"} atomically."""
     if isinstance(step, bool) or not isinstance(step, int) or step < 0:
         raise ValueError(f"step must be a non-negative int, got {step!r}")

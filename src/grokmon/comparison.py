@@ -35,8 +35,10 @@ def comparison_markdown(table1: Mapping[str, pd.DataFrame], verdicts: Mapping[st
     t1 = side_by_side(table1, TABLE1_KEYS, TABLE1_VALUES)
     rows = [[r["domain"], r["metric"], *(_cell(r, label) for label in labels)] for _, r in t1.iterrows()]
     v = side_by_side(verdicts, VERDICT_KEYS, VERDICT_VALUES)
-    claims = [[r["domain"], str(r["number"]), r["statement"], *(_text(r[f"{label} verdict"]) for label in labels)]
-              for _, r in v.iterrows()]
+    claims = [
+        [r["domain"], str(r["number"]), r["statement"], *(_text(r[f"{label} verdict"]) for label in labels)]
+        for _, r in v.iterrows()
+    ]
     return (
         f"# {' vs '.join(labels)}\n\n## Table 1: Pearson / Spearman with accuracy (n checkpoints)\n\n"
         + _markdown(["domain", "metric", *labels], rows)

@@ -142,7 +142,9 @@ def _check_semantics(config: dict[str, Any]) -> None:
     if source == "toy":
         unknown = sorted(set(config["domains"]) - set(TOY_DOMAINS))
         if unknown:
-            raise ConfigError(f"config key 'domains' has {unknown} but the toy world only has: {', '.join(TOY_DOMAINS)}")
+            raise ConfigError(
+                f"config key 'domains' has {unknown} but the toy world only has: {', '.join(TOY_DOMAINS)}"
+            )
     for name, domain in config["domains"].items():
         domain.setdefault("target_delimiter", TOY_TARGET_DELIMITERS[name] if source == "toy" else TARGET_DELIMITER)
     if source == "toy":
@@ -150,7 +152,9 @@ def _check_semantics(config: dict[str, Any]) -> None:
         if pretrain_steps is None:
             raise ConfigError("missing config key 'toy.pretrain.steps', required when checkpoints.source is 'toy'")
         if max(steps) > pretrain_steps:
-            raise ConfigError(f"config key 'checkpoints.steps' goes to {max(steps)} but 'toy.pretrain.steps' is {pretrain_steps}")
+            raise ConfigError(
+                f"config key 'checkpoints.steps' goes to {max(steps)} but 'toy.pretrain.steps' is {pretrain_steps}"
+            )
     else:
         _check_paper_sources(config)
         if len(config["seeds"]) > 1:
@@ -159,7 +163,9 @@ def _check_semantics(config: dict[str, Any]) -> None:
                 "source 'toy' (hub and local checkpoints come from one pretraining run); give one seed, e.g. seeds: [0]"
             )
     if config["compare_with"] == config["run"]:
-        raise ConfigError(f"config key 'compare_with' names this run ({config['run']!r}): give another run's name, or null")
+        raise ConfigError(
+            f"config key 'compare_with' names this run ({config['run']!r}): give another run's name, or null"
+        )
     eps = config["memorization"]["epsilon"]
     if isinstance(eps, dict):
         missing = sorted(set(config["domains"]) - set(eps))
@@ -195,18 +201,30 @@ def _check_paper_sources(config: dict[str, Any]) -> None:
     if ckpt["source"] == "local" and "{step}" not in ckpt["path_pattern"]:
         raise ConfigError(f"config key 'checkpoints.path_pattern' must contain {{step}}, got {ckpt['path_pattern']!r}")
     if ckpt["evict_after_use"] and ckpt["source"] != "hub":
-        raise ConfigError("config key 'checkpoints.evict_after_use' needs checkpoints.source 'hub' (only hub downloads are evicted)")
+        raise ConfigError(
+            "config key 'checkpoints.evict_after_use' needs checkpoints.source 'hub' (only hub downloads are evicted)"
+        )
     if ckpt["max_cached"] is not None and not ckpt["evict_after_use"]:
-        raise ConfigError("config key 'checkpoints.max_cached' needs 'checkpoints.evict_after_use: true' (nothing is evicted otherwise)")
+        raise ConfigError(
+            "config key 'checkpoints.max_cached' needs 'checkpoints.evict_after_use: true' (nothing is evicted otherwise)"
+        )
     for name, domain in config["domains"].items():
         if "data" not in domain or "benchmark" not in domain:
-            raise ConfigError(f"missing config key 'domains.{name}.data' or 'domains.{name}.benchmark', required when checkpoints.source is {ckpt['source']!r}")
+            raise ConfigError(
+                f"missing config key 'domains.{name}.data' or 'domains.{name}.benchmark', required when checkpoints.source is {ckpt['source']!r}"
+            )
         tuned = sorted(set(config["evaluation"]["tuning"]) - {"none"})
         if "sft" not in domain["data"] and tuned:
-            raise ConfigError(f"missing config key 'domains.{name}.data.sft', required when evaluation.tuning has {tuned} "
-                              "(zero-shot runs, evaluation.tuning: [none], need none)")
+            raise ConfigError(
+                f"missing config key 'domains.{name}.data.sft', required when evaluation.tuning has {tuned} "
+                "(zero-shot runs, evaluation.tuning: [none], need none)"
+            )
         if "test" in domain["data"]:
-            raise ConfigError(f"config key 'domains.{name}.data.test' is not used: the test items are the docs of 'domains.{name}.benchmark' (lm-eval's doc order)")
+            raise ConfigError(
+                f"config key 'domains.{name}.data.test' is not used: the test items are the docs of 'domains.{name}.benchmark' (lm-eval's doc order)"
+            )
         task = domain["benchmark"]["task"]
         if task in UNSAFE_TASKS and not config["evaluation"]["confirm_run_unsafe_code"]:
-            raise ConfigError(f"config key 'domains.{name}.benchmark.task' = {task!r} runs model-written code: set 'evaluation.confirm_run_unsafe_code: true' to allow it")
+            raise ConfigError(
+                f"config key 'domains.{name}.benchmark.task' = {task!r} runs model-written code: set 'evaluation.confirm_run_unsafe_code: true' to allow it"
+            )

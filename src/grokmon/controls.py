@@ -38,7 +38,9 @@ def routing_entropy(routing: np.ndarray) -> np.ndarray:
     return special.entr(routing).sum(axis=-1)
 
 
-def entropy_distance_pairs(routing: np.ndarray, cut: float = 0.7, max_pairs: int | None = None, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def entropy_distance_pairs(
+    routing: np.ndarray, cut: float = 0.7, max_pairs: int | None = None, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """Per pair of routing float[n, L, E]: (edit distance float64[p] of the paper strings at `cut`, in edits; mean entropy float64[p], nats).
 
     The pairs are `pathways.sample_pairs(n, max_pairs, seed)` in its order, the same ones
@@ -54,7 +56,9 @@ def entropy_distance_pairs(routing: np.ndarray, cut: float = 0.7, max_pairs: int
     return distance, (entropy[i] + entropy[j]) / 2
 
 
-def entropy_distance_correlation(routing: np.ndarray, cut: float = 0.7, max_pairs: int | None = None, seed: int = 0) -> dict:
+def entropy_distance_correlation(
+    routing: np.ndarray, cut: float = 0.7, max_pairs: int | None = None, seed: int = 0
+) -> dict:
     """Paper Fig. 13 over pairs of routing float[n, L, E]: correlation of pair edit distance (paper strings, edits) with the pair's mean entropy (nats).
 
     The pairs and values are `entropy_distance_pairs(routing, cut, max_pairs, seed)`. Keys: pearson,
@@ -67,7 +71,12 @@ def entropy_distance_summary(distance: np.ndarray, pair_entropy: np.ndarray) -> 
     """`entropy_distance_correlation`'s keys from per-pair distance float[p] (edits) and pair mean entropy float[p] (nats)."""
     distance, pair_entropy = np.asarray(distance, dtype=np.float64), np.asarray(pair_entropy, dtype=np.float64)
     out = correlation.correlate(distance, pair_entropy)
-    return {**out, "r_squared": out["pearson"] ** 2, "mean_distance": float(distance.mean()), "mean_entropy": float(pair_entropy.mean())}
+    return {
+        **out,
+        "r_squared": out["pearson"] ** 2,
+        "mean_distance": float(distance.mean()),
+        "mean_entropy": float(pair_entropy.mean()),
+    }
 
 
 @dataclass(frozen=True)
@@ -130,7 +139,14 @@ def post_memorization_trend(values: np.ndarray, t_index: int) -> dict:
     points = window[index]
     n = int(points.size)
     if n == 0:
-        return {"spearman": np.nan, "change": np.nan, "relative_change": np.nan, "start": np.nan, "end": np.nan, "n_points": 0}
+        return {
+            "spearman": np.nan,
+            "change": np.nan,
+            "relative_change": np.nan,
+            "start": np.nan,
+            "end": np.nan,
+            "n_points": 0,
+        }
     start, end = float(points[0]), float(points[-1])
     change = end - start if n >= 2 else np.nan
     rho = np.nan if n < 3 else 0.0 if np.ptp(points) == 0 else float(stats.spearmanr(index, points).statistic)
@@ -191,9 +207,14 @@ class CorrelationTest:
 
 def correlation_test(metric: np.ndarray, accuracy: np.ndarray) -> CorrelationTest:
     """`CorrelationTest` of metric vs accuracy, float[n_seeds, n_ckpt] (n_ckpt >= 4); seeds with a constant series are left out."""
-    metric, accuracy = np.atleast_2d(np.asarray(metric, dtype=np.float64)), np.atleast_2d(np.asarray(accuracy, dtype=np.float64))
+    metric, accuracy = (
+        np.atleast_2d(np.asarray(metric, dtype=np.float64)),
+        np.atleast_2d(np.asarray(accuracy, dtype=np.float64)),
+    )
     if metric.shape != accuracy.shape or metric.shape[-1] < 4:
-        raise ValueError(f"metric and accuracy must share a shape [n_seeds, n_ckpt >= 4], got {metric.shape}, {accuracy.shape}")
+        raise ValueError(
+            f"metric and accuracy must share a shape [n_seeds, n_ckpt >= 4], got {metric.shape}, {accuracy.shape}"
+        )
     if not (np.isfinite(metric).all() and np.isfinite(accuracy).all()):
         raise ValueError("metric and accuracy must be finite (drop undefined checkpoints first)")
     r, p_greater = _pearson(metric, accuracy)

@@ -62,7 +62,9 @@ def sustained_rise_start(accuracy: np.ndarray, floor_fraction: float = 0.1) -> i
     return int(np.flatnonzero(low)[-1])
 
 
-def checkpoint_window(accuracy: np.ndarray, mode: str = "after_rise", *, last_k: int = 5, rise_floor: float = 0.1) -> int:
+def checkpoint_window(
+    accuracy: np.ndarray, mode: str = "after_rise", *, last_k: int = 5, rise_floor: float = 0.1
+) -> int:
     """First index of the checkpoints correlated with accuracy float[n] (the window is [start:]).
 
     mode: `after_rise` (from the sustained rise on, `sustained_rise_start` with floor_fraction

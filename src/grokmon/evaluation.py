@@ -31,8 +31,14 @@ def jinja_prompt(template: str) -> str:
 
 
 def write_local_task(
-    name: str, benchmark_path: str | os.PathLike, out_dir: str | os.PathLike, *, task: str,
-    prompt_template: str, max_gen_toks: int = 16, until: Sequence[str] = ("\n",),
+    name: str,
+    benchmark_path: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    *,
+    task: str,
+    prompt_template: str,
+    max_gen_toks: int = 16,
+    until: Sequence[str] = ("\n",),
     target_delimiter: str = TARGET_DELIMITER,
 ) -> Path:
     """Write `out_dir/{name}.yaml`, an lm-eval task over the benchmark JSONL (absolute path); return its path.
@@ -63,10 +69,15 @@ def write_local_task(
             "output_type": "generate_until",
             "doc_to_target": "answer",
             "generation_kwargs": {"until": list(until), "max_gen_toks": int(max_gen_toks), "do_sample": False},
-            "filter_list": [{"name": "strip", "filter": [
-                {"function": "regex", "regex_pattern": r"(?s)^.*$"},  # the whole response; the filter strips it
-                {"function": "take_first"},
-            ]}],
+            "filter_list": [
+                {
+                    "name": "strip",
+                    "filter": [
+                        {"function": "regex", "regex_pattern": r"(?s)^.*$"},  # the whole response; the filter strips it
+                        {"function": "take_first"},
+                    ],
+                }
+            ],
             "metric_list": [{"metric": "exact_match", "aggregation": "mean", "higher_is_better": True}],
         }
     else:
@@ -82,9 +93,17 @@ def write_local_task(
 
 
 def evaluate(
-    base_path: str | os.PathLike, tasks: Sequence[str], *, adapter_path: str | os.PathLike | None = None,
-    include_path: str | os.PathLike | None = None, device: str = "cpu", batch_size: int = 8, dtype: str = "auto",
-    limit: int | float | None = None, confirm_run_unsafe_code: bool = False, seed: int = 0,
+    base_path: str | os.PathLike,
+    tasks: Sequence[str],
+    *,
+    adapter_path: str | os.PathLike | None = None,
+    include_path: str | os.PathLike | None = None,
+    device: str = "cpu",
+    batch_size: int = 8,
+    dtype: str = "auto",
+    limit: int | float | None = None,
+    confirm_run_unsafe_code: bool = False,
+    seed: int = 0,
 ) -> dict[str, list[dict]]:
     """Run lm-eval's HF model (base + optional peft adapter) on `tasks`; per task the item records sorted by doc_id.
 
@@ -112,10 +131,20 @@ def evaluate(
     # per call on a tiny model); the results it goes into are discarded here.
     with mock.patch("lm_eval.evaluator.add_env_info", lambda results: None):
         res = lm_eval.simple_evaluate(
-            model="hf", model_args=model_args, tasks=tasks, task_manager=manager, device=device,
-            batch_size=batch_size, limit=limit, log_samples=True, bootstrap_iters=0,
-            confirm_run_unsafe_code=confirm_run_unsafe_code, random_seed=seed, numpy_random_seed=seed,
-            torch_random_seed=seed, fewshot_random_seed=seed,
+            model="hf",
+            model_args=model_args,
+            tasks=tasks,
+            task_manager=manager,
+            device=device,
+            batch_size=batch_size,
+            limit=limit,
+            log_samples=True,
+            bootstrap_iters=0,
+            confirm_run_unsafe_code=confirm_run_unsafe_code,
+            random_seed=seed,
+            numpy_random_seed=seed,
+            torch_random_seed=seed,
+            fewshot_random_seed=seed,
         )
     return {task: item_records(samples) for task, samples in res["samples"].items()}
 
@@ -143,8 +172,13 @@ def _record(sample: dict) -> dict:
         response = response[0]
     doc = sample.get("doc") or {}
     row_id = doc.get("id", doc.get("task_id"))
-    return {"doc_id": int(sample["doc_id"]), "id": _plain(row_id), "correct": int(value),
-            "target": _plain(sample.get("target")), "response": _plain(response)}
+    return {
+        "doc_id": int(sample["doc_id"]),
+        "id": _plain(row_id),
+        "correct": int(value),
+        "target": _plain(sample.get("target")),
+        "response": _plain(response),
+    }
 
 
 def summarize(records: Sequence[dict]) -> float:

@@ -8,11 +8,11 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
-from grokmon.io import atomic_path  # noqa: E402
+from grokmon.io import atomic_path
 
 LOSS_COLOR, METRIC_COLOR, ACC_COLOR = "tab:blue", "tab:purple", "tab:red"
 SOURCE_STYLES = ("-", "--", ":")  # line style of each accuracy source (evaluation.tuning), in config order
@@ -29,7 +29,9 @@ def _panels(n: int, width: float = 4.8, height: float = 3.4):
     return fig, axes[0]
 
 
-def tracked_groups(groups: pd.DataFrame, steps: np.ndarray, n: int = 2, chosen: Sequence[int] | None = None) -> list[int]:
+def tracked_groups(
+    groups: pd.DataFrame, steps: np.ndarray, n: int = 2, chosen: Sequence[int] | None = None
+) -> list[int]:
     """t* of the Pretrain@t* groups a figure draws: `chosen` (config figures.*, the paper's groups) where they have
     pathway rows, else the `n` largest groups that leave at least two later checkpoints (the paper's Fig. 4/6 choice)."""
     pretrain = groups[groups["group"].str.startswith("Pretrain@")]
@@ -63,7 +65,9 @@ def fig1_memorization(
         ax.set_title(domain)
         twin = ax.twinx()
         for (source, by_domain), style in zip(accuracy.items(), SOURCE_STYLES):
-            twin.plot(x, by_domain[domain]["accuracy"], color=ACC_COLOR, marker="o", ls=style, label=f"accuracy ({source})")
+            twin.plot(
+                x, by_domain[domain]["accuracy"], color=ACC_COLOR, marker="o", ls=style, label=f"accuracy ({source})"
+            )
         twin.set_ylim(0, 1.02)
         twin.set_ylabel("accuracy")
         twin.legend(fontsize=6, loc="upper left")
@@ -72,7 +76,14 @@ def fig1_memorization(
 
 
 def fig2_matched_pairs(
-    loss: np.ndarray, steps: np.ndarray, t_star: pd.DataFrame, correct: np.ndarray, t_sharp: pd.DataFrame, matches: pd.DataFrame, domain: str, path: str | Path
+    loss: np.ndarray,
+    steps: np.ndarray,
+    t_star: pd.DataFrame,
+    correct: np.ndarray,
+    t_sharp: pd.DataFrame,
+    matches: pd.DataFrame,
+    domain: str,
+    path: str | Path,
 ) -> None:
     """Fig. 2: each matched pair's train-group mean loss (blue) and test-group accuracy (red) across checkpoints."""
     n = max(1, len(matches))
@@ -92,13 +103,24 @@ def fig2_matched_pairs(
         twin.set_ylabel("test group accuracy", color=ACC_COLOR)
         p, q = list(steps).index(pair["train_step"]), list(steps).index(pair["test_step"])
         ax.axvspan(min(p, q), max(p, q), color="gold", alpha=0.2)
-        ax.set_title(f"Pretrain@{pair['train_step']} -> Test@{pair['test_step']}\ndelay {int(pair['delay'])}", fontsize=9)
+        ax.set_title(
+            f"Pretrain@{pair['train_step']} -> Test@{pair['test_step']}\ndelay {int(pair['delay'])}", fontsize=9
+        )
         ax.set_xticks(x, [str(s) for s in steps], rotation=60, fontsize=7)
     fig.suptitle(f"{domain}: matched train/test groups (paper Fig. 2)")
     _save(fig, path)
 
 
-def _metric_with_loss(groups: Mapping[str, pd.DataFrame], loss: Mapping[str, np.ndarray], t_star: Mapping[str, pd.DataFrame], metric: str, label: str, title: str, path, chosen: Sequence[int] | None = None) -> None:
+def _metric_with_loss(
+    groups: Mapping[str, pd.DataFrame],
+    loss: Mapping[str, np.ndarray],
+    t_star: Mapping[str, pd.DataFrame],
+    metric: str,
+    label: str,
+    title: str,
+    path,
+    chosen: Sequence[int] | None = None,
+) -> None:
     fig, axes = _panels(len(groups))
     for ax, domain in zip(axes, groups):
         g = groups[domain]
@@ -111,7 +133,9 @@ def _metric_with_loss(groups: Mapping[str, pd.DataFrame], loss: Mapping[str, np.
             members = t_star[domain].loc[t_star[domain]["t_star"] == t, "sample"].to_numpy()
             style = ["-", "--"][k % 2]
             ax.plot(x, rows[metric], color=METRIC_COLOR, ls=style, marker="o", label=f"{label}, Pretrain@{t}")
-            twin.plot(x, loss[domain][:, members].mean(1), color=LOSS_COLOR, ls=style, alpha=0.7, label=f"loss, Pretrain@{t}")
+            twin.plot(
+                x, loss[domain][:, members].mean(1), color=LOSS_COLOR, ls=style, alpha=0.7, label=f"loss, Pretrain@{t}"
+            )
             ax.axvline(list(steps).index(t), color="gray", ls=style, lw=0.8)
         ax.set_ylabel(label, color=METRIC_COLOR)
         twin.set_ylabel("group loss", color=LOSS_COLOR)
@@ -125,16 +149,36 @@ def _metric_with_loss(groups: Mapping[str, pd.DataFrame], loss: Mapping[str, np.
 def fig4_distance(groups, loss, t_star, path, chosen: Sequence[int] | None = None) -> None:
     """Fig. 4 (nanoMoE: Fig. 14): pathway edit distance of two memorization groups (`chosen` t*, else the two largest)
     with their loss; vertical line at t*."""
-    _metric_with_loss(groups, loss, t_star, "distance", "edit distance", "Pathway distance after memorization (paper Fig. 4)", path, chosen)
+    _metric_with_loss(
+        groups,
+        loss,
+        t_star,
+        "distance",
+        "edit distance",
+        "Pathway distance after memorization (paper Fig. 4)",
+        path,
+        chosen,
+    )
 
 
 def fig6_consistency(groups, loss, t_star, path, chosen: Sequence[int] | None = None) -> None:
     """Fig. 6 (nanoMoE: Fig. 15): pathway consistency C_i of two memorization groups (`chosen` t*, else the two
     largest) with their loss; vertical line at t*."""
-    _metric_with_loss(groups, loss, t_star, "consistency", "consistency C_i", "Pathway consistency after memorization (paper Fig. 6)", path, chosen)
+    _metric_with_loss(
+        groups,
+        loss,
+        t_star,
+        "consistency",
+        "consistency C_i",
+        "Pathway consistency after memorization (paper Fig. 6)",
+        path,
+        chosen,
+    )
 
 
-def fig5_layers(layers: Mapping[str, pd.DataFrame], groups: Mapping[str, pd.DataFrame], path, chosen: int | None = None) -> None:
+def fig5_layers(
+    layers: Mapping[str, pd.DataFrame], groups: Mapping[str, pd.DataFrame], path, chosen: int | None = None
+) -> None:
     """Fig. 5: per-layer edit distance across checkpoints for one memorization group per domain (`chosen` t*, else
     the largest)."""
     fig, axes = _panels(len(layers))
@@ -159,7 +203,13 @@ def fig5_layers(layers: Mapping[str, pd.DataFrame], groups: Mapping[str, pd.Data
 
 def fig7_scatter(series: Mapping[str, pd.DataFrame], path) -> None:
     """Fig. 7: each metric (standardized per domain) against accuracy, all domains, with a linear fit, MSE and R^2."""
-    metrics = [("distance", "pathway distance"), ("consistency", "consistency"), ("train_loss", "training loss"), ("train_loss_ma", "training loss (MA)"), ("validation_loss", "validation loss")]
+    metrics = [
+        ("distance", "pathway distance"),
+        ("consistency", "consistency"),
+        ("train_loss", "training loss"),
+        ("train_loss_ma", "training loss (MA)"),
+        ("validation_loss", "validation loss"),
+    ]
     fig, axes = _panels(len(metrics), width=3.4)
     for ax, (column, label) in zip(axes, metrics):
         xs, ys = [], []
@@ -206,8 +256,14 @@ def fig9_cut_sweep(groups: Mapping[str, pd.DataFrame], path) -> None:
 
 def monitor_curves(monitor: pd.DataFrame, checkpoint_steps, path) -> None:
     """The live monitor's probe metrics at every monitored pretraining step; dotted lines at the analysed checkpoints."""
-    panels = [("loss", "probe loss (nats/token)"), ("distance", "pathway distance"), ("distance_normalized", "distance / length"),
-              ("distance_experts", "distance (experts mode)"), ("consistency", "consistency C_i"), ("adjacent_cosine", "raw adjacent cosine")]
+    panels = [
+        ("loss", "probe loss (nats/token)"),
+        ("distance", "pathway distance"),
+        ("distance_normalized", "distance / length"),
+        ("distance_experts", "distance (experts mode)"),
+        ("consistency", "consistency C_i"),
+        ("adjacent_cosine", "raw adjacent cosine"),
+    ]
     fig, axes = plt.subplots(2, 3, figsize=(12, 6), squeeze=False, layout="constrained")
     for ax, (column, label) in zip(axes.flat, panels):
         ax.plot(monitor["step"], monitor[column], color=METRIC_COLOR if column != "loss" else LOSS_COLOR)
@@ -232,7 +288,14 @@ def fig12_cross_domain(tables: Mapping[int, pd.DataFrame], path) -> None:
         for _, pair in first.iterrows():
             a, b = pair["domain_a"], pair["domain_b"]
             values = [_pair_value(tables[s], a, b, column) for s in steps]
-            ax.plot(steps, values, ls="--" if pair["within"] else "-", marker="o", ms=3, label=a if pair["within"] else f"{a} x {b}")
+            ax.plot(
+                steps,
+                values,
+                ls="--" if pair["within"] else "-",
+                marker="o",
+                ms=3,
+                label=a if pair["within"] else f"{a} x {b}",
+            )
         ax.set_xlabel("step")
         ax.set_ylabel(label)
     axes[0].legend(fontsize=6, ncol=2)
@@ -249,7 +312,14 @@ def fig13_entropy_distance(pairs: Mapping[str, tuple[np.ndarray, np.ndarray]], s
     fig, axes = _panels(len(pairs), width=4.2, height=3.6)
     for ax, (domain, (distance, entropy)) in zip(axes, pairs.items()):
         s = stats[domain]
-        cells = ax.hexbin(np.asarray(entropy, dtype=float), np.asarray(distance, dtype=float), gridsize=40, mincnt=1, bins="log", cmap="viridis")
+        cells = ax.hexbin(
+            np.asarray(entropy, dtype=float),
+            np.asarray(distance, dtype=float),
+            gridsize=40,
+            mincnt=1,
+            bins="log",
+            cmap="viridis",
+        )
         fig.colorbar(cells, ax=ax, label="pairs")
         r = f"r = {s['pearson']:.2f}, r² = {s['r_squared']:.3f}" if np.isfinite(s["pearson"]) else "r undefined"
         ax.set_title(f"{domain}: {int(s['n']):,} pairs\n{r}", fontsize=9)

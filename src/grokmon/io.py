@@ -100,9 +100,8 @@ def iter_jsonl(path: str | os.PathLike) -> Iterator[tuple[int, Any]]:
 
 def save_npz(path: str | os.PathLike, **arrays: np.ndarray) -> None:
     """Save named arrays to an uncompressed .npz atomically (no pickled objects)."""
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as f:
-            np.savez(f, **{k: np.asarray(v) for k, v in arrays.items()})
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.savez(f, **{k: np.asarray(v) for k, v in arrays.items()})
 
 
 def load_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:

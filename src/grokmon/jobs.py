@@ -16,9 +16,11 @@ from grokmon.numerics import describe as describe_cpu_numerics
 def start_job(snakemake, seed: int | None = None) -> logging.Logger:
     """Send stdout/stderr to the rule's log, write the `grokmon job:` header line, set threads and seeds."""
     if snakemake.log:
-        log = open(str(snakemake.log[0]), "a", buffering=1)
+        log = open(str(snakemake.log[0]), "a", buffering=1)  # noqa: SIM115 - open for the whole job
         sys.stdout = sys.stderr = log
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(levelname)s %(message)s", force=True)
+    logging.basicConfig(
+        level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(levelname)s %(message)s", force=True
+    )
     print(
         f"grokmon job: rule={snakemake.rule} slurm_job_id={os.environ.get('SLURM_JOB_ID', 'none')} "
         f"cuda_visible_devices={os.environ.get('CUDA_VISIBLE_DEVICES', 'unset')} host={socket.gethostname()} "

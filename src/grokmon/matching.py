@@ -22,7 +22,11 @@ def load_embedder(
     `batch_size` texts at a time."""
     from sentence_transformers import SentenceTransformer
 
-    valid = isinstance(max_seq_length, int) and not isinstance(max_seq_length, bool) and 1 <= max_seq_length <= MAX_POSITIONS
+    valid = (
+        isinstance(max_seq_length, int)
+        and not isinstance(max_seq_length, bool)
+        and 1 <= max_seq_length <= MAX_POSITIONS
+    )
     if not valid:
         raise ValueError(f"matching.max_seq_length: expected an int in [1, {MAX_POSITIONS}], got {max_seq_length!r}")
     if model_path is None:

@@ -71,7 +71,9 @@ def check_probe_texts(texts: Iterable[str], tokenizer, max_length: int, name: st
     if bad:
         raise ValueError(f"{name}: {len(bad)} item(s) are not non-empty strings, e.g. position {bad[0]}")
     if isinstance(max_length, bool) or not isinstance(max_length, numbers.Integral) or max_length < 2:
-        raise ValueError(f"max_length: expected an int >= 2 (a loss needs a target token after the first), got {max_length!r}")
+        raise ValueError(
+            f"max_length: expected an int >= 2 (a loss needs a target token after the first), got {max_length!r}"
+        )
     if not callable(tokenizer):
         raise ValueError(f"tokenizer: expected a Hugging Face tokenizer, got {type(tokenizer).__name__}")
     short = short_texts(texts, tokenizer, max_length)

@@ -228,7 +228,9 @@ def _check_flags(normalize: bool, workers: int) -> None:
 def _check_selection(selection) -> list[list[int]]:
     """One sample's selection: a non-empty list of layers, each a non-empty list of expert indices >= 0."""
     if isinstance(selection, str | bytes) or not isinstance(selection, list | tuple) or not selection:
-        raise ValueError(f"selection: expected a non-empty list (one per layer) of expert-index lists, got {selection!r}")
+        raise ValueError(
+            f"selection: expected a non-empty list (one per layer) of expert-index lists, got {selection!r}"
+        )
     for layer, experts in enumerate(selection):
         if isinstance(experts, str | bytes) or not isinstance(experts, list | tuple) or not experts:
             raise ValueError(f"selection[{layer}]: expected a non-empty list of expert indices, got {experts!r}")

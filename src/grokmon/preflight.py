@@ -139,7 +139,9 @@ def _dataset_problems(config: Mapping, offline: bool) -> list[str]:
 def _dataset_cached(repo: str) -> bool:
     """A hub dataset is usable offline when the hub cache holds a snapshot or the datasets cache a prepared copy."""
     hub = Path(constants.HF_HUB_CACHE) / ("datasets--" + repo.replace("/", "--")) / "snapshots"
-    prepared = Path(os.environ.get("HF_DATASETS_CACHE", Path(constants.HF_HOME) / "datasets")) / repo.replace("/", "___")
+    prepared = Path(os.environ.get("HF_DATASETS_CACHE", Path(constants.HF_HOME) / "datasets")) / repo.replace(
+        "/", "___"
+    )
     return (hub.is_dir() and any(hub.iterdir())) or prepared.is_dir()
 
 
@@ -174,10 +176,14 @@ def _disk_problems(
     if free_bytes >= needed:
         return free_bytes, needed, []
     key = "checkpoints.max_cached" if ckpt["evict_after_use"] else "checkpoints.evict_after_use"
-    return free_bytes, needed, [
-        f"{key}: {cache_dir} has {free_bytes / 1e9:.1f} GB free, {kept} checkpoints of {ckpt['repo']!r} "
-        f"({size / 1e9:.1f} GB each) need {needed / 1e9:.1f} GB more; free space, lower max_cached or set checkpoints.cache_dir"
-    ]
+    return (
+        free_bytes,
+        needed,
+        [
+            f"{key}: {cache_dir} has {free_bytes / 1e9:.1f} GB free, {kept} checkpoints of {ckpt['repo']!r} "
+            f"({size / 1e9:.1f} GB each) need {needed / 1e9:.1f} GB more; free space, lower max_cached or set checkpoints.cache_dir"
+        ],
+    )
 
 
 def _checkpoint_bytes(repo: str, revisions: list[str], cache_dir: str | None, offline: bool) -> int | None:
@@ -189,5 +195,7 @@ def _checkpoint_bytes(repo: str, revisions: list[str], cache_dir: str | None, of
         cache = huggingface_hub.scan_cache_dir(cache_dir)
     except huggingface_hub.CacheNotFound:
         return None
-    sizes = [rev.size_on_disk for r in cache.repos if r.repo_id == repo and r.repo_type == "model" for rev in r.revisions]
+    sizes = [
+        rev.size_on_disk for r in cache.repos if r.repo_id == repo and r.repo_type == "model" for rev in r.revisions
+    ]
     return max(sizes) if sizes else None

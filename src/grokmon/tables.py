@@ -79,9 +79,13 @@ def pathway_tables(
             row |= routing_metrics(r, router_weights, cut=cut, max_pairs=max_pairs, seed=seed)
             for c in cut_sweep:  # the main cut's distance is already in the row
                 row[f"distance_cut{c:g}"] = (
-                    row["distance"] if c == cut else pathways.mean_pairwise_distance(r, mode="paper", cut=c, max_pairs=max_pairs, seed=seed)
+                    row["distance"]
+                    if c == cut
+                    else pathways.mean_pairwise_distance(r, mode="paper", cut=c, max_pairs=max_pairs, seed=seed)
                 )
-            for layer, d in enumerate(pathways.per_layer_distances(r, cut=cut, mode="paper", max_pairs=max_pairs, seed=seed)):
+            for layer, d in enumerate(
+                pathways.per_layer_distances(r, cut=cut, mode="paper", max_pairs=max_pairs, seed=seed)
+            ):
                 layer_rows.append({"group": label, "t_star": step, "layer": layer, "distance": d})
         if len(r) >= 1:
             row["path_length"] = float(np.mean([len(s) for s in pathways.pathway_strings(r, cut=cut)]))
@@ -105,7 +109,15 @@ def cross_domain_table(
             else:
                 distance = pathways.cross_distance(routing[a], routing[b], **kwargs)
                 normalized = pathways.cross_distance(routing[a], routing[b], normalize=True, **kwargs)
-            rows.append({"domain_a": a, "domain_b": b, "within": a == b, "distance": distance, "distance_normalized": normalized})
+            rows.append(
+                {
+                    "domain_a": a,
+                    "domain_b": b,
+                    "within": a == b,
+                    "distance": distance,
+                    "distance_normalized": normalized,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -147,10 +159,20 @@ def domain_series(
             "memorized_fraction": [(t_star["t_star"].between(0, s)).mean() for s in steps],
         }
     )
-    metrics = ["distance", "distance_experts", "distance_normalized", "consistency", "adjacent_cosine", "path_length", "entropy"]
+    metrics = [
+        "distance",
+        "distance_experts",
+        "distance_normalized",
+        "consistency",
+        "adjacent_cosine",
+        "path_length",
+        "entropy",
+    ]
     for prefix, group in (("", "memorized"), ("validation_", "validation"), ("test_", "test")):
         for metric in metrics:
-            series[prefix + metric] = [_group_value(pathway_groups[pathway_groups["step"] == s], group, metric) for s in steps]
+            series[prefix + metric] = [
+                _group_value(pathway_groups[pathway_groups["step"] == s], group, metric) for s in steps
+            ]
     return series
 
 
@@ -194,7 +216,16 @@ def correlation_table(
         for column, name in TABLE1_METRICS.items():
             stats = _correlate_defined(kept[column].to_numpy(dtype=float), kept["accuracy"].to_numpy(dtype=float))
             first = int(kept["step"].iloc[0])
-            rows.append({"domain": domain, "metric": name, "column": column, "samples": samples[column], "from_step": first, **stats})
+            rows.append(
+                {
+                    "domain": domain,
+                    "metric": name,
+                    "column": column,
+                    "samples": samples[column],
+                    "from_step": first,
+                    **stats,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -242,7 +273,9 @@ def matching_table(
         return pd.DataFrame(columns=columns)
     train_emb = embed(list(train_texts))
     test_emb = embed(list(test_texts))
-    similarity = matching.group_similarity([train_emb[i] for i in train_groups.values()], [test_emb[i] for i in test_groups.values()])
+    similarity = matching.group_similarity(
+        [train_emb[i] for i in train_groups.values()], [test_emb[i] for i in test_groups.values()]
+    )
     table = matching.match_table(list(train_groups), list(test_groups), similarity)
     table["n_train"] = [len(train_groups[s]) for s in table["train_step"]]
     table["n_test"] = [len(test_groups[s]) for s in table["test_step"]]

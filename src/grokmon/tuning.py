@@ -48,8 +48,14 @@ def render_prompt(template: str, prompt: str) -> str:
 
 
 def encode_pair(
-    tokenizer, prompt: str, response: str, *, prompt_template: str = PROMPT_FIELD,
-    loss_on: str = "response", max_length: int = 2048, target_delimiter: str = TARGET_DELIMITER,
+    tokenizer,
+    prompt: str,
+    response: str,
+    *,
+    prompt_template: str = PROMPT_FIELD,
+    loss_on: str = "response",
+    max_length: int = 2048,
+    target_delimiter: str = TARGET_DELIMITER,
 ) -> tuple[list[int], list[int]]:
     """Ids [L] and labels [L] (IGNORE_INDEX = no loss) of template(prompt) + delimiter + response + EOS; L <= max_length."""
     if loss_on not in ("response", "all"):
@@ -62,7 +68,7 @@ def encode_pair(
     stripped = context.rstrip()  # as lm-eval's _encode_pair: trailing whitespace moves to the continuation
     context_ids = tokenizer(stripped)["input_ids"]
     whole = tokenizer(context + target_delimiter + response)["input_ids"]
-    answer = whole[len(context_ids):] + [tokenizer.eos_token_id]
+    answer = whole[len(context_ids) :] + [tokenizer.eos_token_id]
     ids = (context_ids + answer)[:max_length]
     labels = ids if loss_on == "all" else [IGNORE_INDEX] * len(context_ids) + answer
     return ids, labels[:max_length]
@@ -84,15 +90,22 @@ def collate(examples: Sequence[tuple[list[int], list[int]]], pad_id: int) -> dic
 def causal_lm_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Mean next-token NLL (nats) over labelled positions: logits [B, T, V] at t predict labels [B, T] at t+1."""
     target = labels[:, 1:].reshape(-1)
-    nll = F.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]).float(), target,
-                          ignore_index=IGNORE_INDEX, reduction="sum")
+    nll = F.cross_entropy(
+        logits[:, :-1].reshape(-1, logits.shape[-1]).float(), target, ignore_index=IGNORE_INDEX, reduction="sum"
+    )
     return nll / (target != IGNORE_INDEX).sum().clamp(min=1)
 
 
 def train_lora(
-    base_path: str | os.PathLike, sft_rows: Sequence[Mapping[str, str]], out_dir: str | os.PathLike, *,
-    rank: int = 32, alpha: float | None = None, dropout: float = 0.1,
-    target_modules: Sequence[str] = ("q_proj", "k_proj", "v_proj"), **recipe,
+    base_path: str | os.PathLike,
+    sft_rows: Sequence[Mapping[str, str]],
+    out_dir: str | os.PathLike,
+    *,
+    rank: int = 32,
+    alpha: float | None = None,
+    dropout: float = 0.1,
+    target_modules: Sequence[str] = ("q_proj", "k_proj", "v_proj"),
+    **recipe,
 ) -> dict:
     """LoRA-tune the HF model dir `base_path` on {"prompt","response"} rows; adapter + train_stats.json -> `out_dir`.
 
@@ -104,16 +117,22 @@ def train_lora(
 
     if int(rank) < 1:
         raise ValueError(f"rank must be >= 1, got {rank}")
-    lora = LoraConfig(r=rank, lora_alpha=2 * rank if alpha is None else alpha, lora_dropout=dropout,
-                      target_modules=list(target_modules), task_type="CAUSAL_LM")
+    lora = LoraConfig(
+        r=rank,
+        lora_alpha=2 * rank if alpha is None else alpha,
+        lora_dropout=dropout,
+        target_modules=list(target_modules),
+        task_type="CAUSAL_LM",
+    )
     model, _, stats = _tune(base_path, sft_rows, lambda base: get_peft_model(base, lora), **recipe)
     stats |= {"rank": rank, "alpha": lora.lora_alpha}
     _save(out_dir, stats, model)
     return stats
 
 
-def train_full(base_path: str | os.PathLike, sft_rows: Sequence[Mapping[str, str]], out_dir: str | os.PathLike,
-               **recipe) -> dict:
+def train_full(
+    base_path: str | os.PathLike, sft_rows: Sequence[Mapping[str, str]], out_dir: str | os.PathLike, **recipe
+) -> dict:
     """Fine-tune every parameter of the HF model dir `base_path` with the LoRA recipe; model + tokenizer -> `out_dir`.
 
     The accuracy source `full`: same data, template, loss, optimizer and schedule as `train_lora`, no adapter.
@@ -125,11 +144,26 @@ def train_full(base_path: str | os.PathLike, sft_rows: Sequence[Mapping[str, str
 
 
 def _tune(
-    base_path, sft_rows, wrap, *, lr: float = 5e-5, batch_size: int = 4,
-    epochs: int = 3, max_length: int = 2048, prompt_template: str = PROMPT_FIELD,
-    target_delimiter: str = TARGET_DELIMITER, loss_on: str = "response", optimizer: str = "adamw",
-    weight_decay: float = 0.0, scheduler: str = "linear", warmup_ratio: float = 0.0, seed: int = 0,
-    device: str | None = None, dtype: str = "auto", max_steps: int | None = None, progress: bool = True,
+    base_path,
+    sft_rows,
+    wrap,
+    *,
+    lr: float = 5e-5,
+    batch_size: int = 4,
+    epochs: int = 3,
+    max_length: int = 2048,
+    prompt_template: str = PROMPT_FIELD,
+    target_delimiter: str = TARGET_DELIMITER,
+    loss_on: str = "response",
+    optimizer: str = "adamw",
+    weight_decay: float = 0.0,
+    scheduler: str = "linear",
+    warmup_ratio: float = 0.0,
+    seed: int = 0,
+    device: str | None = None,
+    dtype: str = "auto",
+    max_steps: int | None = None,
+    progress: bool = True,
 ) -> tuple:
     """The shared training loop: `wrap(base model)` is trained -> (model, tokenizer, stats); `scheduler` is a
     transformers scheduler name ("linear", "cosine", "constant", ...); `max_steps` caps the optimizer steps."""
@@ -153,9 +187,18 @@ def _tune(
 
     tokenizer = AutoTokenizer.from_pretrained(base_path)
     try:
-        examples = [encode_pair(tokenizer, row["prompt"], row["response"], prompt_template=prompt_template,
-                                loss_on=loss_on, max_length=max_length, target_delimiter=target_delimiter)
-                    for row in sft_rows]
+        examples = [
+            encode_pair(
+                tokenizer,
+                row["prompt"],
+                row["response"],
+                prompt_template=prompt_template,
+                loss_on=loss_on,
+                max_length=max_length,
+                target_delimiter=target_delimiter,
+            )
+            for row in sft_rows
+        ]
     except KeyError as err:
         raise ValueError(f"sft_rows: every row needs 'prompt' and 'response' (missing {err})") from None
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
@@ -178,7 +221,7 @@ def _tune(
         for i in range(0, len(perm), batch_size):
             if len(losses) == total:
                 break
-            batch = collate([examples[j] for j in perm[i: i + batch_size]], pad_id)
+            batch = collate([examples[j] for j in perm[i : i + batch_size]], pad_id)
             batch = {k: v.to(device) for k, v in batch.items()}
             logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
             loss = causal_lm_loss(logits, batch["labels"])
@@ -192,10 +235,16 @@ def _tune(
     bar.close()
 
     stats = {
-        "steps": len(losses), "examples": len(examples), "epochs": len(losses) / per_epoch,
-        "first_loss": losses[0], "last_loss": losses[-1], "losses": losses,
-        "seconds": time.perf_counter() - start, "trainable_params": sum(p.numel() for p in params),
-        "dtype": dtype_name, "device": device,
+        "steps": len(losses),
+        "examples": len(examples),
+        "epochs": len(losses) / per_epoch,
+        "first_loss": losses[0],
+        "last_loss": losses[-1],
+        "losses": losses,
+        "seconds": time.perf_counter() - start,
+        "trainable_params": sum(p.numel() for p in params),
+        "dtype": dtype_name,
+        "device": device,
     }
     return model, tokenizer, stats
 

@@ -67,7 +67,11 @@ from scipy import special, stats
 
 from grokmon import controls, correlation
 
-LOSS_COLUMNS = {"train_loss": "training loss", "train_loss_ma": "training loss (MA)", "validation_loss": "validation loss"}
+LOSS_COLUMNS = {
+    "train_loss": "training loss",
+    "train_loss_ma": "training loss (MA)",
+    "validation_loss": "validation loss",
+}
 LENGTH_CONTROL = "string length (length-normalized distance)"
 HELDOUT_CONTROL = "held-out items (validation set)"
 VERDICTS = ("holds", "does not hold", "explained by a control", "undecided")
@@ -207,7 +211,13 @@ def claim_verdicts(
         for claim in CORRELATION_CLAIMS:
             verdict = correlation_verdict(window.columns(), window.accuracy(), claim, settings, window.first_step)
             rows.append({"domain": domain, **_claim_fields(claim), **verdict})
-        rows.append({"domain": domain, **_claim_fields(LOSS_CLAIM), **loss_verdict(window.columns(), window.accuracy(), settings)})
+        rows.append(
+            {
+                "domain": domain,
+                **_claim_fields(LOSS_CLAIM),
+                **loss_verdict(window.columns(), window.accuracy(), settings),
+            }
+        )
     table = pd.DataFrame(rows).reindex(columns=COLUMNS)
     return table.assign(q_value=_fdr(table["p_value"].to_numpy(dtype=np.float64)))
 
@@ -258,7 +268,10 @@ def _fdr(p: np.ndarray) -> np.ndarray:
 
 
 def generalization_lag(
-    matching: Sequence[pd.DataFrame], t_star: Sequence[pd.DataFrame], t_sharp: Sequence[pd.DataFrame], settings: VerdictSettings | None = None
+    matching: Sequence[pd.DataFrame],
+    t_star: Sequence[pd.DataFrame],
+    t_sharp: Sequence[pd.DataFrame],
+    settings: VerdictSettings | None = None,
 ) -> dict:
     """Precondition row fields (verdict, evidence, numbers): do test items' t# come after memorized samples' t* (per seed lists)?
 
@@ -269,17 +282,27 @@ def generalization_lag(
     settings = settings or VerdictSettings()
     if not len(matching) == len(t_star) == len(t_sharp):
         raise ValueError("matching, t_star and t_sharp need one table per seed each")
-    for table, name, columns in ((matching, "matching", ["delay"]), (t_star, "t_star", ["t_star"]), (t_sharp, "t_sharp", ["t_sharp"])):
+    for table, name, columns in (
+        (matching, "matching", ["delay"]),
+        (t_star, "t_star", ["t_star"]),
+        (t_sharp, "t_sharp", ["t_sharp"]),
+    ):
         for t in table:
             _require(t, columns, name)
     memorized = [t["t_star"].to_numpy(dtype=np.float64) for t in t_star]
     generalized = [t["t_sharp"].to_numpy(dtype=np.float64) for t in t_sharp]
     memorized, generalized = [m[m >= 0] for m in memorized], [g[g >= 0] for g in generalized]
     delays = np.concatenate([t["delay"].to_numpy(dtype=np.float64) for t in matching])
-    numbers = {"n": len(delays), "n_seeds": len(t_star), "fraction": float((delays > 0).mean()) if len(delays) else np.nan}
+    numbers = {
+        "n": len(delays),
+        "n_seeds": len(t_star),
+        "fraction": float((delays > 0).mean()) if len(delays) else np.nan,
+    }
     usable = [(m, g) for m, g in zip(memorized, generalized) if len(m) and len(g)]
     if not usable:
-        return _result("undecided", "no memorized or no generalized items", ["no seed has both a t* and a t#"], **numbers)
+        return _result(
+            "undecided", "no memorized or no generalized items", ["no seed has both a t* and a t#"], **numbers
+        )
     p = {sign: controls.stouffer([stats.mannwhitneyu(g, m, alternative="greater" if sign > 0 else "less").pvalue for m, g in usable])
          for sign in (1, -1)}  # fmt: skip
     all_m, all_g = np.concatenate([m for m, _ in usable]), np.concatenate([g for _, g in usable])
@@ -302,7 +325,9 @@ def trend_verdict(groups: Sequence[GroupSeries], claim: Claim, settings: Verdict
     """Verdict fields of a trend claim from the Pretrain@t* groups of all seeds (rules in the module docstring)."""
     s, sign = settings, claim.sign
     numbers = {"n_seeds": n_seeds}
-    eligible = [g for g in groups if g.n >= s.min_group_size and np.isfinite(g.metric[g.t_index :]).sum() >= s.min_trend_points]
+    eligible = [
+        g for g in groups if g.n >= s.min_group_size and np.isfinite(g.metric[g.t_index :]).sum() >= s.min_trend_points
+    ]
     numbers["n"] = len(eligible)
     if len(eligible) < s.min_groups:
         evidence = [(f"{len(eligible)} of {len(groups)} groups have >= {s.min_group_size} samples and >= {s.min_trend_points} "
@@ -319,13 +344,20 @@ def trend_verdict(groups: Sequence[GroupSeries], claim: Claim, settings: Verdict
                 f"one-sided p {numbers['p_value']:.2g}, {main.df + 1} changes, weights = group sizes)")]  # fmt: skip
     verdict = _direction(main, sign, s.trend_margin, s.alpha)
     if verdict == "against":
-        return _result("does not hold", _against_reason(main, sign, s.alpha, f"{s.trend_margin:.1%} per checkpoint"), evidence, **numbers)
+        return _result(
+            "does not hold",
+            _against_reason(main, sign, s.alpha, f"{s.trend_margin:.1%} per checkpoint"),
+            evidence,
+            **numbers,
+        )
     if verdict == "inconclusive":
         return _result("undecided", "trend test not significant", evidence, **numbers)
     if claim.length_metric:
         length = _change_test(eligible, lambda g: g.controlled)
         numbers["length_control"] = length.estimate
-        evidence.append(f"length-normalized distance changes {length.estimate:+.2%} per checkpoint (p {length.p_value(sign):.2g})")
+        evidence.append(
+            f"length-normalized distance changes {length.estimate:+.2%} per checkpoint (p {length.p_value(sign):.2g})"
+        )
         verdict = _direction(length, sign, s.trend_margin, s.alpha)
         if verdict == "against":
             return _result("explained by a control", LENGTH_CONTROL, evidence, **numbers)
@@ -338,12 +370,16 @@ def trend_verdict(groups: Sequence[GroupSeries], claim: Claim, settings: Verdict
     contrast = _change_test(paired, lambda g: g.controlled - g.heldout, lambda g: g.controlled)
     numbers["heldout_control"] = contrast.estimate
     name = "length-normalized distance" if claim.length_metric else claim.metric
-    evidence.append(f"group minus held-out items ({name}) changes {contrast.estimate:+.2%} per checkpoint (p {contrast.p_value(sign):.2g})")
+    evidence.append(
+        f"group minus held-out items ({name}) changes {contrast.estimate:+.2%} per checkpoint (p {contrast.p_value(sign):.2g})"
+    )
     if contrast.p_value(sign) < s.alpha:
         passed = "length and held-out controls" if claim.length_metric else "held-out control"
         return _result("holds", f"weighted trend test; passed {passed}", evidence, **numbers)
     heldout = _heldout_test(paired)
-    evidence.append(f"held-out items alone change {heldout.estimate:+.2%} per checkpoint (p {heldout.p_value(sign):.2g})")
+    evidence.append(
+        f"held-out items alone change {heldout.estimate:+.2%} per checkpoint (p {heldout.p_value(sign):.2g})"
+    )
     if heldout.p_value(sign) < s.alpha:
         return _result("explained by a control", HELDOUT_CONTROL, evidence, **numbers)
     return _result("undecided", "held-out control inconclusive", evidence, **numbers)
@@ -370,7 +406,9 @@ def _heldout_test(groups: Sequence[GroupSeries]) -> controls.MeanTest:
     first = {}
     for g in groups:
         first[g.block] = g if g.block not in first or g.t_index < first[g.block].t_index else first[g.block]
-    start = float(np.median([np.abs(g.heldout[g.t_index :][np.isfinite(g.heldout[g.t_index :])][0]) for g in first.values()]))
+    start = float(
+        np.median([np.abs(g.heldout[g.t_index :][np.isfinite(g.heldout[g.t_index :])][0]) for g in first.values()])
+    )
     changes = np.concatenate([controls.changes_from(g.heldout, g.t_index) for g in first.values()])
     return controls.weighted_mean_test(changes / (start or 1.0), np.ones(len(changes)))
 
@@ -386,7 +424,12 @@ def _trend_from_tables(tables: list[pd.DataFrame], claim: Claim, settings: Verdi
     for table in tables:
         _require(table, ["group", "t_star", "step", "n"], "groups")
         if {claim.metric, controlled} - set(table.columns):
-            return _result("undecided", "metric missing", [f"groups table has no {claim.metric} or {controlled} column"], n_seeds=len(tables))
+            return _result(
+                "undecided",
+                "metric missing",
+                [f"groups table has no {claim.metric} or {controlled} column"],
+                n_seeds=len(tables),
+            )
     groups = [g for block, table in enumerate(tables) for g in _group_series(table, block, claim.metric, controlled)]
     return trend_verdict(groups, claim, settings, len(tables))
 
@@ -399,7 +442,16 @@ def _group_series(table: pd.DataFrame, block: int, metric: str, controlled: str)
     for _, rows in table[table["t_star"] >= 0].groupby("group"):
         t_index = int(np.searchsorted(steps, rows["t_star"].iloc[0]))
         if t_index < len(steps):
-            out.append(GroupSeries(int(rows["n"].iloc[0]), t_index, block, _on_steps(rows, steps, metric), _on_steps(rows, steps, controlled), heldout))
+            out.append(
+                GroupSeries(
+                    int(rows["n"].iloc[0]),
+                    t_index,
+                    block,
+                    _on_steps(rows, steps, metric),
+                    _on_steps(rows, steps, controlled),
+                    heldout,
+                )
+            )
     return out
 
 
@@ -446,7 +498,11 @@ def _correlation(columns: Mapping[str, np.ndarray], accuracy: np.ndarray, column
 
 
 def correlation_verdict(
-    columns: Mapping[str, np.ndarray], accuracy: np.ndarray, claim: Claim, settings: VerdictSettings, first_step: int | None = None
+    columns: Mapping[str, np.ndarray],
+    accuracy: np.ndarray,
+    claim: Claim,
+    settings: VerdictSettings,
+    first_step: int | None = None,
 ) -> dict:
     """Verdict fields of a correlation claim (3, 4) from windowed series columns and accuracy, float[n_seeds, n] each."""
     s, sign = settings, claim.sign
@@ -455,7 +511,9 @@ def correlation_verdict(
         return _result("undecided", "metric missing", [f"series has no {claim.metric} column"], **numbers)
     main, numbers["n"] = _correlation(columns, accuracy, claim.metric, s)
     if main is None:
-        return _result("undecided", "too few checkpoints", [f"{numbers['n']} checkpoints (need {s.min_checkpoints})"], **numbers)
+        return _result(
+            "undecided", "too few checkpoints", [f"{numbers['n']} checkpoints (need {s.min_checkpoints})"], **numbers
+        )
     low, high = main.interval(0.95)
     numbers.update(estimate=main.r, ci_low=low, ci_high=high, r_diff=main.r_diff, p_value=main.p_value(sign))
     where = f" from step {first_step}" if first_step is not None else ""
@@ -464,17 +522,26 @@ def correlation_verdict(
                 f"differences {main.p_diff[sign]:.2g}")]  # fmt: skip
     verdict = _direction(main, sign, s.correlation_margin, s.alpha)
     if verdict == "against":
-        return _result("does not hold", _against_reason(main, sign, s.alpha, f"|r| < {s.correlation_margin:g}"), evidence, **numbers)
+        return _result(
+            "does not hold",
+            _against_reason(main, sign, s.alpha, f"|r| < {s.correlation_margin:g}"),
+            evidence,
+            **numbers,
+        )
     if verdict == "inconclusive":
         return _result("undecided", "not significant in both levels and first differences", evidence, **numbers)
     controlled = claim.length_metric or claim.metric
     if claim.length_metric:
-        length, _ = _correlation(columns, accuracy, claim.length_metric, s) if claim.length_metric in columns else (None, 0)
+        length, _ = (
+            _correlation(columns, accuracy, claim.length_metric, s) if claim.length_metric in columns else (None, 0)
+        )
         numbers["length_control"] = np.nan if length is None else length.r
         if length is None:
             evidence.append(f"no usable {claim.length_metric} series")
             return _result("undecided", "length control unavailable", evidence, **numbers)
-        evidence.append(f"length-normalized distance r = {length.r:+.2f} (differences {length.r_diff:+.2f}, p {length.p_value(sign):.2g})")
+        evidence.append(
+            f"length-normalized distance r = {length.r:+.2f} (differences {length.r_diff:+.2f}, p {length.p_value(sign):.2g})"
+        )
         verdict = _direction(length, sign, s.correlation_margin, s.alpha)
         if verdict == "against":
             return _result("explained by a control", LENGTH_CONTROL, evidence, **numbers)
@@ -508,18 +575,28 @@ def loss_verdict(columns: Mapping[str, np.ndarray], accuracy: np.ndarray, settin
     usable = {c: t for c, (t, _) in tests.items() if t is not None}
     if not usable:
         n = max(n for _, n in tests.values())
-        return _result("undecided", "too few checkpoints", [f"{n} checkpoints (need {s.min_checkpoints})"], n=n, **numbers)
+        return _result(
+            "undecided", "too few checkpoints", [f"{n} checkpoints (need {s.min_checkpoints})"], n=n, **numbers
+        )
     # Two-sided p of "tracks accuracy" (levels and differences agree on a sign), Bonferroni over the losses.
     tracking_p = {c: min(1.0, 2 * len(present) * min(t.p_value(1), t.p_value(-1))) for c, t in usable.items()}
     strongest = min(usable, key=lambda c: np.nan_to_num(tracking_p[c], nan=2.0))
     t = usable[strongest]
     low, high = t.interval(0.95)
-    numbers.update(metric=strongest, n=t.n, estimate=t.r, ci_low=low, ci_high=high, r_diff=t.r_diff, p_value=tracking_p[strongest])
-    evidence = [f"{LOSS_COLUMNS[c]} r = {u.r:+.2f} (differences {u.r_diff:+.2f}; Bonferroni p {tracking_p[c]:.2g})" for c, u in usable.items()]
+    numbers.update(
+        metric=strongest, n=t.n, estimate=t.r, ci_low=low, ci_high=high, r_diff=t.r_diff, p_value=tracking_p[strongest]
+    )
+    evidence = [
+        f"{LOSS_COLUMNS[c]} r = {u.r:+.2f} (differences {u.r_diff:+.2f}; Bonferroni p {tracking_p[c]:.2g})"
+        for c, u in usable.items()
+    ]
     evidence.append(f"95% CI of the {LOSS_COLUMNS[strongest]} r [{low:+.2f}, {high:+.2f}] ({t.describe_interval()})")
     if tracking_p[strongest] < s.alpha:
         return _result("does not hold", "a loss tracks accuracy in levels and first differences", evidence, **numbers)
-    bounded = all(u.bound(1, s.alpha) < s.correlation_margin and u.bound(-1, s.alpha) < s.correlation_margin for u in usable.values())
+    bounded = all(
+        u.bound(1, s.alpha) < s.correlation_margin and u.bound(-1, s.alpha) < s.correlation_margin
+        for u in usable.values()
+    )
     if bounded and len(usable) == len(present):
         return _result("holds", f"every loss |r| < {s.correlation_margin:g} (one-sided bounds)", evidence, **numbers)
     return _result("undecided", f"a loss's |r| not shown below {s.correlation_margin:g}", evidence, **numbers)

@@ -10,7 +10,7 @@ from grokmon.lm_eval_tasks import write_task_variant
 def main(snakemake):
     start_job(snakemake)
     params, out = snakemake.params, Path(snakemake.output[0])
-    if "benchmark" in params.keys():
+    if "benchmark" in params.keys():  # noqa: SIM118 - `in` on snakemake's Params looks at values, not names
         b = params.benchmark
         written = write_task_variant(
             b["task"], out.parent, name=out.stem, data_files=b["data_files"], data_format=b["format"], **b["overrides"]

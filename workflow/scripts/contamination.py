@@ -5,8 +5,8 @@ import pandas as pd
 from grokmon.capture import load_model
 from grokmon.checkpoints import read_checkpoint_pointer
 from grokmon.contamination import drop_top_fraction, min_k_plus_plus
-from grokmon.io import read_jsonl, write_tsv
 from grokmon.devices import resolve_device
+from grokmon.io import read_jsonl, write_tsv
 from grokmon.jobs import start_job
 from grokmon.texts import split_texts
 
@@ -19,12 +19,19 @@ def main(snakemake):
     model, tokenizer = load_model(pointer["path"], device=device, dtype=params.dtype)
     rows = read_jsonl(snakemake.input.benchmark)
     scores = min_k_plus_plus(
-        model, tokenizer, split_texts("test", rows), k=settings["k"], batch_size=settings["batch_size"],
-        max_length=settings["max_length"], device=device,
+        model,
+        tokenizer,
+        split_texts("test", rows),
+        k=settings["k"],
+        batch_size=settings["batch_size"],
+        max_length=settings["max_length"],
+        device=device,
     )
     keep = drop_top_fraction(scores, settings["fraction"])
     log.info("step %d: kept %d of %d items (Min-K%%++ k=%s)", pointer["step"], keep.sum(), keep.size, settings["k"])
-    table = pd.DataFrame({"doc_id": range(len(rows)), "id": [r["id"] for r in rows], "score": scores, "keep": keep.astype(int)})
+    table = pd.DataFrame(
+        {"doc_id": range(len(rows)), "id": [r["id"] for r in rows], "score": scores, "keep": keep.astype(int)}
+    )
     write_tsv(snakemake.output[0], table)
 
 

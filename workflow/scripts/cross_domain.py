@@ -9,7 +9,10 @@ def main(snakemake):
     start_job(snakemake)
     params = snakemake.params.pathways
     routing = {d: load_npz(path)["routing"] for d, path in zip(snakemake.params.domains, snakemake.input.train)}
-    write_tsv(snakemake.output[0], cross_domain_table(routing, cut=params["cut"], max_pairs=params["max_pairs"], seed=snakemake.params.seed))
+    write_tsv(
+        snakemake.output[0],
+        cross_domain_table(routing, cut=params["cut"], max_pairs=params["max_pairs"], seed=snakemake.params.seed),
+    )
 
 
 main(snakemake)

@@ -3,9 +3,9 @@
 from pathlib import Path
 
 from grokmon.checkpoints import read_checkpoint_pointer
+from grokmon.devices import resolve_device
 from grokmon.evaluation import evaluate
 from grokmon.io import write_jsonl
-from grokmon.devices import resolve_device
 from grokmon.jobs import start_job
 
 

@@ -13,11 +13,25 @@ def main(snakemake):
     pairs, stats, rows = {}, {}, []
     for domain, path in zip(params.domains, snakemake.input.train, strict=True):
         routing = load_npz(path)["routing"]
-        pairs[domain] = controls.entropy_distance_pairs(routing, cut=params.cut, max_pairs=params.max_pairs, seed=params.seed)
+        pairs[domain] = controls.entropy_distance_pairs(
+            routing, cut=params.cut, max_pairs=params.max_pairs, seed=params.seed
+        )
         stats[domain] = s = controls.entropy_distance_summary(*pairs[domain])
-        rows.append({"domain": domain, "step": int(params.step), "cut": float(params.cut), "n_pairs": s["n"], "pearson": s["pearson"],
-                     "pearson_p": s["pearson_p"], "spearman": s["spearman"], "spearman_p": s["spearman_p"], "r_squared": s["r_squared"],
-                     "mean_distance": s["mean_distance"], "mean_entropy": s["mean_entropy"]})
+        rows.append(
+            {
+                "domain": domain,
+                "step": int(params.step),
+                "cut": float(params.cut),
+                "n_pairs": s["n"],
+                "pearson": s["pearson"],
+                "pearson_p": s["pearson_p"],
+                "spearman": s["spearman"],
+                "spearman_p": s["spearman_p"],
+                "r_squared": s["r_squared"],
+                "mean_distance": s["mean_distance"],
+                "mean_entropy": s["mean_entropy"],
+            }
+        )
     write_tsv(snakemake.output.table, pd.DataFrame(rows))
     figures.fig13_entropy_distance(pairs, stats, snakemake.output.figure)
 

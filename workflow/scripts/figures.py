@@ -16,12 +16,19 @@ def main(snakemake):
     inp, out = snakemake.input, snakemake.output
     if snakemake.rule == "fig1":
         sources, domains = snakemake.params.sources, snakemake.params.domains
-        accuracy = {s: by_domain(domains, inp.accuracy[i * len(domains):], read_tsv) for i, s in enumerate(sources)}
+        accuracy = {s: by_domain(domains, inp.accuracy[i * len(domains) :], read_tsv) for i, s in enumerate(sources)}
         figures.fig1_memorization(by_domain(domains, inp.t_star, read_tsv), accuracy, out[0])
     elif snakemake.rule == "fig2":
         loss, correct = load_npz(inp.loss), load_npz(inp.correct)
         figures.fig2_matched_pairs(
-            loss["loss"], loss["steps"], read_tsv(inp.t_star), correct["correct"], read_tsv(inp.t_sharp), read_tsv(inp.matching), snakemake.wildcards.domain, out[0]
+            loss["loss"],
+            loss["steps"],
+            read_tsv(inp.t_star),
+            correct["correct"],
+            read_tsv(inp.t_sharp),
+            read_tsv(inp.matching),
+            snakemake.wildcards.domain,
+            out[0],
         )
     elif snakemake.rule == "fig7":
         figures.fig7_scatter(by_domain(snakemake.params.domains, inp.series, read_tsv), out[0])

@@ -26,7 +26,10 @@ def main(snakemake):
         include_final=params["include_final"],
     )
     save_npz(snakemake.output.correct, steps=steps, doc_id=np.asarray(doc_ids), correct=correct)
-    write_tsv(snakemake.output.t_sharp, pd.DataFrame({"doc_id": doc_ids, "t_index": t_index, "t_sharp": np.where(t_index >= 0, steps[t_index], -1)}))
+    write_tsv(
+        snakemake.output.t_sharp,
+        pd.DataFrame({"doc_id": doc_ids, "t_index": t_index, "t_sharp": np.where(t_index >= 0, steps[t_index], -1)}),
+    )
     write_tsv(snakemake.output.accuracy, pd.DataFrame({"step": steps, "accuracy": accuracy_curve(correct)}))
 
 

@@ -10,7 +10,9 @@ def main(snakemake):
     start_job(snakemake)
     step, model = int(snakemake.wildcards.step), Path(snakemake.input.model).resolve()
     if not (model / "config.json").is_file():
-        raise ValueError(f"checkpoints.path_pattern: {model} (step {step}) has no config.json, so it is not a model directory")
+        raise ValueError(
+            f"checkpoints.path_pattern: {model} (step {step}) has no config.json, so it is not a model directory"
+        )
     write_checkpoint_pointer(snakemake.output[0], step=step, revision="local", model_path=model)
 
 

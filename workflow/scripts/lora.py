@@ -2,8 +2,8 @@
 fine-tuning with the same recipe (rule full_tune, the whole model)."""
 
 from grokmon.checkpoints import read_checkpoint_pointer
-from grokmon.io import read_jsonl
 from grokmon.devices import resolve_device
+from grokmon.io import read_jsonl
 from grokmon.jobs import start_job
 from grokmon.tuning import LORA_ONLY, train_full, train_lora
 

@@ -1,7 +1,7 @@
 """Match Pretrain@t* groups to Test@t# groups by mean pairwise embedding similarity (paper Sec. 3.2)."""
 
-from grokmon.io import read_jsonl, read_tsv, write_tsv
 from grokmon.devices import resolve_device
+from grokmon.io import read_jsonl, read_tsv, write_tsv
 from grokmon.jobs import start_job
 from grokmon.matching import load_embedder
 from grokmon.tables import matching_table

@@ -19,22 +19,44 @@ def main(snakemake):
     calibration = None
     if epsilon == "auto":
         calibration = calibrate_epsilon(
-            loss, delta=params["delta"], step=params["epsilon_step"], target=tuple(params["target_fraction"]), on_unreachable="best"
+            loss,
+            delta=params["delta"],
+            step=params["epsilon_step"],
+            target=tuple(params["target_fraction"]),
+            on_unreachable="best",
         )
         if not calibration.in_target:
-            log.warning("epsilon calibration missed the target %s: %.1f%% memorized before the last checkpoint", params["target_fraction"], 100 * calibration.fraction)
+            log.warning(
+                "epsilon calibration missed the target %s: %.1f%% memorized before the last checkpoint",
+                params["target_fraction"],
+                100 * calibration.fraction,
+            )
         epsilon = calibration.epsilon
     t_index = memorization_index(loss, epsilon, params["delta"], include_final=params["include_final"])
     fraction = memorized_fraction_before_final(t_index, len(steps))
     # samples whose loss meets epsilon and delta only at T: not memorized unless memorization.include_final
     at_final = int((memorization_index(loss, epsilon, params["delta"], include_final=True) == len(steps) - 1).sum())
     status = "counted as memorized" if params["include_final"] else "not memorized"
-    log.info("epsilon=%.4g: %.1f%% memorized before T; %d sample(s) only at T (%s)", epsilon, 100 * fraction, at_final, status)
+    log.info(
+        "epsilon=%.4g: %.1f%% memorized before T; %d sample(s) only at T (%s)",
+        epsilon,
+        100 * fraction,
+        at_final,
+        status,
+    )
     ids = [row["id"] for row in read_jsonl(snakemake.input.train)]
     save_npz(snakemake.output.loss, steps=steps, loss=loss.astype(np.float32))
     write_tsv(
         snakemake.output.t_star,
-        pd.DataFrame({"sample": np.arange(len(ids)), "id": ids, "t_index": t_index, "t_star": np.where(t_index >= 0, steps[t_index], -1), "final_loss": loss[-1]}),
+        pd.DataFrame(
+            {
+                "sample": np.arange(len(ids)),
+                "id": ids,
+                "t_index": t_index,
+                "t_star": np.where(t_index >= 0, steps[t_index], -1),
+                "final_loss": loss[-1],
+            }
+        ),
     )
     write_json(
         snakemake.output.epsilon,

@@ -20,7 +20,11 @@ def benchmark_rows(benchmark: dict, domain: str) -> list[dict]:
 
     with tempfile.TemporaryDirectory(prefix="grokmon_benchmark_") as tasks:
         path = write_task_variant(
-            benchmark["task"], tasks, name=f"{domain}_items", data_files=benchmark["data_files"], data_format=benchmark["format"]
+            benchmark["task"],
+            tasks,
+            name=f"{domain}_items",
+            data_files=benchmark["data_files"],
+            data_format=benchmark["format"],
         )
         task = get_task_dict([path.stem], TaskManager(include_path=tasks, include_defaults=False))[path.stem]
         return [_row(task, doc_id, doc, benchmark, domain) for doc_id, doc in enumerate(task.eval_docs)]
@@ -31,10 +35,14 @@ def _row(task, doc_id: int, doc: dict, benchmark: dict, domain: str) -> dict:
     fields = {"question_field": benchmark["question_field"], "id_field": benchmark["id_field"]}
     for key, name in fields.items():
         if name is not None and name not in doc:
-            raise ValueError(f"domains.{domain}.benchmark.{key}: the docs have no field {name!r} (fields: {sorted(doc)})")
+            raise ValueError(
+                f"domains.{domain}.benchmark.{key}: the docs have no field {name!r} (fields: {sorted(doc)})"
+            )
     question = task.doc_to_text(doc) if fields["question_field"] is None else doc[fields["question_field"]]
     if not isinstance(question, str):
-        raise ValueError(f"domains.{domain}.benchmark.question_field: doc {doc_id} holds {type(question).__name__}, not text")
+        raise ValueError(
+            f"domains.{domain}.benchmark.question_field: doc {doc_id} holds {type(question).__name__}, not text"
+        )
     row = {"id": doc_id if fields["id_field"] is None else doc[fields["id_field"]], "question": question}
     target = task.doc_to_target(doc)
     if task.OUTPUT_TYPE != "multiple_choice":
@@ -54,7 +62,14 @@ def main(snakemake):
         raise ValueError(f"domains.{domain}.data: {len(train)} train and {len(validation)} disjoint validation samples")
     sft = load_sft_pairs(data["sft"], seed) if "sft" in data else []
     rows = benchmark_rows(params.benchmark, domain)
-    log.info("%s: %d train, %d validation, %d sft, %d benchmark items", domain, len(train), len(validation), len(sft), len(rows))
+    log.info(
+        "%s: %d train, %d validation, %d sft, %d benchmark items",
+        domain,
+        len(train),
+        len(validation),
+        len(sft),
+        len(rows),
+    )
     write_jsonl(output.train, train)
     write_jsonl(output.validation, validation)
     write_jsonl(output.sft, sft)

@@ -2,8 +2,8 @@
 
 from grokmon.capture import capture_routes, load_model
 from grokmon.checkpoints import read_checkpoint_pointer
-from grokmon.io import read_jsonl
 from grokmon.devices import resolve_device
+from grokmon.io import read_jsonl
 from grokmon.jobs import start_job
 from grokmon.texts import split_texts
 
@@ -13,13 +13,20 @@ def main(snakemake):
     params = snakemake.params
     pointer = read_checkpoint_pointer(snakemake.input.checkpoint)
     model, tokenizer = load_model(
-        pointer["path"], device=resolve_device(params.device), dtype=params.dtype, virtual_experts=params.virtual_experts
+        pointer["path"],
+        device=resolve_device(params.device),
+        dtype=params.dtype,
+        virtual_experts=params.virtual_experts,
     )
     for split in ("train", "validation", "test"):
         rows = read_jsonl(snakemake.input[split])
         texts = split_texts(split, rows)
         # toy train/validation rows carry where their answer starts: capture answer_nll too (memorization.loss_span)
-        answer_chars = [row["answer_char"] for row in rows] if split != "test" and all("answer_char" in row for row in rows) else None
+        answer_chars = (
+            [row["answer_char"] for row in rows]
+            if split != "test" and all("answer_char" in row for row in rows)
+            else None
+        )
         capture = capture_routes(
             model,
             tokenizer,

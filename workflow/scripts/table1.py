@@ -13,7 +13,7 @@ def main(snakemake):
     sources, domains, paths = snakemake.params.sources, snakemake.params.domains, list(snakemake.input.series)
     params = snakemake.params.correlation
     tables = []
-    for i, source in enumerate(sources):  # paths are source-major: expand over sources, then domains
+    for i in range(len(sources)):  # paths are source-major: expand over sources, then domains
         series = {d: read_tsv(p) for d, p in zip(domains, paths[i * len(domains) : (i + 1) * len(domains)])}
         table = correlation_table(
             series,

@@ -8,8 +8,8 @@ from grokmon.io import read_jsonl
 from grokmon.jobs import start_job
 from grokmon.monitor import PathwayMonitor
 from grokmon.toy.model import toy_model_config, train_tokenizer
-from grokmon.virtual_experts import set_virtual_experts
 from grokmon.toy.pretrain import pretrain
+from grokmon.virtual_experts import set_virtual_experts
 
 
 def main(snakemake):
@@ -23,7 +23,9 @@ def main(snakemake):
     models = Path(snakemake.output.log_tsv).parent / "models"
     per_domain = max(1, toy["monitor"]["probe_size"] // len(snakemake.input.probes))
     probe = [row["text"] for path in snakemake.input.probes for row in read_jsonl(path)[:per_domain]]
-    monitor = PathwayMonitor(probe, tokenizer, every=toy["monitor"]["every"], csv_path=snakemake.output.monitor, seed=snakemake.params.seed)
+    monitor = PathwayMonitor(
+        probe, tokenizer, every=toy["monitor"]["every"], csv_path=snakemake.output.monitor, seed=snakemake.params.seed
+    )
     pretrain_args = {k: v for k, v in toy["pretrain"].items() if k != "steps"}
     pretrain(
         corpus,

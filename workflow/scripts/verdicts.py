@@ -22,9 +22,12 @@ def main(snakemake):
     shared = {name: per_seed_tables(getattr(inputs, name), seeds, domains) for name in ("groups", "t_star")}
     per_source = len(seeds) * len(domains)  # per-source paths are source-major: expand over sources, seeds, domains
     tables = []
-    for i, source in enumerate(sources):
+    for i in range(len(sources)):
         part = slice(i * per_source, (i + 1) * per_source)
-        own = {name: per_seed_tables(getattr(inputs, name)[part], seeds, domains) for name in ("series", "matching", "t_sharp")}
+        own = {
+            name: per_seed_tables(getattr(inputs, name)[part], seeds, domains)
+            for name in ("series", "matching", "t_sharp")
+        }
         table = claim_verdicts(
             **shared,
             **own,

@@ -27,10 +27,18 @@ BUILTIN_TASKS = {
     "openbookqa": "openbookqa/openbookqa.yaml",
 }
 # domain -> task of the paper's OLMoE study (Table 1) and of its nanoMoE replication (App. E.6, Table 5)
-PAPER_TASKS = {"math": "grokmon_dart_math", "code": "grokmon_humaneval_plus", "commonsense": "commonsense_qa",
-               "domain_specific": "mmlu_college_chemistry"}
-NANOMOE_TASKS = {"arc_easy": "arc_easy", "arc_challenge": "arc_challenge", "hellaswag": "hellaswag",
-                 "openbookqa": "openbookqa"}
+PAPER_TASKS = {
+    "math": "grokmon_dart_math",
+    "code": "grokmon_humaneval_plus",
+    "commonsense": "commonsense_qa",
+    "domain_specific": "mmlu_college_chemistry",
+}
+NANOMOE_TASKS = {
+    "arc_easy": "arc_easy",
+    "arc_challenge": "arc_challenge",
+    "hellaswag": "hellaswag",
+    "openbookqa": "openbookqa",
+}
 
 
 def task_yaml(task: str) -> Path:
@@ -45,8 +53,13 @@ def task_yaml(task: str) -> Path:
 
 
 def write_task_variant(
-    task: str, out_dir: str | os.PathLike, *, name: str | None = None,
-    data_files: Mapping[str, str | os.PathLike] | None = None, data_format: str = "parquet", **overrides,
+    task: str,
+    out_dir: str | os.PathLike,
+    *,
+    name: str | None = None,
+    data_files: Mapping[str, str | os.PathLike] | None = None,
+    data_format: str = "parquet",
+    **overrides,
 ) -> Path:
     """Write `out_dir/{name}.yaml`: `task` read from local files (split -> path, made absolute) and/or with
     top-level keys replaced by `overrides` (e.g. generation_kwargs, doc_to_text); return its path.

@@ -19,7 +19,8 @@ def process_docs(dataset):
     kept = dataset.select(ids)
     return kept.map(
         lambda row, i: {"id": ids[i], "question": row["query"], "answer": row["gt_ans"]},
-        with_indices=True, remove_columns=kept.column_names,
+        with_indices=True,
+        remove_columns=kept.column_names,
     )
 
 

@@ -25,8 +25,12 @@ def run_program(source: str, timeout_s: float = TIMEOUT_S) -> bool:
         script.write_text(source)
         try:
             done = subprocess.run(
-                [sys.executable, "-I", str(script)], cwd=scratch, stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=timeout_s,
+                [sys.executable, "-I", str(script)],
+                cwd=scratch,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                timeout=timeout_s,
             )
         except subprocess.TimeoutExpired:
             return False
