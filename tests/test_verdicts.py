@@ -238,8 +238,11 @@ def test_correlation_rules_on_hand_built_series():
     shared = {**base, "validation_distance_normalized": tracking / 20 + WIGGLE / 100}
     row = verdicts(NO_GROUPS, series_of(ACC, **shared), checkpoints="all").loc["distance_vs_accuracy"]
     assert (row.verdict, row.decided_by) == ("explained by a control", HELDOUT_CONTROL)
-    row = verdicts(NO_GROUPS, series_of(ACC, **{k: v for k, v in base.items() if k != "validation_distance_normalized"}),
-                   checkpoints="all").loc["distance_vs_accuracy"]  # fmt: skip
+    row = verdicts(
+        NO_GROUPS,
+        series_of(ACC, **{k: v for k, v in base.items() if k != "validation_distance_normalized"}),
+        checkpoints="all",
+    ).loc["distance_vs_accuracy"]
     assert (row.verdict, row.decided_by) == ("undecided", "held-out control unavailable")
     # Distance rising with accuracy in levels and differences (the toy study's finding): does not hold.
     rising = {**base, "distance": 2 + 8 * ACC + WIGGLE}
@@ -264,8 +267,10 @@ def test_loss_claim():
     tracks = series_of(ACC, train_loss=2 - ACC + WIGGLE, validation_loss=2 + WIGGLE[::-1])
     row = verdicts(NO_GROUPS, tracks, checkpoints="all").loc["losses_vs_accuracy"]
     assert (row.verdict, row.metric) == ("does not hold", "train_loss") and row.estimate < -0.99
-    two_sided = 2 * max(stats.pearsonr(2 - ACC + WIGGLE, ACC, alternative="less").pvalue,
-                        stats.pearsonr(np.diff(2 - ACC + WIGGLE), np.diff(ACC), alternative="less").pvalue)  # fmt: skip
+    two_sided = 2 * max(
+        stats.pearsonr(2 - ACC + WIGGLE, ACC, alternative="less").pvalue,
+        stats.pearsonr(np.diff(2 - ACC + WIGGLE), np.diff(ACC), alternative="less").pvalue,
+    )
     assert row.p_value == pytest.approx(2 * two_sided)  # Bonferroni over the two losses present
     # Three seeds whose losses are orthogonal to accuracy (r = 0 in each): |r| < 0.5 shown -> holds.
     centered = ACC - ACC.mean()

@@ -200,8 +200,10 @@ class CorrelationTest:
         """What the interval is and what it covers, for the evidence text."""
         seeds = int(np.isfinite(self.z).sum())
         if seeds <= 1:
-            return (f"Fisher z over {self.n} checkpoints of 1 seed: covers this run's r if its checkpoints were independent, "
-                    "not seed-to-seed variation")  # fmt: skip
+            return (
+                f"Fisher z over {self.n} checkpoints of 1 seed: covers this run's r if its checkpoints were independent, "
+                "not seed-to-seed variation"
+            )
         return f"t over {seeds} seeds' Fisher z (df {seeds - 1}): covers the mean r over seeds"
 
 

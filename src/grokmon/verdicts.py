@@ -76,10 +76,28 @@ LENGTH_CONTROL = "string length (length-normalized distance)"
 HELDOUT_CONTROL = "held-out items (validation set)"
 VERDICTS = ("holds", "does not hold", "explained by a control", "undecided")
 COLUMNS = [
-    "domain", "claim", "number", "paper", "statement", "metric", "direction", "verdict", "decided_by", "evidence",
-    "n", "n_seeds", "fraction", "estimate", "ci_low", "ci_high", "r_diff", "p_value", "q_value", "length_control",
+    "domain",
+    "claim",
+    "number",
+    "paper",
+    "statement",
+    "metric",
+    "direction",
+    "verdict",
+    "decided_by",
+    "evidence",
+    "n",
+    "n_seeds",
+    "fraction",
+    "estimate",
+    "ci_low",
+    "ci_high",
+    "r_diff",
+    "p_value",
+    "q_value",
+    "length_control",
     "heldout_control",
-]  # fmt: skip
+]
 NO_GROKKING = "No domain shows generalization lagging memorization: this run cannot show grokking."
 
 
@@ -151,26 +169,84 @@ class GroupSeries:
     """The held-out (validation) items' controlled metric over the same checkpoints."""
 
 
-PRECONDITION = Claim("generalization_lags", 0, "Sec. 3.2, Fig. 2", "Generalization lags memorization (grokking precondition)",
-                     "t_sharp - t_star", 1, "t# later than t* (steps)")  # fmt: skip
+PRECONDITION = Claim(
+    "generalization_lags",
+    0,
+    "Sec. 3.2, Fig. 2",
+    "Generalization lags memorization (grokking precondition)",
+    "t_sharp - t_star",
+    1,
+    "t# later than t* (steps)",
+)
 TREND_CLAIMS = (
-    Claim("distance_falls", 1, "Fig. 4", "Pathway distance falls after memorization", "distance", -1,
-          "falls (higher = more dissimilar pathways)", "distance_normalized"),
-    Claim("consistency_rises", 2, "Fig. 6", "Consistency (paper C_i) rises after memorization", "consistency", 1,
-          "rises (by its formula higher C_i = less uniform transitions; the paper reads a rise as improvement)"),
-    Claim("adjacent_cosine_rises", 2, "Fig. 6", "Raw adjacent-layer cosine rises after memorization", "adjacent_cosine", 1,
-          "rises (higher = more aligned adjacent layers)"),
-)  # fmt: skip
+    Claim(
+        "distance_falls",
+        1,
+        "Fig. 4",
+        "Pathway distance falls after memorization",
+        "distance",
+        -1,
+        "falls (higher = more dissimilar pathways)",
+        "distance_normalized",
+    ),
+    Claim(
+        "consistency_rises",
+        2,
+        "Fig. 6",
+        "Consistency (paper C_i) rises after memorization",
+        "consistency",
+        1,
+        "rises (by its formula higher C_i = less uniform transitions; the paper reads a rise as improvement)",
+    ),
+    Claim(
+        "adjacent_cosine_rises",
+        2,
+        "Fig. 6",
+        "Raw adjacent-layer cosine rises after memorization",
+        "adjacent_cosine",
+        1,
+        "rises (higher = more aligned adjacent layers)",
+    ),
+)
 CORRELATION_CLAIMS = (
-    Claim("distance_vs_accuracy", 3, "Table 1", "Pathway distance correlates negatively with accuracy", "distance", -1,
-          "negative r", "distance_normalized"),
-    Claim("consistency_vs_accuracy", 4, "Table 1", "Consistency (paper C_i) correlates positively with accuracy", "consistency", 1,
-          "positive r (higher C_i = less uniform transitions by its formula)"),
-    Claim("adjacent_cosine_vs_accuracy", 4, "Table 1", "Raw adjacent-layer cosine correlates positively with accuracy",
-          "adjacent_cosine", 1, "positive r (higher = more aligned adjacent layers)"),
-)  # fmt: skip
-LOSS_CLAIM = Claim("losses_vs_accuracy", 5, "Table 1", "Training and validation loss do not track accuracy",
-                   ", ".join(LOSS_COLUMNS), 0, "|r| below the margin for every loss")  # fmt: skip
+    Claim(
+        "distance_vs_accuracy",
+        3,
+        "Table 1",
+        "Pathway distance correlates negatively with accuracy",
+        "distance",
+        -1,
+        "negative r",
+        "distance_normalized",
+    ),
+    Claim(
+        "consistency_vs_accuracy",
+        4,
+        "Table 1",
+        "Consistency (paper C_i) correlates positively with accuracy",
+        "consistency",
+        1,
+        "positive r (higher C_i = less uniform transitions by its formula)",
+    ),
+    Claim(
+        "adjacent_cosine_vs_accuracy",
+        4,
+        "Table 1",
+        "Raw adjacent-layer cosine correlates positively with accuracy",
+        "adjacent_cosine",
+        1,
+        "positive r (higher = more aligned adjacent layers)",
+    ),
+)
+LOSS_CLAIM = Claim(
+    "losses_vs_accuracy",
+    5,
+    "Table 1",
+    "Training and validation loss do not track accuracy",
+    ", ".join(LOSS_COLUMNS),
+    0,
+    "|r| below the margin for every loss",
+)
 
 
 def claim_verdicts(
@@ -201,8 +277,12 @@ def claim_verdicts(
     rows = []
     for domain in series:
         if matching is not None:
-            lag = generalization_lag(_as_list(matching[domain], "matching"), _as_list(t_star[domain], "t_star"),
-                                     _as_list(t_sharp[domain], "t_sharp"), settings)  # fmt: skip
+            lag = generalization_lag(
+                _as_list(matching[domain], "matching"),
+                _as_list(t_star[domain], "t_star"),
+                _as_list(t_sharp[domain], "t_sharp"),
+                settings,
+            )
             rows.append({"domain": domain, **_claim_fields(PRECONDITION), **lag})
         group_tables = _as_list(groups[domain], "groups")
         window = _Window(_as_list(series[domain], "series"), checkpoints, window_kwargs)
@@ -238,8 +318,14 @@ def verdicts_markdown(table: pd.DataFrame) -> str:
 
 
 def _claim_fields(claim: Claim) -> dict:
-    return {"claim": claim.id, "number": claim.number, "paper": claim.paper, "statement": claim.statement,
-            "metric": claim.metric, "direction": claim.direction}  # fmt: skip
+    return {
+        "claim": claim.id,
+        "number": claim.number,
+        "paper": claim.paper,
+        "statement": claim.statement,
+        "metric": claim.metric,
+        "direction": claim.direction,
+    }
 
 
 def _result(verdict: str, decided_by: str, evidence: list[str], **numbers) -> dict:
@@ -303,14 +389,22 @@ def generalization_lag(
         return _result(
             "undecided", "no memorized or no generalized items", ["no seed has both a t* and a t#"], **numbers
         )
-    p = {sign: controls.stouffer([stats.mannwhitneyu(g, m, alternative="greater" if sign > 0 else "less").pvalue for m, g in usable])
-         for sign in (1, -1)}  # fmt: skip
+    p = {
+        sign: controls.stouffer(
+            [stats.mannwhitneyu(g, m, alternative="greater" if sign > 0 else "less").pvalue for m, g in usable]
+        )
+        for sign in (1, -1)
+    }
     all_m, all_g = np.concatenate([m for m, _ in usable]), np.concatenate([g for _, g in usable])
     numbers.update(estimate=float(np.median(all_g) - np.median(all_m)), p_value=p[1])
-    evidence = [(f"median t# {np.median(all_g):g} - median t* {np.median(all_m):g} = {numbers['estimate']:+g} steps "
-                f"({len(all_g)} test items, {len(all_m)} memorized samples; one-sided Mann-Whitney p {p[1]:.2g})"),
-                f"matched delays: {len(delays)} pairs" + (f", median {np.median(delays):+g} steps, "
-                f"{int((delays > 0).sum())} positive" if len(delays) else "")]  # fmt: skip
+    evidence = [
+        (
+            f"median t# {np.median(all_g):g} - median t* {np.median(all_m):g} = {numbers['estimate']:+g} steps "
+            f"({len(all_g)} test items, {len(all_m)} memorized samples; one-sided Mann-Whitney p {p[1]:.2g})"
+        ),
+        f"matched delays: {len(delays)} pairs"
+        + (f", median {np.median(delays):+g} steps, {int((delays > 0).sum())} positive" if len(delays) else ""),
+    ]
     if p[1] < settings.alpha:
         return _result("holds", "t# later than t* (Mann-Whitney)", evidence, **numbers)
     if p[-1] < settings.alpha:
@@ -330,18 +424,31 @@ def trend_verdict(groups: Sequence[GroupSeries], claim: Claim, settings: Verdict
     ]
     numbers["n"] = len(eligible)
     if len(eligible) < s.min_groups:
-        evidence = [(f"{len(eligible)} of {len(groups)} groups have >= {s.min_group_size} samples and >= {s.min_trend_points} "
-                    f"checkpoints from t* on (need {s.min_groups})")]  # fmt: skip
+        evidence = [
+            (
+                f"{len(eligible)} of {len(groups)} groups have >= {s.min_group_size} samples and >= {s.min_trend_points} "
+                f"checkpoints from t* on (need {s.min_groups})"
+            )
+        ]
         return _result("undecided", "too few groups", evidence, **numbers)
     main = _change_test(eligible, lambda g: g.metric)
     ends = [_end_change(g.metric[g.t_index :]) for g in eligible]
     word = "fall" if sign < 0 else "rise"
     half = special.stdtrit(main.df, 0.975) * main.se if main.df >= 1 else np.nan
-    numbers.update(fraction=float(np.mean([sign * c > 0 for c in ends])), estimate=main.estimate, ci_low=main.estimate - half,
-                   ci_high=main.estimate + half, p_value=main.p_value(sign))  # fmt: skip
-    evidence = [(f"{sum(sign * c > 0 for c in ends)}/{len(eligible)} groups {word} from t* to the end; weighted mean change "
-                f"{main.estimate:+.2%} of the t* value per checkpoint (95% CI [{numbers['ci_low']:+.2%}, {numbers['ci_high']:+.2%}], "
-                f"one-sided p {numbers['p_value']:.2g}, {main.df + 1} changes, weights = group sizes)")]  # fmt: skip
+    numbers.update(
+        fraction=float(np.mean([sign * c > 0 for c in ends])),
+        estimate=main.estimate,
+        ci_low=main.estimate - half,
+        ci_high=main.estimate + half,
+        p_value=main.p_value(sign),
+    )
+    evidence = [
+        (
+            f"{sum(sign * c > 0 for c in ends)}/{len(eligible)} groups {word} from t* to the end; weighted mean change "
+            f"{main.estimate:+.2%} of the t* value per checkpoint (95% CI [{numbers['ci_low']:+.2%}, {numbers['ci_high']:+.2%}], "
+            f"one-sided p {numbers['p_value']:.2g}, {main.df + 1} changes, weights = group sizes)"
+        )
+    ]
     verdict = _direction(main, sign, s.trend_margin, s.alpha)
     if verdict == "against":
         return _result(
@@ -517,9 +624,13 @@ def correlation_verdict(
     low, high = main.interval(0.95)
     numbers.update(estimate=main.r, ci_low=low, ci_high=high, r_diff=main.r_diff, p_value=main.p_value(sign))
     where = f" from step {first_step}" if first_step is not None else ""
-    evidence = [(f"r = {main.r:+.2f} over {main.n} checkpoints{where} (95% CI [{low:+.2f}, {high:+.2f}]: {main.describe_interval()}); "
-                f"first differences r = {main.r_diff:+.2f}; one-sided p levels {main.p_levels[sign]:.2g}, "
-                f"differences {main.p_diff[sign]:.2g}")]  # fmt: skip
+    evidence = [
+        (
+            f"r = {main.r:+.2f} over {main.n} checkpoints{where} (95% CI [{low:+.2f}, {high:+.2f}]: {main.describe_interval()}); "
+            f"first differences r = {main.r_diff:+.2f}; one-sided p levels {main.p_levels[sign]:.2g}, "
+            f"differences {main.p_diff[sign]:.2g}"
+        )
+    ]
     verdict = _direction(main, sign, s.correlation_margin, s.alpha)
     if verdict == "against":
         return _result(
@@ -554,8 +665,10 @@ def correlation_verdict(
         return _result("undecided", "held-out control unavailable", evidence, **numbers)
     contrast, _ = _correlation(columns, accuracy, lambda c: c[controlled] - c[heldout_column], s)
     numbers["heldout_control"] = contrast.r
-    evidence.append(f"memorized minus held-out {controlled} r = {contrast.r:+.2f} (p {contrast.p_value(sign):.2g}); "
-                    f"held-out alone r = {heldout.r:+.2f} (p {heldout.p_value(sign):.2g})")  # fmt: skip
+    evidence.append(
+        f"memorized minus held-out {controlled} r = {contrast.r:+.2f} (p {contrast.p_value(sign):.2g}); "
+        f"held-out alone r = {heldout.r:+.2f} (p {heldout.p_value(sign):.2g})"
+    )
     if contrast.p_value(sign) < s.alpha:
         passed = "length and held-out controls" if claim.length_metric else "held-out control"
         return _result("holds", f"levels and first differences; passed {passed}", evidence, **numbers)
