@@ -1,4 +1,5 @@
-"""Benchmark: PathwayMonitor overhead as a fraction of training time, tiny OLMoE (toy recipe), with vs without the monitor.
+"""Benchmark: PathwayMonitor overhead as a fraction of training time, tiny OLMoE (toy recipe),
+with vs without the monitor.
 
 Run on demand: OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_monitor.py [--steps 300] [--every 100] [--probe 64]
 Each arm (without / with the monitor) runs `--repeats` times, alternating; the fastest run of each arm is compared,

@@ -74,7 +74,8 @@ def shorter_strings(c):
 
 
 def memorized_converge(c):
-    """(b) After t*, one more layer per checkpoint follows the template (identical across samples); held-out stay random."""
+    """(b) After t*, one more layer per checkpoint follows the template (identical across samples);
+    held-out stay random."""
     return {
         "train": routing(converged(ORDERS["train"], np.minimum(since_memorized(c), N_LAYERS)), 4),
         "validation": routing(ORDERS["validation"], 4),
@@ -88,7 +89,8 @@ def global_sharpening(c):
 
 
 def tables_of(world):
-    """The workflow's per-domain tables: stacked pathway_tables per checkpoint (groups.tsv) and domain_series (series.tsv)."""
+    """The workflow's per-domain tables: stacked pathway_tables per checkpoint (groups.tsv) and domain_series
+    (series.tsv)."""
     groups = pd.concat(
         [tables.pathway_tables(world(c), ROUTERS, T_STAR)[0].assign(step=step) for c, step in enumerate(STEPS)],
         ignore_index=True,

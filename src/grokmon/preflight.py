@@ -54,7 +54,8 @@ class PreflightReport:
 
 
 def preflight(config: Mapping, *, offline: bool | None = None, free_bytes: int | None = None) -> PreflightReport:
-    """Check a validated hub config (see the module doc); `offline=None` follows HF_HUB_OFFLINE, `free_bytes` overrides the disk reading."""
+    """Check a validated hub config (see the module doc); `offline=None` follows HF_HUB_OFFLINE,
+    `free_bytes` overrides the disk reading."""
     if config["checkpoints"]["source"] != "hub":
         raise ValueError(f"preflight checks hub runs; checkpoints.source is {config['checkpoints']['source']!r}")
     if offline is None:

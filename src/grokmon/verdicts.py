@@ -142,7 +142,8 @@ class VerdictSettings:
 
 @dataclass(frozen=True)
 class Claim:
-    """One paper claim: the metric column it is about, the claimed sign (+1 rises / -1 falls) and its length-controlled column."""
+    """One paper claim: the metric column it is about, the claimed sign (+1 rises / -1 falls)
+    and its length-controlled column."""
 
     id: str
     number: int
@@ -156,7 +157,8 @@ class Claim:
 
 @dataclass(frozen=True)
 class GroupSeries:
-    """One Pretrain@t* group of one seed: size, t* index and float[n_ckpt] series over the checkpoints (NaN = no value)."""
+    """One Pretrain@t* group of one seed: size, t* index and float[n_ckpt] series over the checkpoints
+    (NaN = no value)."""
 
     n: int
     t_index: int
@@ -261,7 +263,8 @@ def claim_verdicts(
     t_star: Mapping[str, pd.DataFrame | Sequence[pd.DataFrame]] | None = None,
     t_sharp: Mapping[str, pd.DataFrame | Sequence[pd.DataFrame]] | None = None,
 ) -> pd.DataFrame:
-    """Tidy verdict table (one row per domain x claim, columns COLUMNS) from per-domain tables (one, or a list per seed).
+    """Tidy verdict table (one row per domain x claim, columns COLUMNS) from per-domain tables
+    (one, or a list per seed).
 
     checkpoints, last_k, rise_floor: the correlation window (`correlation.checkpoint_window`; None
     keeps its default). matching, t_star, t_sharp: per-domain tables for the precondition row (all
@@ -303,7 +306,8 @@ def claim_verdicts(
 
 
 def verdicts_markdown(table: pd.DataFrame) -> str:
-    """Markdown table (domain, claim, verdict, decided by, evidence) of a `claim_verdicts` table, for the report/docs."""
+    """Markdown table (domain, claim, verdict, decided by, evidence) of a `claim_verdicts` table,
+    for the report/docs."""
     missing = {"domain", "number", "claim", "statement", "verdict", "decided_by", "evidence"} - set(table.columns)
     if missing:
         raise ValueError(f"table lacks columns {sorted(missing)} (pass the output of claim_verdicts)")
@@ -359,7 +363,8 @@ def generalization_lag(
     t_sharp: Sequence[pd.DataFrame],
     settings: VerdictSettings | None = None,
 ) -> dict:
-    """Precondition row fields (verdict, evidence, numbers): do test items' t# come after memorized samples' t* (per seed lists)?
+    """Precondition row fields (verdict, evidence, numbers):
+    do test items' t# come after memorized samples' t* (per seed lists)?
 
     Test: per seed, one-sided Mann-Whitney U (scipy.stats.mannwhitneyu) of t# (test items with a t#)
     against t* (samples with a t*), combined over seeds by Stouffer's method. estimate = median t# -
@@ -493,7 +498,8 @@ def trend_verdict(groups: Sequence[GroupSeries], claim: Claim, settings: Verdict
 
 
 def _change_test(groups: Sequence[GroupSeries], values, scale_values=None) -> controls.MeanTest:
-    """Weighted test of values(g)'s checkpoint changes from t* on, in units of the median |t* value| of (scale_values or values)(g)."""
+    """Weighted test of values(g)'s checkpoint changes from t* on,
+    in units of the median |t* value| of (scale_values or values)(g)."""
     scale_of = scale_values or values
     starts = [v[np.isfinite(v)][0] for g in groups if np.isfinite(v := scale_of(g)[g.t_index :]).any()]
     scale = float(np.median(np.abs(starts))) if starts else 0.0
@@ -509,7 +515,8 @@ def _end_change(values: np.ndarray) -> float:
 
 
 def _heldout_test(groups: Sequence[GroupSeries]) -> controls.MeanTest:
-    """Equal-weight test of the held-out series' changes from each seed's earliest eligible t* on (one series per seed)."""
+    """Equal-weight test of the held-out series' changes from each seed's earliest eligible t* on
+    (one series per seed)."""
     first = {}
     for g in groups:
         first[g.block] = g if g.block not in first or g.t_index < first[g.block].t_index else first[g.block]
@@ -597,7 +604,8 @@ class _Window:
 
 
 def _correlation(columns: Mapping[str, np.ndarray], accuracy: np.ndarray, column, settings: VerdictSettings):
-    """(CorrelationTest or None, n) of a column (or a callable of the columns) vs accuracy over the checkpoints where all are finite."""
+    """(CorrelationTest or None, n) of a column (or a callable of the columns) vs accuracy over the checkpoints where
+    all are finite."""
     metric = column(columns) if callable(column) else columns[column]
     keep = np.isfinite(metric).all(axis=0) & np.isfinite(accuracy).all(axis=0)
     n = int(keep.sum())
@@ -611,7 +619,8 @@ def correlation_verdict(
     settings: VerdictSettings,
     first_step: int | None = None,
 ) -> dict:
-    """Verdict fields of a correlation claim (3, 4) from windowed series columns and accuracy, float[n_seeds, n] each."""
+    """Verdict fields of a correlation claim (3, 4) from windowed series columns and accuracy,
+    float[n_seeds, n] each."""
     s, sign = settings, claim.sign
     numbers = {"n_seeds": len(accuracy)}
     if claim.metric not in columns:

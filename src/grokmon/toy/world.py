@@ -109,7 +109,8 @@ def build_world(seed: int, sizes: ToySizes) -> dict[str, ToyDomain]:
 
 
 def write_world(world: Mapping[str, ToyDomain], data_dir: str | os.PathLike, *, seed: int) -> None:
-    """Write `{domain}/{train,validation,sft,benchmark}.jsonl`, `{domain}/task.json` and `corpus.jsonl` (shuffled by `seed`)."""
+    """Write `{domain}/{train,validation,sft,benchmark}.jsonl`,
+    `{domain}/task.json` and `corpus.jsonl` (shuffled by `seed`)."""
     data_dir = Path(data_dir)
     for name, dom in world.items():
         for split in ("train", "validation", "sft", "benchmark"):
