@@ -189,7 +189,8 @@ def main(argv=None) -> Measured:
         f"| route capture | {m.capture_tokens_per_s:,.0f} tokens/s | {m.capture_over_forward:.2f} x a plain forward |"
     )
     print(
-        f"| LoRA step (batch {LORA_BATCH} x {args.seq}, r 32, q/k/v) | {m.lora_step_s:.3f} s | peak {m.lora_peak_gib:.1f} GiB |"
+        f"| LoRA step (batch {LORA_BATCH} x {args.seq}, r 32, q/k/v) | {m.lora_step_s:.3f} s "
+        f"| peak {m.lora_peak_gib:.1f} GiB |"
     )
     print(f"| greedy generation (batch {args.gen_batch}) | {m.generate_tokens_per_s:,.0f} new tokens/s | |")
     if args.size == "olmoe-1b-7b":

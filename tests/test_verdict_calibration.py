@@ -178,5 +178,6 @@ if __name__ == "__main__":
             calibration_table(**grid), key=lambda r: r[0]
         ):
             print(
-                f"| {claim} | {kind} | {n_seeds} | {_cell(n_groups)} | {_cell(n_ckpt)} | {world} | {holds:.1%} | {against:.1%} |"
+                f"| {claim} | {kind} | {n_seeds} | {_cell(n_groups)} | {_cell(n_ckpt)} | {world} "
+                f"| {holds:.1%} | {against:.1%} |"
             )

@@ -71,7 +71,8 @@ def _check(routing: np.ndarray, router_weights: np.ndarray) -> tuple[np.ndarray,
         raise ValueError("router_weights: values beyond the float32 range (embeddings are float32)")
     if routing.shape[1:] != router_weights.shape[:2]:
         raise ValueError(
-            f"routing [n, L, E] = {routing.shape} and router_weights [L, E, d] = {router_weights.shape} disagree on L, E"
+            f"routing [n, L, E] = {routing.shape} and router_weights [L, E, d] = {router_weights.shape} "
+            "disagree on L, E"
         )
     if routing.shape[1] < 2:
         raise ValueError(f"routing needs L >= 2 layers for adjacent pairs, got L={routing.shape[1]}")

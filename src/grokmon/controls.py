@@ -205,8 +205,8 @@ class CorrelationTest:
         seeds = int(np.isfinite(self.z).sum())
         if seeds <= 1:
             return (
-                f"Fisher z over {self.n} checkpoints of 1 seed: covers this run's r if its checkpoints were independent, "
-                "not seed-to-seed variation"
+                f"Fisher z over {self.n} checkpoints of 1 seed: covers this run's r if its checkpoints were "
+                "independent, not seed-to-seed variation"
             )
         return f"t over {seeds} seeds' Fisher z (df {seeds - 1}): covers the mean r over seeds"
 

@@ -37,8 +37,8 @@ def loss_matrix(routes: Sequence[str | os.PathLike], span: str = "sequence") -> 
         z = io.load_npz(path)
         if LOSS_KEYS[span] not in z:
             raise ValueError(
-                f"memorization.loss_span is {span!r} but {path} has no {LOSS_KEYS[span]} (captured without answer spans: "
-                "only toy train/validation rows with answer_char have one)"
+                f"memorization.loss_span is {span!r} but {path} has no {LOSS_KEYS[span]} "
+                "(captured without answer spans: only toy train/validation rows with answer_char have one)"
             )
         rows.append(z[LOSS_KEYS[span]])
     loss = np.stack(rows).astype(np.float32)
@@ -46,7 +46,8 @@ def loss_matrix(routes: Sequence[str | os.PathLike], span: str = "sequence") -> 
     if span == "answer" and missing.any():
         raise ValueError(
             f"memorization.loss_span is 'answer' but {int(missing.sum())} sample(s) have no answer token within "
-            f"routes.max_length (answer_nll is NaN), e.g. sample {int(np.flatnonzero(missing)[0])}: raise routes.max_length"
+            f"routes.max_length (answer_nll is NaN), e.g. sample {int(np.flatnonzero(missing)[0])}: "
+            "raise routes.max_length"
         )
     return loss
 

@@ -132,7 +132,8 @@ def _dataset_problems(config: Mapping, offline: bool) -> list[str]:
                 continue
         if gated and not token:
             problems.append(
-                f"{key}.dataset: {repo!r} is gated: accept its terms on the hub and log in (`hf auth login`) or set HF_TOKEN"
+                f"{key}.dataset: {repo!r} is gated: "
+                "accept its terms on the hub and log in (`hf auth login`) or set HF_TOKEN"
             )
     return problems
 
@@ -182,7 +183,8 @@ def _disk_problems(
         needed,
         [
             f"{key}: {cache_dir} has {free_bytes / 1e9:.1f} GB free, {kept} checkpoints of {ckpt['repo']!r} "
-            f"({size / 1e9:.1f} GB each) need {needed / 1e9:.1f} GB more; free space, lower max_cached or set checkpoints.cache_dir"
+            f"({size / 1e9:.1f} GB each) need {needed / 1e9:.1f} GB more; "
+            "free space, lower max_cached or set checkpoints.cache_dir"
         ],
     )
 

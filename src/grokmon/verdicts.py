@@ -431,8 +431,8 @@ def trend_verdict(groups: Sequence[GroupSeries], claim: Claim, settings: Verdict
     if len(eligible) < s.min_groups:
         evidence = [
             (
-                f"{len(eligible)} of {len(groups)} groups have >= {s.min_group_size} samples and >= {s.min_trend_points} "
-                f"checkpoints from t* on (need {s.min_groups})"
+                f"{len(eligible)} of {len(groups)} groups have >= {s.min_group_size} samples "
+                f"and >= {s.min_trend_points} checkpoints from t* on (need {s.min_groups})"
             )
         ]
         return _result("undecided", "too few groups", evidence, **numbers)
@@ -450,7 +450,8 @@ def trend_verdict(groups: Sequence[GroupSeries], claim: Claim, settings: Verdict
     evidence = [
         (
             f"{sum(sign * c > 0 for c in ends)}/{len(eligible)} groups {word} from t* to the end; weighted mean change "
-            f"{main.estimate:+.2%} of the t* value per checkpoint (95% CI [{numbers['ci_low']:+.2%}, {numbers['ci_high']:+.2%}], "
+            f"{main.estimate:+.2%} of the t* value per checkpoint "
+            f"(95% CI [{numbers['ci_low']:+.2%}, {numbers['ci_high']:+.2%}], "
             f"one-sided p {numbers['p_value']:.2g}, {main.df + 1} changes, weights = group sizes)"
         )
     ]
@@ -483,7 +484,8 @@ def trend_verdict(groups: Sequence[GroupSeries], claim: Claim, settings: Verdict
     numbers["heldout_control"] = contrast.estimate
     name = "length-normalized distance" if claim.length_metric else claim.metric
     evidence.append(
-        f"group minus held-out items ({name}) changes {contrast.estimate:+.2%} per checkpoint (p {contrast.p_value(sign):.2g})"
+        f"group minus held-out items ({name}) changes {contrast.estimate:+.2%} per checkpoint "
+        f"(p {contrast.p_value(sign):.2g})"
     )
     if contrast.p_value(sign) < s.alpha:
         passed = "length and held-out controls" if claim.length_metric else "held-out control"
@@ -635,7 +637,8 @@ def correlation_verdict(
     where = f" from step {first_step}" if first_step is not None else ""
     evidence = [
         (
-            f"r = {main.r:+.2f} over {main.n} checkpoints{where} (95% CI [{low:+.2f}, {high:+.2f}]: {main.describe_interval()}); "
+            f"r = {main.r:+.2f} over {main.n} checkpoints{where} "
+            f"(95% CI [{low:+.2f}, {high:+.2f}]: {main.describe_interval()}); "
             f"first differences r = {main.r_diff:+.2f}; one-sided p levels {main.p_levels[sign]:.2g}, "
             f"differences {main.p_diff[sign]:.2g}"
         )
@@ -660,7 +663,8 @@ def correlation_verdict(
             evidence.append(f"no usable {claim.length_metric} series")
             return _result("undecided", "length control unavailable", evidence, **numbers)
         evidence.append(
-            f"length-normalized distance r = {length.r:+.2f} (differences {length.r_diff:+.2f}, p {length.p_value(sign):.2g})"
+            f"length-normalized distance r = {length.r:+.2f} "
+            f"(differences {length.r_diff:+.2f}, p {length.p_value(sign):.2g})"
         )
         verdict = _direction(length, sign, s.correlation_margin, s.alpha)
         if verdict == "against":

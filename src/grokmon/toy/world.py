@@ -170,7 +170,8 @@ def _assemble(name, rng, sizes, corpus, sft_pool, heldout) -> ToyDomain:
 def _split(name: str, items: list[_Item], n_corpus: int, n_heldout: int) -> tuple[list[_Item], list[_Item]]:
     if len(items) < n_corpus + n_heldout:
         raise ValueError(
-            f"sizes: {name} holds {len(items)} items, fewer than corpus + validation + benchmark = {n_corpus + n_heldout}"
+            f"sizes: {name} holds {len(items)} items, "
+            f"fewer than corpus + validation + benchmark = {n_corpus + n_heldout}"
         )
     return items[:n_corpus], items[n_corpus : n_corpus + n_heldout]
 
