@@ -113,7 +113,8 @@ def main() -> None:
     ratios = runs[:, 2] / runs[:, 1]
     n_layers, n_experts = model.config.num_hidden_layers, model.config.num_experts
     print(
-        f"model: tiny OLMoE hidden 64, {n_layers} layers, {n_experts} experts, vocab {len(tok)}; batch {BATCH}, 1 thread"
+        f"model: tiny OLMoE hidden 64, {n_layers} layers, {n_experts} experts, vocab {len(tok)}; "
+        f"batch {BATCH}, 1 thread"
     )
     print(
         f"{len(texts)} samples, CPU time, best of {REPEATS}: plain forward {plain:.3f} s, capture {capt:.3f} s, "

@@ -33,12 +33,29 @@ PAPER_CONFIG = REPO / "config" / "olmoe.yaml"
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 # OLMoE-1B-7B-0924's config.json values (architecture only; weights are random).
 SIZES = {
-    "olmoe-1b-7b": dict(vocab_size=50304, hidden_size=2048, intermediate_size=1024, num_hidden_layers=16,
-                        num_attention_heads=16, num_key_value_heads=16, num_experts=64, num_experts_per_tok=8,
-                        max_position_embeddings=4096),
-    "tiny": dict(vocab_size=1024, hidden_size=64, intermediate_size=32, num_hidden_layers=2, num_attention_heads=4,
-                 num_key_value_heads=4, num_experts=8, num_experts_per_tok=2, max_position_embeddings=256),
-}  # fmt: skip
+    "olmoe-1b-7b": dict(
+        vocab_size=50304,
+        hidden_size=2048,
+        intermediate_size=1024,
+        num_hidden_layers=16,
+        num_attention_heads=16,
+        num_key_value_heads=16,
+        num_experts=64,
+        num_experts_per_tok=8,
+        max_position_embeddings=4096,
+    ),
+    "tiny": dict(
+        vocab_size=1024,
+        hidden_size=64,
+        intermediate_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=4,
+        num_experts=8,
+        num_experts_per_tok=2,
+        max_position_embeddings=256,
+    ),
+}
 LORA_BATCH, REPEATS = 4, 3
 
 
@@ -172,7 +189,8 @@ def main(argv=None) -> Measured:
         f"| route capture | {m.capture_tokens_per_s:,.0f} tokens/s | {m.capture_over_forward:.2f} x a plain forward |"
     )
     print(
-        f"| LoRA step (batch {LORA_BATCH} x {args.seq}, r 32, q/k/v) | {m.lora_step_s:.3f} s | peak {m.lora_peak_gib:.1f} GiB |"
+        f"| LoRA step (batch {LORA_BATCH} x {args.seq}, r 32, q/k/v) | {m.lora_step_s:.3f} s "
+        f"| peak {m.lora_peak_gib:.1f} GiB |"
     )
     print(f"| greedy generation (batch {args.gen_batch}) | {m.generate_tokens_per_s:,.0f} new tokens/s | |")
     if args.size == "olmoe-1b-7b":

@@ -1,4 +1,5 @@
-"""Benchmark: PathwayMonitor overhead as a fraction of training time, tiny OLMoE (toy recipe), with vs without the monitor.
+"""Benchmark: PathwayMonitor overhead as a fraction of training time, tiny OLMoE (toy recipe),
+with vs without the monitor.
 
 Run on demand: OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_monitor.py [--steps 300] [--every 100] [--probe 64]
 Each arm (without / with the monitor) runs `--repeats` times, alternating; the fastest run of each arm is compared,
@@ -34,7 +35,8 @@ def main() -> None:
     config = tiny_olmoe_config(tokenizer)  # the toy recipe: hidden 64, 4 layers, 8 experts top-2
     probe = corpus[:: len(corpus) // args.probe][: args.probe]
     print(
-        f"corpus {len(corpus)} texts, probe {len(probe)} texts, {args.steps} steps of batch {args.batch_size}, every {args.every}"
+        f"corpus {len(corpus)} texts, probe {len(probe)} texts, {args.steps} steps of batch {args.batch_size}, "
+        f"every {args.every}"
     )
 
     times, cpu = {"without": [], "with": []}, {"without": [], "with": []}
@@ -68,7 +70,8 @@ def main() -> None:
     print(f"wall-time overhead: {100 * (monitored - base) / base:+.2f} % (noisy on a shared machine)")
     base_cpu, monitored_cpu = min(cpu["without"]), min(cpu["with"])
     print(
-        f"CPU-time overhead: {100 * (monitored_cpu - base_cpu) / base_cpu:+.2f} % ({base_cpu:.2f} s vs {monitored_cpu:.2f} s)"
+        f"CPU-time overhead: {100 * (monitored_cpu - base_cpu) / base_cpu:+.2f} % "
+        f"({base_cpu:.2f} s vs {monitored_cpu:.2f} s)"
     )
     print(
         f"monitor's own time: {min(measured):.3f} s for {calls} measurements "

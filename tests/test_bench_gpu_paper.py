@@ -11,8 +11,9 @@ import bench_gpu_paper as bench
 
 
 def test_tiny_run_measures_every_stage(capsys):
-    m = bench.main(["--size", "tiny", "--device", "cpu", "--seq", "32", "--batch", "2", "--gen-batch", "2",
-                    "--gen-tokens", "4"])  # fmt: skip
+    m = bench.main(
+        ["--size", "tiny", "--device", "cpu", "--seq", "32", "--batch", "2", "--gen-batch", "2", "--gen-tokens", "4"]
+    )
     assert m.capture_tokens_per_s > 0 and m.lora_step_s > 0 and m.generate_tokens_per_s > 0
     assert m.capture_over_forward > 0.5  # capture does a forward pass and more
     assert math.isnan(m.lora_peak_gib)  # peak memory is a CUDA reading
@@ -21,8 +22,13 @@ def test_tiny_run_measures_every_stage(capsys):
 
 
 def test_gpu_hours_of_the_paper_config():
-    m = bench.Measured(capture_tokens_per_s=1e6, capture_over_forward=1.0, lora_step_s=1.0, lora_peak_gib=0.0,
-                       generate_tokens_per_s=1000.0)  # fmt: skip
+    m = bench.Measured(
+        capture_tokens_per_s=1e6,
+        capture_over_forward=1.0,
+        lora_step_s=1.0,
+        lora_peak_gib=0.0,
+        generate_tokens_per_s=1000.0,
+    )
     hours = bench.paper_gpu_hours(m, seq=2048)
     # 10 checkpoints; 4 domains x (10k train + 10k validation) x 2048 tokens at 1e6 tokens/s
     assert hours["routes"] == pytest.approx(10 * 80_000 * 2048 / 1e6 / 3600)

@@ -8,7 +8,8 @@ X = [1, 2, 3, 4, 5]
 
 def test_correlate_known_series():
     # y = 1,2,4,8,16: dx = -2..2, dy = -5.2,-4.2,-2.2,1.8,9.8; sum dx*dy = 36, sum dx^2 = 10, sum dy^2 = 148.8
-    # r = 36 / sqrt(1488) = 0.933257; t = r sqrt(3 / (1 - r^2)) = sqrt(3 * 1296/192) = 4.5 -> p = 2 P(T_3 > 4.5) = 0.020490.
+    # r = 36 / sqrt(1488) = 0.933257; t = r sqrt(3 / (1 - r^2)) = sqrt(3 * 1296/192) = 4.5
+    # -> p = 2 P(T_3 > 4.5) = 0.020490.
     out = correlate(X, [1, 2, 4, 8, 16])
     assert out["n"] == 5
     assert out["pearson"] == pytest.approx(0.933257, abs=1e-6)

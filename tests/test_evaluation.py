@@ -185,7 +185,8 @@ def models(tmp_path_factory):
 
 
 def _truth(model, tok) -> dict[str, list[tuple[int, object]]]:
-    """Per item (correct, response) computed directly: greedy generation cut at the first newline; argmax log-likelihood."""
+    """Per item (correct, response) computed directly: greedy generation cut at the first newline;
+    argmax log-likelihood."""
     gen = []
     for q, answer in GEN:
         ids = torch.tensor([tok(tuning.render_prompt(TEMPLATE, q))["input_ids"]])

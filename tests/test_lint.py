@@ -1,4 +1,5 @@
-"""The workflow is lint-clean and formatted: `snakemake --lint` reports nothing, `snakefmt --check` passes."""
+"""The workflow is lint-clean and formatted: `snakemake --lint` reports nothing, `snakefmt --check` passes, and the
+Python code passes `ruff check` and `ruff format --check` (config in pyproject.toml)."""
 
 import subprocess
 import sys
@@ -21,3 +22,9 @@ def test_snakefmt_check_passes():
         [str(BIN / "snakefmt"), "--check", "Snakefile", *rules], cwd=REPO, capture_output=True, text=True
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_ruff_check_and_format_pass():
+    for args in (["check", "."], ["format", "--check", "."]):
+        proc = subprocess.run([str(BIN / "ruff"), *args], cwd=REPO, capture_output=True, text=True)
+        assert proc.returncode == 0, f"ruff {' '.join(args)}:\n" + proc.stdout + proc.stderr

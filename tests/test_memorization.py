@@ -121,7 +121,8 @@ def test_calibrate_epsilon_unreachable_best_effort():
     assert result == EpsilonCalibration(epsilon=1.02, fraction=0.1, in_target=False)
 
 
-# Routes of 3 checkpoints x 4 samples: whole-text nll never below epsilon 1.0; answer_nll memorized at t* = 1, 0, 2, never.
+# Routes of 3 checkpoints x 4 samples: whole-text nll never below epsilon 1.0;
+# answer_nll memorized at t* = 1, 0, 2, never.
 NLL = np.full((3, 4), 3.0, dtype=np.float32)
 ANSWER_NLL = np.array([[2.0, 0.5, 2.0, 2.0], [0.5, 0.5, 2.0, 2.0], [0.5, 0.5, 0.5, 2.0]], dtype=np.float32)
 

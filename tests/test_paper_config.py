@@ -316,7 +316,8 @@ def test_eviction_waits_for_every_job_that_reads_the_checkpoint(paper_dry_run):
             step = pointer.split("/")[-2]
             assert set(_files(body, "output")) <= evict_inputs[step], (rule, step)
     n_steps, n_domains = len(PAPER_STEPS), len(PAPER["domains"])
-    # routes and evaluate per domain, lora per tuning, router_matrices, Table 4's rank 64 lora and evaluate; contamination at T
+    # routes and evaluate per domain, lora per tuning, router_matrices, Table 4's rank 64 lora and evaluate;
+    # contamination at T
     assert readers == n_steps * (2 * n_domains + N_TUNINGS + 1 + 2 * len(RANK_DOMAINS)) + n_domains
 
 

@@ -29,10 +29,20 @@ def _config(tmp_path, cache, revisions: dict, **checkpoints) -> dict:
         "sft": {"data_files": str(text)},
     }
     return {
-        "checkpoints": {"source": "hub", "repo": REPO, "steps": list(revisions), "revisions": str(tsv),
-                        "cache_dir": str(cache), "evict_after_use": True, "max_cached": 1, **checkpoints},
-        "domains": {"math": {"data": data, "benchmark": {"task": "grokmon_dart_math", "data_files": {"test": str(text)}}}},
-    }  # fmt: skip
+        "checkpoints": {
+            "source": "hub",
+            "repo": REPO,
+            "steps": list(revisions),
+            "revisions": str(tsv),
+            "cache_dir": str(cache),
+            "evict_after_use": True,
+            "max_cached": 1,
+            **checkpoints,
+        },
+        "domains": {
+            "math": {"data": data, "benchmark": {"task": "grokmon_dart_math", "data_files": {"test": str(text)}}}
+        },
+    }
 
 
 def test_offline_run_with_everything_cached_passes(tmp_path, cache):

@@ -169,7 +169,8 @@ def test_table1_says_which_samples_each_row_averages():
 def test_table4_puts_each_ranks_table1_side_by_side():
     # Every Table 1 column is the distance 5, 4, 3, 2, 1. r = 32: accuracy rises with the checkpoint, so r = -1.
     # r = 64: accuracy 0, .5, .25, .75, 1 (deviations -.5, 0, -.25, .25, .5 against 2, 1, 0, -1, -2): Pearson
-    # -2.25 / sqrt(.625 * 10) = -0.9; ranks 1, 3, 2, 4, 5 against 5, 4, 3, 2, 1 (d^2 = 38): Spearman 1 - 6 * 38 / 120 = -0.9.
+    # -2.25 / sqrt(.625 * 10) = -0.9; ranks 1, 3, 2, 4, 5 against 5, 4, 3, 2, 1 (d^2 = 38):
+    # Spearman 1 - 6 * 38 / 120 = -0.9.
     def series(accuracy):
         return pd.DataFrame(
             {

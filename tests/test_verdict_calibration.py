@@ -37,8 +37,10 @@ N_WORLDS = 1000
 KINDS, SEEDS, GROUPS, CHECKPOINTS = ("iid", "rw"), (1, 3), (3, 9), (5, 10)  # groups, checkpoints: ranges
 SETTINGS = VerdictSettings()
 LEVEL, NOISE = 20.0, 0.02
-# Minimum "holds" rate with a true effect, per (claim, seeds), over checkpoints 5 to 10 (measured rates in docs/verdicts.md).
-# Correlation claims with one seed reach 80% only near 10 checkpoints (the finer table); claim 5 cannot hold at these sizes.
+# Minimum "holds" rate with a true effect, per (claim, seeds), over checkpoints 5 to 10
+# (measured rates in docs/verdicts.md).
+# Correlation claims with one seed reach 80% only near 10 checkpoints (the finer table);
+# claim 5 cannot hold at these sizes.
 POWER = {(1, 1): 0.8, (1, 3): 0.8, (3, 1): 0.5, (3, 3): 0.8}
 
 
@@ -62,7 +64,8 @@ def trend_world(rng, kind, n_seeds, n_groups, n_ckpt, effect):
 
 
 def mirrored(groups):
-    """The world upside down (2 * level - x, held-out items in the metric's units): a rising claim sees what a falling one saw."""
+    """The world upside down (2 * level - x, held-out items in the metric's units):
+    a rising claim sees what a falling one saw."""
     out = []
     for g in groups:
         metric = 2 * LEVEL - g.metric
@@ -95,7 +98,8 @@ def rates(verdicts):
 
 
 def calibration_table(groups=(GROUPS,), checkpoints=(CHECKPOINTS,), n_worlds=N_WORLDS, seed=0):
-    """Rows (claim, kind, seeds, groups, checkpoints, world, holds, does not hold); groups and checkpoints are (low, high) ranges."""
+    """Rows (claim, kind, seeds, groups, checkpoints, world, holds, does not hold);
+    groups and checkpoints are (low, high) ranges."""
     rng = np.random.default_rng(seed)
     rows = []
     distance = TREND_CLAIMS[0]
@@ -121,7 +125,8 @@ def calibration_table(groups=(GROUPS,), checkpoints=(CHECKPOINTS,), n_worlds=N_W
             out[3].append(correlation_verdict(columns, accuracy, CORRELATION_CLAIMS[0], SETTINGS)["verdict"])
             out[5].append(loss_verdict(columns, accuracy, SETTINGS)["verdict"])
         for claim, verdicts in out.items():
-            # Claim 5 says "no loss tracks accuracy": its null (claim false) is the world where the training loss tracks it.
+            # Claim 5 says "no loss tracks accuracy":
+            # its null (claim false) is the world where the training loss tracks it.
             world = ("null" if effect else "effect") if claim == 5 else ("effect" if effect else "null")
             rows.append((claim, kind, n_seeds, None, k_range, world, *rates(verdicts).values()))
     return rows
@@ -140,7 +145,8 @@ def test_calibration_of_the_verdicts():
 
 
 def test_mirrored_claims_get_the_same_verdicts():
-    """Claims 2 and 4 are claims 1 and 3 with the sign flipped: on mirrored worlds they decide alike (so the table covers them).
+    """Claims 2 and 4 are claims 1 and 3 with the sign flipped:
+    on mirrored worlds they decide alike (so the table covers them).
 
     Correlations are exactly sign-symmetric; trends nearly (the t* values that set the units differ slightly).
     """
@@ -172,5 +178,6 @@ if __name__ == "__main__":
             calibration_table(**grid), key=lambda r: r[0]
         ):
             print(
-                f"| {claim} | {kind} | {n_seeds} | {_cell(n_groups)} | {_cell(n_ckpt)} | {world} | {holds:.1%} | {against:.1%} |"
+                f"| {claim} | {kind} | {n_seeds} | {_cell(n_groups)} | {_cell(n_ckpt)} | {world} "
+                f"| {holds:.1%} | {against:.1%} |"
             )

@@ -74,7 +74,8 @@ def shorter_strings(c):
 
 
 def memorized_converge(c):
-    """(b) After t*, one more layer per checkpoint follows the template (identical across samples); held-out stay random."""
+    """(b) After t*, one more layer per checkpoint follows the template (identical across samples);
+    held-out stay random."""
     return {
         "train": routing(converged(ORDERS["train"], np.minimum(since_memorized(c), N_LAYERS)), 4),
         "validation": routing(ORDERS["validation"], 4),
@@ -88,7 +89,8 @@ def global_sharpening(c):
 
 
 def tables_of(world):
-    """The workflow's per-domain tables: stacked pathway_tables per checkpoint (groups.tsv) and domain_series (series.tsv)."""
+    """The workflow's per-domain tables: stacked pathway_tables per checkpoint (groups.tsv) and domain_series
+    (series.tsv)."""
     groups = pd.concat(
         [tables.pathway_tables(world(c), ROUTERS, T_STAR)[0].assign(step=step) for c, step in enumerate(STEPS)],
         ignore_index=True,
@@ -238,8 +240,11 @@ def test_correlation_rules_on_hand_built_series():
     shared = {**base, "validation_distance_normalized": tracking / 20 + WIGGLE / 100}
     row = verdicts(NO_GROUPS, series_of(ACC, **shared), checkpoints="all").loc["distance_vs_accuracy"]
     assert (row.verdict, row.decided_by) == ("explained by a control", HELDOUT_CONTROL)
-    row = verdicts(NO_GROUPS, series_of(ACC, **{k: v for k, v in base.items() if k != "validation_distance_normalized"}),
-                   checkpoints="all").loc["distance_vs_accuracy"]  # fmt: skip
+    row = verdicts(
+        NO_GROUPS,
+        series_of(ACC, **{k: v for k, v in base.items() if k != "validation_distance_normalized"}),
+        checkpoints="all",
+    ).loc["distance_vs_accuracy"]
     assert (row.verdict, row.decided_by) == ("undecided", "held-out control unavailable")
     # Distance rising with accuracy in levels and differences (the toy study's finding): does not hold.
     rising = {**base, "distance": 2 + 8 * ACC + WIGGLE}
@@ -264,8 +269,10 @@ def test_loss_claim():
     tracks = series_of(ACC, train_loss=2 - ACC + WIGGLE, validation_loss=2 + WIGGLE[::-1])
     row = verdicts(NO_GROUPS, tracks, checkpoints="all").loc["losses_vs_accuracy"]
     assert (row.verdict, row.metric) == ("does not hold", "train_loss") and row.estimate < -0.99
-    two_sided = 2 * max(stats.pearsonr(2 - ACC + WIGGLE, ACC, alternative="less").pvalue,
-                        stats.pearsonr(np.diff(2 - ACC + WIGGLE), np.diff(ACC), alternative="less").pvalue)  # fmt: skip
+    two_sided = 2 * max(
+        stats.pearsonr(2 - ACC + WIGGLE, ACC, alternative="less").pvalue,
+        stats.pearsonr(np.diff(2 - ACC + WIGGLE), np.diff(ACC), alternative="less").pvalue,
+    )
     assert row.p_value == pytest.approx(2 * two_sided)  # Bonferroni over the two losses present
     # Three seeds whose losses are orthogonal to accuracy (r = 0 in each): |r| < 0.5 shown -> holds.
     centered = ACC - ACC.mean()

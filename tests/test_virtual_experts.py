@@ -1,5 +1,6 @@
-"""Virtual experts of dense models (grokmon.virtual_experts) captured through the registry on tiny random Llama, Mistral,
-OLMo, OLMo2, Qwen2, Qwen3 and GPT-NeoX, and a constructed MLP whose neuron blocks separate two kinds of input."""
+"""Virtual experts of dense models (grokmon.virtual_experts) captured through the registry on tiny random
+Llama, Mistral, OLMo, OLMo2, Qwen2, Qwen3 and GPT-NeoX, and a constructed MLP whose neuron blocks separate two kinds
+of input."""
 
 import numpy as np
 import pytest

@@ -254,7 +254,8 @@ def test_more_seeds_plan_only_the_new_replicates_and_the_pooled_verdicts(workflo
 
 
 def test_verdicts_pool_the_seeds(workflow_run, tmp_path):
-    """The verdicts rule on two seeds' tables (seed 1: seed 0's accuracy reversed) gives n_seeds 2 and the per-seed mean r."""
+    """The verdicts rule on two seeds' tables (seed 1: seed 0's accuracy reversed)
+    gives n_seeds 2 and the per-seed mean r."""
     tables = {}
     lag = [f"matching/{s}/{d}.tsv" for s in SOURCES for d in DOMAINS] + [
         f"memorization/{d}/t_star.tsv" for d in DOMAINS

@@ -1,5 +1,6 @@
-"""Tiny seeded models and a tiny tokenizer for tests (no hub access): OLMoE, Mixtral, Qwen2-MoE, Qwen3-MoE, and the dense
-Llama, Mistral, OLMo, OLMo2, Qwen2, Qwen3 and GPT-NeoX; GPT-2 stands for an architecture the registry lacks."""
+"""Tiny seeded models and a tiny tokenizer for tests (no hub access): OLMoE, Mixtral, Qwen2-MoE, Qwen3-MoE,
+and the dense Llama, Mistral, OLMo, OLMo2, Qwen2, Qwen3 and GPT-NeoX;
+GPT-2 stands for an architecture the registry lacks."""
 
 from __future__ import annotations
 
@@ -57,7 +58,8 @@ _SIZES = dict(
 
 
 def tiny_tokenizer(texts: list[str] | None = None) -> PreTrainedTokenizerFast:
-    """Character BPE (printable ASCII alphabet, <=128 tokens) trained on `texts` (default TEXTS); adds no BOS; pads right."""
+    """Character BPE (printable ASCII alphabet, <=128 tokens) trained on `texts` (default TEXTS); adds no BOS;
+    pads right."""
     tok = Tokenizer(models.BPE(unk_token=UNK))
     tok.pre_tokenizer = pre_tokenizers.Metaspace()
     tok.decoder = decoders.Metaspace()

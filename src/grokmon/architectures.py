@@ -18,7 +18,8 @@ class UnsupportedArchitectureError(ValueError):
 
 @dataclass(frozen=True)
 class RouterSpec:
-    """Where the routers of one architecture live: `layers` and `router` are attribute paths, `router_class` a dotted class."""
+    """Where the routers of one architecture live: `layers` and `router` are attribute paths,
+    `router_class` a dotted class."""
 
     model_type: str
     router_class: str

@@ -198,8 +198,9 @@ def router_weights(model) -> np.ndarray:
 def load_model(
     path_or_id: str | os.PathLike, revision: str | None = None, device=None, dtype="auto", virtual_experts=None
 ):
-    """(model in eval mode, tokenizer with a pad token) from a local dir or hub id; dtype "auto": bf16 on CUDA, fp32 on CPU.
-    `virtual_experts`: a dict of `VirtualExperts` settings applied to a dense registry model (ignored for MoE)."""
+    """(model in eval mode, tokenizer with a pad token) from a local dir or hub id; dtype "auto": bf16 on CUDA,
+    fp32 on CPU. `virtual_experts`: a dict of `VirtualExperts` settings applied to a dense registry model
+    (ignored for MoE)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     device = torch.device(resolve_device(device))
@@ -226,7 +227,8 @@ class _RoutingMeans:
         self.sums: list[torch.Tensor | None] = [None] * len(routers)
 
     def start(self, mask: torch.Tensor) -> None:
-        """Set the bool [batch, tokens] mask of the tokens to average (each row's own tokens) in the next forward pass."""
+        """Set the bool [batch, tokens] mask of the tokens to average (each row's own tokens)
+        in the next forward pass."""
         self.shape = mask.shape
         self.pad = ~mask[..., None]
         self.n = mask.sum(dim=1)[:, None, None]
@@ -374,7 +376,8 @@ def _sample_nll(
     logits: torch.Tensor, input_ids: torch.Tensor, mask: torch.Tensor, spans: Sequence[torch.Tensor] = ()
 ) -> list[torch.Tensor]:
     """Mean next-token NLL float32[b] (nats) over each row's real predicted tokens, then one more per bool [b, t] mask
-    in `spans` over the real predicted tokens (targets) it marks (NaN where it marks none); float32 math in row chunks."""
+    in `spans` over the real predicted tokens (targets) it marks (NaN where it marks none);
+    float32 math in row chunks."""
     b, t, v = logits.shape
     valid = mask[:, 1:] & mask[:, :-1]
     # ignored targets (-100) contribute exactly 0, even where padded logits are NaN

@@ -1,4 +1,5 @@
-"""The `grokmon` command line: pathway metrics of one checkpoint (`pathways`) or a table and plot over several (`compare`)."""
+"""The `grokmon` command line: pathway metrics of one checkpoint (`pathways`) or a table and plot over several
+(`compare`)."""
 
 from __future__ import annotations
 

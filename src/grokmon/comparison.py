@@ -1,4 +1,5 @@
-"""Two runs side by side (e.g. the MoE demo and its dense control): Table 1 and the claim verdicts, one column per run."""
+"""Two runs side by side (e.g. the MoE demo and its dense control): Table 1 and the claim verdicts,
+one column per run."""
 
 from __future__ import annotations
 

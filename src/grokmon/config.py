@@ -46,13 +46,22 @@ def _describe(error: jsonschema.ValidationError) -> str:
     if error.validator == "additionalProperties":
         allowed = sorted(error.schema.get("properties", {}))
         unknown = sorted(set(error.instance) - set(allowed))
-        return f"unknown config key(s) {', '.join(repr(k) for k in unknown)} under '{key}'; allowed keys: {', '.join(allowed)}"
+        return (
+            f"unknown config key(s) {', '.join(repr(k) for k in unknown)} under '{key}'; "
+            f"allowed keys: {', '.join(allowed)}"
+        )
     if error.validator == "required":
         return f"missing required config key under '{key}': {error.message}"
     if error.validator == "enum":
-        return f"config key '{key}' = {error.instance!r} is not allowed; allowed values: {', '.join(map(repr, error.validator_value))}"
+        return (
+            f"config key '{key}' = {error.instance!r} is not allowed; "
+            f"allowed values: {', '.join(map(repr, error.validator_value))}"
+        )
     if error.validator == "oneOf":
-        return f"config key '{key}' = {error.instance!r} is not allowed: {error.schema.get('description', 'see workflow/schemas/config.schema.yaml')}"
+        return (
+            f"config key '{key}' = {error.instance!r} is not allowed: "
+            f"{error.schema.get('description', 'see workflow/schemas/config.schema.yaml')}"
+        )
     return f"config key '{key}': {error.message}"
 
 
@@ -103,7 +112,8 @@ class LoraRank:
     rank: int
     """The LoRA rank r."""
     source: str
-    """Its accuracy source: `lora` for the run's own `lora.rank` (the main adapters, no extra job), else `lora_r{rank}`."""
+    """Its accuracy source: `lora` for the run's own `lora.rank` (the main adapters, no extra job),
+    else `lora_r{rank}`."""
     recipe: dict[str, Any]
     """The `lora` keys that differ from the run's: {} for the run's rank, else rank and alpha."""
     tunings: dict[str, str]
@@ -159,8 +169,9 @@ def _check_semantics(config: dict[str, Any]) -> None:
         _check_paper_sources(config)
         if len(config["seeds"]) > 1:
             raise ConfigError(
-                f"config key 'seeds' lists {len(config['seeds'])} seeds but checkpoints.source is {source!r}: several seeds need "
-                "source 'toy' (hub and local checkpoints come from one pretraining run); give one seed, e.g. seeds: [0]"
+                f"config key 'seeds' lists {len(config['seeds'])} seeds but checkpoints.source is {source!r}: "
+                "several seeds need source 'toy' (hub and local checkpoints come from one pretraining run); "
+                "give one seed, e.g. seeds: [0]"
             )
     if config["compare_with"] == config["run"]:
         raise ConfigError(
@@ -173,8 +184,9 @@ def _check_semantics(config: dict[str, Any]) -> None:
             raise ConfigError(f"config key 'memorization.epsilon' has no value for domain(s) {missing}")
     if config["memorization"]["loss_span"] == "answer" and source != "toy":
         raise ConfigError(
-            f"config key 'memorization.loss_span' = 'answer' needs checkpoints.source 'toy', got {source!r}: the hub/local "
-            "pretraining texts have no answer span; allowed values: 'sequence' (whole text, the paper's rule), 'answer' (toy only)"
+            f"config key 'memorization.loss_span' = 'answer' needs checkpoints.source 'toy', got {source!r}: "
+            "the hub/local pretraining texts have no answer span; "
+            "allowed values: 'sequence' (whole text, the paper's rule), 'answer' (toy only)"
         )
     lo, hi = config["memorization"]["target_fraction"]
     if lo > hi:
@@ -183,8 +195,8 @@ def _check_semantics(config: dict[str, Any]) -> None:
     unknown = sorted(set(ablation["domains"] or ()) - set(config["domains"]))
     if unknown:
         raise ConfigError(
-            f"config key 'ablations.lora_ranks.domains' has {unknown}, which are not domains of this run; allowed values: "
-            f"{', '.join(map(repr, config['domains']))}, or null for every domain"
+            f"config key 'ablations.lora_ranks.domains' has {unknown}, which are not domains of this run; "
+            f"allowed values: {', '.join(map(repr, config['domains']))}, or null for every domain"
         )
     scoring_step = config["contamination"]["step"]
     if scoring_step is not None and scoring_step not in steps:
@@ -206,12 +218,14 @@ def _check_paper_sources(config: dict[str, Any]) -> None:
         )
     if ckpt["max_cached"] is not None and not ckpt["evict_after_use"]:
         raise ConfigError(
-            "config key 'checkpoints.max_cached' needs 'checkpoints.evict_after_use: true' (nothing is evicted otherwise)"
+            "config key 'checkpoints.max_cached' needs 'checkpoints.evict_after_use: true' "
+            "(nothing is evicted otherwise)"
         )
     for name, domain in config["domains"].items():
         if "data" not in domain or "benchmark" not in domain:
             raise ConfigError(
-                f"missing config key 'domains.{name}.data' or 'domains.{name}.benchmark', required when checkpoints.source is {ckpt['source']!r}"
+                f"missing config key 'domains.{name}.data' or 'domains.{name}.benchmark', "
+                f"required when checkpoints.source is {ckpt['source']!r}"
             )
         tuned = sorted(set(config["evaluation"]["tuning"]) - {"none"})
         if "sft" not in domain["data"] and tuned:
@@ -221,10 +235,12 @@ def _check_paper_sources(config: dict[str, Any]) -> None:
             )
         if "test" in domain["data"]:
             raise ConfigError(
-                f"config key 'domains.{name}.data.test' is not used: the test items are the docs of 'domains.{name}.benchmark' (lm-eval's doc order)"
+                f"config key 'domains.{name}.data.test' is not used: "
+                f"the test items are the docs of 'domains.{name}.benchmark' (lm-eval's doc order)"
             )
         task = domain["benchmark"]["task"]
         if task in UNSAFE_TASKS and not config["evaluation"]["confirm_run_unsafe_code"]:
             raise ConfigError(
-                f"config key 'domains.{name}.benchmark.task' = {task!r} runs model-written code: set 'evaluation.confirm_run_unsafe_code: true' to allow it"
+                f"config key 'domains.{name}.benchmark.task' = {task!r} runs model-written code: "
+                "set 'evaluation.confirm_run_unsafe_code: true' to allow it"
             )

@@ -10,7 +10,8 @@ _CHUNK = 256  # samples per block when going from routing to cosines (bounds mem
 
 
 def routing_embeddings(routing: np.ndarray, router_weights: np.ndarray) -> np.ndarray:
-    """e float32[n, L, d], e[i, l] = sum_k routing[i, l, k] * router_weights[l, k], from routing [n, L, E] and router rows [L, E, d].
+    """e float32[n, L, d], e[i, l] = sum_k routing[i, l, k] * router_weights[l, k],
+    from routing [n, L, E] and router rows [L, E, d].
 
     routing holds routing probabilities (`validation.check_routing`; a layer summing to less than 1 is renormalized).
     """
@@ -30,7 +31,8 @@ def adjacent_cosines(embeddings: np.ndarray) -> np.ndarray:
 
 
 def paper_consistency(routing: np.ndarray, router_weights: np.ndarray, eps: float = 1e-8) -> np.ndarray:
-    """Paper C_i float64[n] = 1 - (1/(L-1)) sum_l cos_l / (max_l cos_l + eps), from routing [n, L, E] and router rows [L, E, d].
+    """Paper C_i float64[n] = 1 - (1/(L-1)) sum_l cos_l / (max_l cos_l + eps),
+    from routing [n, L, E] and router rows [L, E, d].
 
     Direction: by this formula C_i is 0 when every adjacent cosine equals the sample's own maximum
     and grows as some layer transitions fall below it, so a HIGHER C_i means LESS uniform
@@ -48,7 +50,8 @@ def paper_consistency(routing: np.ndarray, router_weights: np.ndarray, eps: floa
 
 
 def mean_adjacent_cosine(routing: np.ndarray, router_weights: np.ndarray) -> np.ndarray:
-    """Raw mean over l of cos(e_l, e_{l+1}), float64[n] in [-1, 1] (higher = more aligned), from routing [n, L, E] and router rows [L, E, d]."""
+    """Raw mean over l of cos(e_l, e_{l+1}), float64[n] in [-1, 1] (higher = more aligned),
+    from routing [n, L, E] and router rows [L, E, d]."""
     return _cosines(routing, router_weights).mean(axis=1)
 
 
@@ -68,7 +71,8 @@ def _check(routing: np.ndarray, router_weights: np.ndarray) -> tuple[np.ndarray,
         raise ValueError("router_weights: values beyond the float32 range (embeddings are float32)")
     if routing.shape[1:] != router_weights.shape[:2]:
         raise ValueError(
-            f"routing [n, L, E] = {routing.shape} and router_weights [L, E, d] = {router_weights.shape} disagree on L, E"
+            f"routing [n, L, E] = {routing.shape} and router_weights [L, E, d] = {router_weights.shape} "
+            "disagree on L, E"
         )
     if routing.shape[1] < 2:
         raise ValueError(f"routing needs L >= 2 layers for adjacent pairs, got L={routing.shape[1]}")

@@ -27,7 +27,8 @@ _SUM_TOLERANCE = 1e-3
 
 
 def routing_entropy(routing: np.ndarray) -> np.ndarray:
-    """Entropy in nats float64[n, L] of each sample's token-averaged full-softmax routing weights routing float[n, L, E]."""
+    """Entropy in nats float64[n, L] of each sample's token-averaged full-softmax routing weights routing
+    float[n, L, E]."""
     routing = np.asarray(routing, dtype=np.float64)
     if routing.ndim != 3 or routing.size == 0:
         raise ValueError(f"routing must be a non-empty [n, L, E] array, got shape {routing.shape}")
@@ -41,7 +42,8 @@ def routing_entropy(routing: np.ndarray) -> np.ndarray:
 def entropy_distance_pairs(
     routing: np.ndarray, cut: float = 0.7, max_pairs: int | None = None, seed: int = 0
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per pair of routing float[n, L, E]: (edit distance float64[p] of the paper strings at `cut`, in edits; mean entropy float64[p], nats).
+    """Per pair of routing float[n, L, E]:
+    (edit distance float64[p] of the paper strings at `cut`, in edits; mean entropy float64[p], nats).
 
     The pairs are `pathways.sample_pairs(n, max_pairs, seed)` in its order, the same ones
     `mean_pairwise_distance` averages with these arguments. A pair's entropy is the mean of its two
@@ -59,7 +61,8 @@ def entropy_distance_pairs(
 def entropy_distance_correlation(
     routing: np.ndarray, cut: float = 0.7, max_pairs: int | None = None, seed: int = 0
 ) -> dict:
-    """Paper Fig. 13 over pairs of routing float[n, L, E]: correlation of pair edit distance (paper strings, edits) with the pair's mean entropy (nats).
+    """Paper Fig. 13 over pairs of routing float[n, L, E]: correlation of pair edit distance (paper strings, edits) with
+    the pair's mean entropy (nats).
 
     The pairs and values are `entropy_distance_pairs(routing, cut, max_pairs, seed)`. Keys: pearson,
     pearson_p, spearman, spearman_p, n (pairs), r_squared, mean_distance, mean_entropy.
@@ -68,7 +71,8 @@ def entropy_distance_correlation(
 
 
 def entropy_distance_summary(distance: np.ndarray, pair_entropy: np.ndarray) -> dict:
-    """`entropy_distance_correlation`'s keys from per-pair distance float[p] (edits) and pair mean entropy float[p] (nats)."""
+    """`entropy_distance_correlation`'s keys from per-pair distance float[p] (edits)
+    and pair mean entropy float[p] (nats)."""
     distance, pair_entropy = np.asarray(distance, dtype=np.float64), np.asarray(pair_entropy, dtype=np.float64)
     out = correlation.correlate(distance, pair_entropy)
     return {
@@ -200,13 +204,16 @@ class CorrelationTest:
         """What the interval is and what it covers, for the evidence text."""
         seeds = int(np.isfinite(self.z).sum())
         if seeds <= 1:
-            return (f"Fisher z over {self.n} checkpoints of 1 seed: covers this run's r if its checkpoints were independent, "
-                    "not seed-to-seed variation")  # fmt: skip
+            return (
+                f"Fisher z over {self.n} checkpoints of 1 seed: covers this run's r if its checkpoints were "
+                "independent, not seed-to-seed variation"
+            )
         return f"t over {seeds} seeds' Fisher z (df {seeds - 1}): covers the mean r over seeds"
 
 
 def correlation_test(metric: np.ndarray, accuracy: np.ndarray) -> CorrelationTest:
-    """`CorrelationTest` of metric vs accuracy, float[n_seeds, n_ckpt] (n_ckpt >= 4); seeds with a constant series are left out."""
+    """`CorrelationTest` of metric vs accuracy, float[n_seeds, n_ckpt] (n_ckpt >= 4);
+    seeds with a constant series are left out."""
     metric, accuracy = (
         np.atleast_2d(np.asarray(metric, dtype=np.float64)),
         np.atleast_2d(np.asarray(accuracy, dtype=np.float64)),
@@ -251,7 +258,8 @@ def _flat(x: np.ndarray) -> np.ndarray:
 
 
 def stouffer(p: Sequence[float]) -> float:
-    """Stouffer combination of the finite one-sided p-values (as scipy.stats.combine_pvalues(method="stouffer")); one p is itself, none NaN."""
+    """Stouffer combination of the finite one-sided p-values (as scipy.stats.combine_pvalues(method="stouffer"));
+    one p is itself, none NaN."""
     p = np.asarray(p, dtype=np.float64)
     p = p[np.isfinite(p)]
     if p.size <= 1:

@@ -9,7 +9,8 @@ from grokmon.validation import as_array, check_choice, check_finite, check_int, 
 
 
 def correlate(metric: np.ndarray, accuracy: np.ndarray) -> dict:
-    """Pearson and Spearman r with two-sided p-values (keys pearson, pearson_p, spearman, spearman_p, n) of metric float[n] vs accuracy float[n].
+    """Pearson and Spearman r with two-sided p-values (keys pearson, pearson_p, spearman, spearman_p, n) of metric
+    float[n] vs accuracy float[n].
 
     With n < 3 or a constant series the four values are NaN (n is still set).
     """
@@ -44,7 +45,8 @@ CHECKPOINT_WINDOWS = ("after_rise", "last", "all")
 
 
 def sustained_rise_start(accuracy: np.ndarray, floor_fraction: float = 0.1) -> int:
-    """Index where accuracy float[n] begins its sustained rise: the last index in its floor band, a last-point dip ignored.
+    """Index where accuracy float[n] begins its sustained rise: the last index in its floor band,
+    a last-point dip ignored.
 
     The floor band is accuracy <= min + floor_fraction * (max - min). The last checkpoint in the band
     right after one above it is a single late dip and does not end the rise, so one bad final

@@ -33,7 +33,8 @@ def tracked_groups(
     groups: pd.DataFrame, steps: np.ndarray, n: int = 2, chosen: Sequence[int] | None = None
 ) -> list[int]:
     """t* of the Pretrain@t* groups a figure draws: `chosen` (config figures.*, the paper's groups) where they have
-    pathway rows, else the `n` largest groups that leave at least two later checkpoints (the paper's Fig. 4/6 choice)."""
+    pathway rows, else the `n` largest groups that leave at least two later checkpoints
+    (the paper's Fig. 4/6 choice)."""
     pretrain = groups[groups["group"].str.startswith("Pretrain@")]
     if chosen is not None:
         present = set(pretrain["t_star"].astype(int))
@@ -255,7 +256,8 @@ def fig9_cut_sweep(groups: Mapping[str, pd.DataFrame], path) -> None:
 
 
 def monitor_curves(monitor: pd.DataFrame, checkpoint_steps, path) -> None:
-    """The live monitor's probe metrics at every monitored pretraining step; dotted lines at the analysed checkpoints."""
+    """The live monitor's probe metrics at every monitored pretraining step;
+    dotted lines at the analysed checkpoints."""
     panels = [
         ("loss", "probe loss (nats/token)"),
         ("distance", "pathway distance"),
@@ -280,7 +282,8 @@ def _pair_value(table: pd.DataFrame, a: str, b: str, column: str) -> float:
 
 
 def fig12_cross_domain(tables: Mapping[int, pd.DataFrame], path) -> None:
-    """Fig. 12: mean pathway distance across each pair of domains (solid) and within each domain (dashed) by checkpoint."""
+    """Fig. 12: mean pathway distance across each pair of domains (solid) and within each domain (dashed)
+    by checkpoint."""
     steps = sorted(tables)
     fig, axes = _panels(2, width=5.5)
     for ax, column, label in zip(axes, ("distance", "distance_normalized"), ("edit distance", "distance / length")):
@@ -304,7 +307,8 @@ def fig12_cross_domain(tables: Mapping[int, pd.DataFrame], path) -> None:
 
 
 def fig13_entropy_distance(pairs: Mapping[str, tuple[np.ndarray, np.ndarray]], stats: Mapping[str, dict], path) -> None:
-    """Fig. 13: hexbin of each pair's edit distance (edits) against its mean routing entropy (nats), per domain; n, Pearson r and r^2 in the titles.
+    """Fig. 13: hexbin of each pair's edit distance (edits) against its mean routing entropy (nats), per domain; n,
+    Pearson r and r^2 in the titles.
 
     pairs: domain -> (distance float[p], pair mean entropy float[p]) from `controls.entropy_distance_pairs`;
     stats: domain -> that domain's `controls.entropy_distance_correlation` dict (keys n, pearson, r_squared).

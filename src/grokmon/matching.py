@@ -53,7 +53,8 @@ def load_embedder(
 
 
 def group_similarity(train_groups: Sequence[np.ndarray], test_groups: Sequence[np.ndarray]) -> np.ndarray:
-    """Similarity float64[P, Q]: mean cosine over all cross pairs of train group p (float[n_p, d]) and test group q (float[n_q, d]).
+    """Similarity float64[P, Q]: mean cosine over all cross pairs of train group p (float[n_p, d]) and test group q
+    (float[n_q, d]).
 
     Computed exactly as the dot product of the two groups' mean unit vectors.
     """
@@ -65,14 +66,16 @@ def group_similarity(train_groups: Sequence[np.ndarray], test_groups: Sequence[n
 
 
 def match_groups(similarity: np.ndarray) -> list[tuple[int, int]]:
-    """One-to-one (row, column) pairs maximizing total similarity of a [P, Q] matrix (Hungarian; min(P, Q) pairs, rows ascending)."""
+    """One-to-one (row, column) pairs maximizing total similarity of a [P, Q] matrix
+    (Hungarian; min(P, Q) pairs, rows ascending)."""
     similarity = check_finite("similarity", as_array("similarity", similarity, 2, shape_doc="[P, Q]"))
     rows, cols = linear_sum_assignment(similarity, maximize=True)
     return [(int(r), int(c)) for r, c in zip(rows, cols)]
 
 
 def match_table(train_labels: Sequence[int], test_labels: Sequence[int], similarity: np.ndarray) -> pd.DataFrame:
-    """Matched pairs as a DataFrame (train_step, test_step, similarity, delay = test_step - train_step; steps are the labels)."""
+    """Matched pairs as a DataFrame
+    (train_step, test_step, similarity, delay = test_step - train_step; steps are the labels)."""
     similarity = as_array("similarity", similarity, 2, shape_doc="[P, Q]")
     for name, labels in (("train_labels", train_labels), ("test_labels", test_labels)):
         if any(isinstance(x, bool) or not isinstance(x, int | np.integer) for x in labels):

@@ -16,7 +16,8 @@ LOSS_KEYS = {"sequence": "nll", "answer": "answer_nll"}  # memorization.loss_spa
 
 @dataclass(frozen=True)
 class EpsilonCalibration:
-    """Result of `calibrate_epsilon`: the chosen epsilon (nats), its memorized fraction, and whether it lies in the target."""
+    """Result of `calibrate_epsilon`: the chosen epsilon (nats), its memorized fraction,
+    and whether it lies in the target."""
 
     epsilon: float
     fraction: float
@@ -25,7 +26,8 @@ class EpsilonCalibration:
 
 def loss_matrix(routes: Sequence[str | os.PathLike], span: str = "sequence") -> np.ndarray:
     """loss float32[n_ckpt, n] from one routes .npz (a saved `RouteCapture`) per checkpoint, in checkpoint order:
-    its nll (span "sequence": whole-text mean NLL, the paper's rule) or answer_nll (span "answer": answer tokens only)."""
+    its nll (span "sequence": whole-text mean NLL, the paper's rule) or answer_nll
+    (span "answer": answer tokens only)."""
     if span not in LOSS_KEYS:
         raise ValueError(f"memorization.loss_span: expected one of {', '.join(map(repr, LOSS_KEYS))}, got {span!r}")
     if not routes:
@@ -35,8 +37,8 @@ def loss_matrix(routes: Sequence[str | os.PathLike], span: str = "sequence") -> 
         z = io.load_npz(path)
         if LOSS_KEYS[span] not in z:
             raise ValueError(
-                f"memorization.loss_span is {span!r} but {path} has no {LOSS_KEYS[span]} (captured without answer spans: "
-                "only toy train/validation rows with answer_char have one)"
+                f"memorization.loss_span is {span!r} but {path} has no {LOSS_KEYS[span]} "
+                "(captured without answer spans: only toy train/validation rows with answer_char have one)"
             )
         rows.append(z[LOSS_KEYS[span]])
     loss = np.stack(rows).astype(np.float32)
@@ -44,7 +46,8 @@ def loss_matrix(routes: Sequence[str | os.PathLike], span: str = "sequence") -> 
     if span == "answer" and missing.any():
         raise ValueError(
             f"memorization.loss_span is 'answer' but {int(missing.sum())} sample(s) have no answer token within "
-            f"routes.max_length (answer_nll is NaN), e.g. sample {int(np.flatnonzero(missing)[0])}: raise routes.max_length"
+            f"routes.max_length (answer_nll is NaN), e.g. sample {int(np.flatnonzero(missing)[0])}: "
+            "raise routes.max_length"
         )
     return loss
 
@@ -52,7 +55,8 @@ def loss_matrix(routes: Sequence[str | os.PathLike], span: str = "sequence") -> 
 def memorization_index(
     loss: np.ndarray, epsilon: float, delta: float = 0.05, include_final: bool = False
 ) -> np.ndarray:
-    """t*[n] (int64 checkpoint indices, -1 = never) from loss float[n_ckpt, n] (mean token NLL, nats >= 0; last row = T).
+    """t*[n] (int64 checkpoint indices, -1 = never) from loss float[n_ckpt, n]
+    (mean token NLL, nats >= 0; last row = T).
 
     t*_i is the earliest checkpoint t such that for every t' >= t: loss[t', i] <= epsilon and
     |loss[t', i] - loss[T, i]| <= delta. Comparisons are exact (no tolerance); epsilon > 0 and delta >= 0
@@ -74,7 +78,8 @@ def memorization_index(
 
 
 def memorized_fraction_before_final(t_index: np.ndarray, n_ckpt: int) -> float:
-    """Fraction (0..1) of samples in t_index int[n] memorized strictly before the final checkpoint (0 <= t* < n_ckpt - 1)."""
+    """Fraction (0..1) of samples in t_index int[n] memorized strictly before the final checkpoint
+    (0 <= t* < n_ckpt - 1)."""
     t_index = _check_index(t_index, "t_index")
     n_ckpt = check_int("n_ckpt", n_ckpt, 1)
     if t_index.max() >= n_ckpt:

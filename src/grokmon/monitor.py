@@ -1,4 +1,5 @@
-"""Live pathway monitor: every N training steps, routing metrics and loss of a fixed probe set, logged to CSV and loggers.
+"""Live pathway monitor: every N training steps, routing metrics and loss of a fixed probe set,
+logged to CSV and loggers.
 
 The model is validated (a registry architecture with >= 2 MoE layers; every layer of a dense one counts, read as
 virtual experts) at construction when `model=` is given, otherwise at the first call (`__call__`, `check_model`, or
@@ -47,7 +48,8 @@ def probe_metrics(
     max_length: int = DEFAULT_MAX_LENGTH,
     seed: int = 0,
 ) -> dict[str, float]:
-    """`routing_metrics` of `texts` (n >= 2) under `model`, plus loss: mean over texts of the per-text mean NLL (nats/token)."""
+    """`routing_metrics` of `texts` (n >= 2) under `model`, plus loss:
+    mean over texts of the per-text mean NLL (nats/token)."""
     capture = capture_routes(model, tokenizer, texts, batch_size=batch_size, max_length=max_length, progress=False)
     metrics = routing_metrics(capture.routing, router_weights(model), cut=cut, max_pairs=max_pairs, seed=seed)
     return {"loss": float(np.mean(capture.nll)), **metrics}
@@ -148,7 +150,8 @@ class PathwayMonitor:
             self._checked = weakref.ref(model)
 
     def __call__(self, step: int, model) -> dict[str, float] | None:
-        """Measure and log if `step` % every == 0 (returns the row: step and `METRICS`), else None; `model` is validated first."""
+        """Measure and log if `step` % every == 0 (returns the row: step and `METRICS`), else None;
+        `model` is validated first."""
         self.check_model(model)
         if isinstance(step, bool) or not isinstance(step, numbers.Integral) or step < 0:
             raise ValueError(f"step: expected an int >= 0, got {step!r}")
@@ -157,7 +160,8 @@ class PathwayMonitor:
         return self.log(step, self.measure(model))
 
     def measure(self, model) -> dict[str, float]:
-        """`METRICS` of the probe set under `model` now (seconds: wall time of this measurement), training state untouched."""
+        """`METRICS` of the probe set under `model` now (seconds: wall time of this measurement),
+        training state untouched."""
         self.check_model(model)
         start = time.perf_counter()
         with _isolated(model):
@@ -165,7 +169,8 @@ class PathwayMonitor:
         return {**metrics, "seconds": time.perf_counter() - start}
 
     def log(self, step: int, metrics: dict[str, float]) -> dict[str, float]:
-        """Append {step, **metrics} to `history` and the CSV, then pass (step, metrics) to every logger; returns the row."""
+        """Append {step, **metrics} to `history` and the CSV, then pass (step, metrics) to every logger;
+        returns the row."""
         row = {"step": int(step), **{k: float(metrics[k]) for k in METRICS}}
         self.history.append(row)
         if self.csv_path is not None:
@@ -181,7 +186,8 @@ class PathwayMonitor:
 
 
 class PathwayMonitorCallback(TrainerCallback):
-    """Trainer adapter: validates the model at `on_train_begin`, measures at `on_step_end` when global_step % every == 0.
+    """Trainer adapter: validates the model at `on_train_begin`,
+    measures at `on_step_end` when global_step % every == 0.
 
     Runs on the main process only (`state.is_world_process_zero`), on the Trainer's unwrapped model: fine for one
     process or DDP; not for sharded models (FSDP/DeepSpeed ZeRO-3), where one rank cannot run a forward alone.

@@ -13,7 +13,8 @@ CUT_TOLERANCE = 1e-6
 
 
 def select_experts(weights: np.ndarray, cut: float = 0.7) -> list:
-    """Selected experts per layer, in rank order, from routing weights float[L, E] (-> list[L] of list[int]) or [n, L, E] (-> list[n] of those).
+    """Selected experts per layer, in rank order, from routing weights float[L, E] (-> list[L] of list[int]) or
+    [n, L, E] (-> list[n] of those).
 
     Per layer: experts are ranked by weight, descending (ties: lower expert index first), and taken
     until their cumulative weight exceeds `cut` strictly; a cumulative weight within CUT_TOLERANCE
@@ -40,7 +41,8 @@ def _select(weights: np.ndarray, cut: float) -> list:
 
 
 def pathway_string(selection: list[list[int]]) -> str:
-    """Paper string of one sample's selection (list[L] of expert lists): experts joined by ",", layers by "-", e.g. "3,1,5-9,1"."""
+    """Paper string of one sample's selection (list[L] of expert lists): experts joined by ",", layers by "-",
+    e.g. "3,1,5-9,1"."""
     return _string(_check_selection(selection))
 
 
@@ -70,7 +72,8 @@ def pathway_strings(routing: np.ndarray, cut: float = 0.7) -> list[str]:
 def pairwise_distances(
     routing: np.ndarray, cut: float = 0.7, mode: str = "paper", normalize: bool = False, workers: int = 1
 ) -> np.ndarray:
-    """Levenshtein distance matrix [n, n] (int32 edits; float64 in 0..1 if normalize) between pathways of routing float[n, L, E].
+    """Levenshtein distance matrix [n, n] (int32 edits; float64 in 0..1 if normalize) between pathways of routing
+    float[n, L, E].
 
     mode "paper": characters of the paper strings; "experts": one symbol per expert (`pathway_tokens`).
     normalize divides each distance by the longer sequence's length (rapidfuzz normalized_distance).
@@ -109,7 +112,8 @@ def per_layer_distances(
     normalize: bool = False,
     workers: int = 1,
 ) -> np.ndarray:
-    """Mean pairwise distance float[L] of each layer's own pathway segment (paper Fig. 5); same pairs for every layer."""
+    """Mean pairwise distance float[L] of each layer's own pathway segment (paper Fig. 5);
+    same pairs for every layer."""
     routing = _check_routing(routing, "routing", min_samples=2)
     _check_pairs(max_pairs, seed)
     _check_flags(normalize, workers)
@@ -133,7 +137,8 @@ def cross_distance(
     normalize: bool = False,
     workers: int = 1,
 ) -> float:
-    """Mean distance over all pairs (a, b) of routing_a float[n_a, L, E] x routing_b float[n_b, L, E] (paper Fig. 12), sampled above max_pairs."""
+    """Mean distance over all pairs (a, b) of routing_a float[n_a, L, E] x routing_b float[n_b, L, E] (paper Fig. 12),
+    sampled above max_pairs."""
     routing_a, routing_b = _check_routing(routing_a, "routing_a"), _check_routing(routing_b, "routing_b")
     if routing_a.shape[1:] != routing_b.shape[1:]:
         raise ValueError(f"routing_a {routing_a.shape} and routing_b {routing_b.shape} differ in [L, E]")
@@ -149,7 +154,8 @@ def cross_distance(
 
 
 def sample_pairs(n: int, max_pairs: int | None = None, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Index arrays (i, j), int64[m], i < j: all n(n-1)/2 pairs in row-major order, or a seeded sample of max_pairs distinct ones."""
+    """Index arrays (i, j), int64[m], i < j: all n(n-1)/2 pairs in row-major order,
+    or a seeded sample of max_pairs distinct ones."""
     n = check_int("n", n, 2)
     _check_pairs(max_pairs, seed)
     total = n * (n - 1) // 2
@@ -178,7 +184,8 @@ def _sample(total: int, max_pairs: int, seed: int) -> np.ndarray:
 
 
 def _unrank_pairs(k: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Row-major index k of the pair (i, j), i < j, among n items -> (i, j); exact integer fix-up after a float guess."""
+    """Row-major index k of the pair (i, j), i < j, among n items -> (i, j);
+    exact integer fix-up after a float guess."""
     i = np.floor(((2 * n - 1) - np.sqrt(np.maximum((2 * n - 1) ** 2 - 8.0 * k, 0.0))) / 2).astype(np.int64)
     i = np.clip(i, 0, n - 2)
     i -= _pairs_before(i, n) > k

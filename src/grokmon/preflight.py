@@ -54,7 +54,8 @@ class PreflightReport:
 
 
 def preflight(config: Mapping, *, offline: bool | None = None, free_bytes: int | None = None) -> PreflightReport:
-    """Check a validated hub config (see the module doc); `offline=None` follows HF_HUB_OFFLINE, `free_bytes` overrides the disk reading."""
+    """Check a validated hub config (see the module doc); `offline=None` follows HF_HUB_OFFLINE,
+    `free_bytes` overrides the disk reading."""
     if config["checkpoints"]["source"] != "hub":
         raise ValueError(f"preflight checks hub runs; checkpoints.source is {config['checkpoints']['source']!r}")
     if offline is None:
@@ -131,7 +132,8 @@ def _dataset_problems(config: Mapping, offline: bool) -> list[str]:
                 continue
         if gated and not token:
             problems.append(
-                f"{key}.dataset: {repo!r} is gated: accept its terms on the hub and log in (`hf auth login`) or set HF_TOKEN"
+                f"{key}.dataset: {repo!r} is gated: "
+                "accept its terms on the hub and log in (`hf auth login`) or set HF_TOKEN"
             )
     return problems
 
@@ -181,7 +183,8 @@ def _disk_problems(
         needed,
         [
             f"{key}: {cache_dir} has {free_bytes / 1e9:.1f} GB free, {kept} checkpoints of {ckpt['repo']!r} "
-            f"({size / 1e9:.1f} GB each) need {needed / 1e9:.1f} GB more; free space, lower max_cached or set checkpoints.cache_dir"
+            f"({size / 1e9:.1f} GB each) need {needed / 1e9:.1f} GB more; "
+            "free space, lower max_cached or set checkpoints.cache_dir"
         ],
     )
 

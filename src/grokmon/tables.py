@@ -32,7 +32,8 @@ def routing_metrics(
     seed: int = 0,
 ) -> dict[str, float]:
     """Means over samples of routing float[n, L, E] with router rows weights float[L, E, d]: distance (paper strings,
-    edits), distance_experts (edits), distance_normalized (paper strings, 0..1), consistency (paper C_i), adjacent_cosine.
+    edits), distance_experts (edits), distance_normalized (paper strings, 0..1), consistency (paper C_i),
+    adjacent_cosine.
     """
     pairs = {"cut": cut, "max_pairs": max_pairs, "seed": seed}
     return {

@@ -57,7 +57,8 @@ def encode_pair(
     max_length: int = 2048,
     target_delimiter: str = TARGET_DELIMITER,
 ) -> tuple[list[int], list[int]]:
-    """Ids [L] and labels [L] (IGNORE_INDEX = no loss) of template(prompt) + delimiter + response + EOS; L <= max_length."""
+    """Ids [L] and labels [L] (IGNORE_INDEX = no loss) of template(prompt) + delimiter + response + EOS;
+    L <= max_length."""
     if loss_on not in ("response", "all"):
         raise ValueError(f"loss_on must be 'response' or 'all', got {loss_on!r}")
     if max_length < 2:

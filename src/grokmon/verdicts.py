@@ -76,10 +76,28 @@ LENGTH_CONTROL = "string length (length-normalized distance)"
 HELDOUT_CONTROL = "held-out items (validation set)"
 VERDICTS = ("holds", "does not hold", "explained by a control", "undecided")
 COLUMNS = [
-    "domain", "claim", "number", "paper", "statement", "metric", "direction", "verdict", "decided_by", "evidence",
-    "n", "n_seeds", "fraction", "estimate", "ci_low", "ci_high", "r_diff", "p_value", "q_value", "length_control",
+    "domain",
+    "claim",
+    "number",
+    "paper",
+    "statement",
+    "metric",
+    "direction",
+    "verdict",
+    "decided_by",
+    "evidence",
+    "n",
+    "n_seeds",
+    "fraction",
+    "estimate",
+    "ci_low",
+    "ci_high",
+    "r_diff",
+    "p_value",
+    "q_value",
+    "length_control",
     "heldout_control",
-]  # fmt: skip
+]
 NO_GROKKING = "No domain shows generalization lagging memorization: this run cannot show grokking."
 
 
@@ -124,7 +142,8 @@ class VerdictSettings:
 
 @dataclass(frozen=True)
 class Claim:
-    """One paper claim: the metric column it is about, the claimed sign (+1 rises / -1 falls) and its length-controlled column."""
+    """One paper claim: the metric column it is about, the claimed sign (+1 rises / -1 falls)
+    and its length-controlled column."""
 
     id: str
     number: int
@@ -138,7 +157,8 @@ class Claim:
 
 @dataclass(frozen=True)
 class GroupSeries:
-    """One Pretrain@t* group of one seed: size, t* index and float[n_ckpt] series over the checkpoints (NaN = no value)."""
+    """One Pretrain@t* group of one seed: size, t* index and float[n_ckpt] series over the checkpoints
+    (NaN = no value)."""
 
     n: int
     t_index: int
@@ -151,26 +171,84 @@ class GroupSeries:
     """The held-out (validation) items' controlled metric over the same checkpoints."""
 
 
-PRECONDITION = Claim("generalization_lags", 0, "Sec. 3.2, Fig. 2", "Generalization lags memorization (grokking precondition)",
-                     "t_sharp - t_star", 1, "t# later than t* (steps)")  # fmt: skip
+PRECONDITION = Claim(
+    "generalization_lags",
+    0,
+    "Sec. 3.2, Fig. 2",
+    "Generalization lags memorization (grokking precondition)",
+    "t_sharp - t_star",
+    1,
+    "t# later than t* (steps)",
+)
 TREND_CLAIMS = (
-    Claim("distance_falls", 1, "Fig. 4", "Pathway distance falls after memorization", "distance", -1,
-          "falls (higher = more dissimilar pathways)", "distance_normalized"),
-    Claim("consistency_rises", 2, "Fig. 6", "Consistency (paper C_i) rises after memorization", "consistency", 1,
-          "rises (by its formula higher C_i = less uniform transitions; the paper reads a rise as improvement)"),
-    Claim("adjacent_cosine_rises", 2, "Fig. 6", "Raw adjacent-layer cosine rises after memorization", "adjacent_cosine", 1,
-          "rises (higher = more aligned adjacent layers)"),
-)  # fmt: skip
+    Claim(
+        "distance_falls",
+        1,
+        "Fig. 4",
+        "Pathway distance falls after memorization",
+        "distance",
+        -1,
+        "falls (higher = more dissimilar pathways)",
+        "distance_normalized",
+    ),
+    Claim(
+        "consistency_rises",
+        2,
+        "Fig. 6",
+        "Consistency (paper C_i) rises after memorization",
+        "consistency",
+        1,
+        "rises (by its formula higher C_i = less uniform transitions; the paper reads a rise as improvement)",
+    ),
+    Claim(
+        "adjacent_cosine_rises",
+        2,
+        "Fig. 6",
+        "Raw adjacent-layer cosine rises after memorization",
+        "adjacent_cosine",
+        1,
+        "rises (higher = more aligned adjacent layers)",
+    ),
+)
 CORRELATION_CLAIMS = (
-    Claim("distance_vs_accuracy", 3, "Table 1", "Pathway distance correlates negatively with accuracy", "distance", -1,
-          "negative r", "distance_normalized"),
-    Claim("consistency_vs_accuracy", 4, "Table 1", "Consistency (paper C_i) correlates positively with accuracy", "consistency", 1,
-          "positive r (higher C_i = less uniform transitions by its formula)"),
-    Claim("adjacent_cosine_vs_accuracy", 4, "Table 1", "Raw adjacent-layer cosine correlates positively with accuracy",
-          "adjacent_cosine", 1, "positive r (higher = more aligned adjacent layers)"),
-)  # fmt: skip
-LOSS_CLAIM = Claim("losses_vs_accuracy", 5, "Table 1", "Training and validation loss do not track accuracy",
-                   ", ".join(LOSS_COLUMNS), 0, "|r| below the margin for every loss")  # fmt: skip
+    Claim(
+        "distance_vs_accuracy",
+        3,
+        "Table 1",
+        "Pathway distance correlates negatively with accuracy",
+        "distance",
+        -1,
+        "negative r",
+        "distance_normalized",
+    ),
+    Claim(
+        "consistency_vs_accuracy",
+        4,
+        "Table 1",
+        "Consistency (paper C_i) correlates positively with accuracy",
+        "consistency",
+        1,
+        "positive r (higher C_i = less uniform transitions by its formula)",
+    ),
+    Claim(
+        "adjacent_cosine_vs_accuracy",
+        4,
+        "Table 1",
+        "Raw adjacent-layer cosine correlates positively with accuracy",
+        "adjacent_cosine",
+        1,
+        "positive r (higher = more aligned adjacent layers)",
+    ),
+)
+LOSS_CLAIM = Claim(
+    "losses_vs_accuracy",
+    5,
+    "Table 1",
+    "Training and validation loss do not track accuracy",
+    ", ".join(LOSS_COLUMNS),
+    0,
+    "|r| below the margin for every loss",
+)
 
 
 def claim_verdicts(
@@ -185,7 +263,8 @@ def claim_verdicts(
     t_star: Mapping[str, pd.DataFrame | Sequence[pd.DataFrame]] | None = None,
     t_sharp: Mapping[str, pd.DataFrame | Sequence[pd.DataFrame]] | None = None,
 ) -> pd.DataFrame:
-    """Tidy verdict table (one row per domain x claim, columns COLUMNS) from per-domain tables (one, or a list per seed).
+    """Tidy verdict table (one row per domain x claim, columns COLUMNS) from per-domain tables
+    (one, or a list per seed).
 
     checkpoints, last_k, rise_floor: the correlation window (`correlation.checkpoint_window`; None
     keeps its default). matching, t_star, t_sharp: per-domain tables for the precondition row (all
@@ -201,8 +280,12 @@ def claim_verdicts(
     rows = []
     for domain in series:
         if matching is not None:
-            lag = generalization_lag(_as_list(matching[domain], "matching"), _as_list(t_star[domain], "t_star"),
-                                     _as_list(t_sharp[domain], "t_sharp"), settings)  # fmt: skip
+            lag = generalization_lag(
+                _as_list(matching[domain], "matching"),
+                _as_list(t_star[domain], "t_star"),
+                _as_list(t_sharp[domain], "t_sharp"),
+                settings,
+            )
             rows.append({"domain": domain, **_claim_fields(PRECONDITION), **lag})
         group_tables = _as_list(groups[domain], "groups")
         window = _Window(_as_list(series[domain], "series"), checkpoints, window_kwargs)
@@ -223,7 +306,8 @@ def claim_verdicts(
 
 
 def verdicts_markdown(table: pd.DataFrame) -> str:
-    """Markdown table (domain, claim, verdict, decided by, evidence) of a `claim_verdicts` table, for the report/docs."""
+    """Markdown table (domain, claim, verdict, decided by, evidence) of a `claim_verdicts` table,
+    for the report/docs."""
     missing = {"domain", "number", "claim", "statement", "verdict", "decided_by", "evidence"} - set(table.columns)
     if missing:
         raise ValueError(f"table lacks columns {sorted(missing)} (pass the output of claim_verdicts)")
@@ -238,8 +322,14 @@ def verdicts_markdown(table: pd.DataFrame) -> str:
 
 
 def _claim_fields(claim: Claim) -> dict:
-    return {"claim": claim.id, "number": claim.number, "paper": claim.paper, "statement": claim.statement,
-            "metric": claim.metric, "direction": claim.direction}  # fmt: skip
+    return {
+        "claim": claim.id,
+        "number": claim.number,
+        "paper": claim.paper,
+        "statement": claim.statement,
+        "metric": claim.metric,
+        "direction": claim.direction,
+    }
 
 
 def _result(verdict: str, decided_by: str, evidence: list[str], **numbers) -> dict:
@@ -273,7 +363,8 @@ def generalization_lag(
     t_sharp: Sequence[pd.DataFrame],
     settings: VerdictSettings | None = None,
 ) -> dict:
-    """Precondition row fields (verdict, evidence, numbers): do test items' t# come after memorized samples' t* (per seed lists)?
+    """Precondition row fields (verdict, evidence, numbers):
+    do test items' t# come after memorized samples' t* (per seed lists)?
 
     Test: per seed, one-sided Mann-Whitney U (scipy.stats.mannwhitneyu) of t# (test items with a t#)
     against t* (samples with a t*), combined over seeds by Stouffer's method. estimate = median t# -
@@ -303,14 +394,22 @@ def generalization_lag(
         return _result(
             "undecided", "no memorized or no generalized items", ["no seed has both a t* and a t#"], **numbers
         )
-    p = {sign: controls.stouffer([stats.mannwhitneyu(g, m, alternative="greater" if sign > 0 else "less").pvalue for m, g in usable])
-         for sign in (1, -1)}  # fmt: skip
+    p = {
+        sign: controls.stouffer(
+            [stats.mannwhitneyu(g, m, alternative="greater" if sign > 0 else "less").pvalue for m, g in usable]
+        )
+        for sign in (1, -1)
+    }
     all_m, all_g = np.concatenate([m for m, _ in usable]), np.concatenate([g for _, g in usable])
     numbers.update(estimate=float(np.median(all_g) - np.median(all_m)), p_value=p[1])
-    evidence = [(f"median t# {np.median(all_g):g} - median t* {np.median(all_m):g} = {numbers['estimate']:+g} steps "
-                f"({len(all_g)} test items, {len(all_m)} memorized samples; one-sided Mann-Whitney p {p[1]:.2g})"),
-                f"matched delays: {len(delays)} pairs" + (f", median {np.median(delays):+g} steps, "
-                f"{int((delays > 0).sum())} positive" if len(delays) else "")]  # fmt: skip
+    evidence = [
+        (
+            f"median t# {np.median(all_g):g} - median t* {np.median(all_m):g} = {numbers['estimate']:+g} steps "
+            f"({len(all_g)} test items, {len(all_m)} memorized samples; one-sided Mann-Whitney p {p[1]:.2g})"
+        ),
+        f"matched delays: {len(delays)} pairs"
+        + (f", median {np.median(delays):+g} steps, {int((delays > 0).sum())} positive" if len(delays) else ""),
+    ]
     if p[1] < settings.alpha:
         return _result("holds", "t# later than t* (Mann-Whitney)", evidence, **numbers)
     if p[-1] < settings.alpha:
@@ -330,18 +429,32 @@ def trend_verdict(groups: Sequence[GroupSeries], claim: Claim, settings: Verdict
     ]
     numbers["n"] = len(eligible)
     if len(eligible) < s.min_groups:
-        evidence = [(f"{len(eligible)} of {len(groups)} groups have >= {s.min_group_size} samples and >= {s.min_trend_points} "
-                    f"checkpoints from t* on (need {s.min_groups})")]  # fmt: skip
+        evidence = [
+            (
+                f"{len(eligible)} of {len(groups)} groups have >= {s.min_group_size} samples "
+                f"and >= {s.min_trend_points} checkpoints from t* on (need {s.min_groups})"
+            )
+        ]
         return _result("undecided", "too few groups", evidence, **numbers)
     main = _change_test(eligible, lambda g: g.metric)
     ends = [_end_change(g.metric[g.t_index :]) for g in eligible]
     word = "fall" if sign < 0 else "rise"
     half = special.stdtrit(main.df, 0.975) * main.se if main.df >= 1 else np.nan
-    numbers.update(fraction=float(np.mean([sign * c > 0 for c in ends])), estimate=main.estimate, ci_low=main.estimate - half,
-                   ci_high=main.estimate + half, p_value=main.p_value(sign))  # fmt: skip
-    evidence = [(f"{sum(sign * c > 0 for c in ends)}/{len(eligible)} groups {word} from t* to the end; weighted mean change "
-                f"{main.estimate:+.2%} of the t* value per checkpoint (95% CI [{numbers['ci_low']:+.2%}, {numbers['ci_high']:+.2%}], "
-                f"one-sided p {numbers['p_value']:.2g}, {main.df + 1} changes, weights = group sizes)")]  # fmt: skip
+    numbers.update(
+        fraction=float(np.mean([sign * c > 0 for c in ends])),
+        estimate=main.estimate,
+        ci_low=main.estimate - half,
+        ci_high=main.estimate + half,
+        p_value=main.p_value(sign),
+    )
+    evidence = [
+        (
+            f"{sum(sign * c > 0 for c in ends)}/{len(eligible)} groups {word} from t* to the end; weighted mean change "
+            f"{main.estimate:+.2%} of the t* value per checkpoint "
+            f"(95% CI [{numbers['ci_low']:+.2%}, {numbers['ci_high']:+.2%}], "
+            f"one-sided p {numbers['p_value']:.2g}, {main.df + 1} changes, weights = group sizes)"
+        )
+    ]
     verdict = _direction(main, sign, s.trend_margin, s.alpha)
     if verdict == "against":
         return _result(
@@ -371,7 +484,8 @@ def trend_verdict(groups: Sequence[GroupSeries], claim: Claim, settings: Verdict
     numbers["heldout_control"] = contrast.estimate
     name = "length-normalized distance" if claim.length_metric else claim.metric
     evidence.append(
-        f"group minus held-out items ({name}) changes {contrast.estimate:+.2%} per checkpoint (p {contrast.p_value(sign):.2g})"
+        f"group minus held-out items ({name}) changes {contrast.estimate:+.2%} per checkpoint "
+        f"(p {contrast.p_value(sign):.2g})"
     )
     if contrast.p_value(sign) < s.alpha:
         passed = "length and held-out controls" if claim.length_metric else "held-out control"
@@ -386,7 +500,8 @@ def trend_verdict(groups: Sequence[GroupSeries], claim: Claim, settings: Verdict
 
 
 def _change_test(groups: Sequence[GroupSeries], values, scale_values=None) -> controls.MeanTest:
-    """Weighted test of values(g)'s checkpoint changes from t* on, in units of the median |t* value| of (scale_values or values)(g)."""
+    """Weighted test of values(g)'s checkpoint changes from t* on,
+    in units of the median |t* value| of (scale_values or values)(g)."""
     scale_of = scale_values or values
     starts = [v[np.isfinite(v)][0] for g in groups if np.isfinite(v := scale_of(g)[g.t_index :]).any()]
     scale = float(np.median(np.abs(starts))) if starts else 0.0
@@ -402,7 +517,8 @@ def _end_change(values: np.ndarray) -> float:
 
 
 def _heldout_test(groups: Sequence[GroupSeries]) -> controls.MeanTest:
-    """Equal-weight test of the held-out series' changes from each seed's earliest eligible t* on (one series per seed)."""
+    """Equal-weight test of the held-out series' changes from each seed's earliest eligible t* on
+    (one series per seed)."""
     first = {}
     for g in groups:
         first[g.block] = g if g.block not in first or g.t_index < first[g.block].t_index else first[g.block]
@@ -490,7 +606,8 @@ class _Window:
 
 
 def _correlation(columns: Mapping[str, np.ndarray], accuracy: np.ndarray, column, settings: VerdictSettings):
-    """(CorrelationTest or None, n) of a column (or a callable of the columns) vs accuracy over the checkpoints where all are finite."""
+    """(CorrelationTest or None, n) of a column (or a callable of the columns) vs accuracy over the checkpoints where
+    all are finite."""
     metric = column(columns) if callable(column) else columns[column]
     keep = np.isfinite(metric).all(axis=0) & np.isfinite(accuracy).all(axis=0)
     n = int(keep.sum())
@@ -504,7 +621,8 @@ def correlation_verdict(
     settings: VerdictSettings,
     first_step: int | None = None,
 ) -> dict:
-    """Verdict fields of a correlation claim (3, 4) from windowed series columns and accuracy, float[n_seeds, n] each."""
+    """Verdict fields of a correlation claim (3, 4) from windowed series columns and accuracy,
+    float[n_seeds, n] each."""
     s, sign = settings, claim.sign
     numbers = {"n_seeds": len(accuracy)}
     if claim.metric not in columns:
@@ -517,9 +635,14 @@ def correlation_verdict(
     low, high = main.interval(0.95)
     numbers.update(estimate=main.r, ci_low=low, ci_high=high, r_diff=main.r_diff, p_value=main.p_value(sign))
     where = f" from step {first_step}" if first_step is not None else ""
-    evidence = [(f"r = {main.r:+.2f} over {main.n} checkpoints{where} (95% CI [{low:+.2f}, {high:+.2f}]: {main.describe_interval()}); "
-                f"first differences r = {main.r_diff:+.2f}; one-sided p levels {main.p_levels[sign]:.2g}, "
-                f"differences {main.p_diff[sign]:.2g}")]  # fmt: skip
+    evidence = [
+        (
+            f"r = {main.r:+.2f} over {main.n} checkpoints{where} "
+            f"(95% CI [{low:+.2f}, {high:+.2f}]: {main.describe_interval()}); "
+            f"first differences r = {main.r_diff:+.2f}; one-sided p levels {main.p_levels[sign]:.2g}, "
+            f"differences {main.p_diff[sign]:.2g}"
+        )
+    ]
     verdict = _direction(main, sign, s.correlation_margin, s.alpha)
     if verdict == "against":
         return _result(
@@ -540,7 +663,8 @@ def correlation_verdict(
             evidence.append(f"no usable {claim.length_metric} series")
             return _result("undecided", "length control unavailable", evidence, **numbers)
         evidence.append(
-            f"length-normalized distance r = {length.r:+.2f} (differences {length.r_diff:+.2f}, p {length.p_value(sign):.2g})"
+            f"length-normalized distance r = {length.r:+.2f} "
+            f"(differences {length.r_diff:+.2f}, p {length.p_value(sign):.2g})"
         )
         verdict = _direction(length, sign, s.correlation_margin, s.alpha)
         if verdict == "against":
@@ -554,8 +678,10 @@ def correlation_verdict(
         return _result("undecided", "held-out control unavailable", evidence, **numbers)
     contrast, _ = _correlation(columns, accuracy, lambda c: c[controlled] - c[heldout_column], s)
     numbers["heldout_control"] = contrast.r
-    evidence.append(f"memorized minus held-out {controlled} r = {contrast.r:+.2f} (p {contrast.p_value(sign):.2g}); "
-                    f"held-out alone r = {heldout.r:+.2f} (p {heldout.p_value(sign):.2g})")  # fmt: skip
+    evidence.append(
+        f"memorized minus held-out {controlled} r = {contrast.r:+.2f} (p {contrast.p_value(sign):.2g}); "
+        f"held-out alone r = {heldout.r:+.2f} (p {heldout.p_value(sign):.2g})"
+    )
     if contrast.p_value(sign) < s.alpha:
         passed = "length and held-out controls" if claim.length_metric else "held-out control"
         return _result("holds", f"levels and first differences; passed {passed}", evidence, **numbers)

@@ -1,4 +1,5 @@
-"""Evaluate one checkpoint (with its LoRA adapter, fully tuned, or as is) on one domain's benchmark; one record per item."""
+"""Evaluate one checkpoint (with its LoRA adapter, fully tuned, or as is) on one domain's benchmark;
+one record per item."""
 
 from pathlib import Path
 

@@ -1,4 +1,5 @@
-"""Routing entropy against pathway edit distance over pairs of training samples at the last checkpoint (paper Fig. 13, a control)."""
+"""Routing entropy against pathway edit distance over pairs of training samples at the last checkpoint
+(paper Fig. 13, a control)."""
 
 import pandas as pd
 

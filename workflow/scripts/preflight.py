@@ -1,4 +1,5 @@
-"""Check the hub run before its first job (grokmon.preflight); fail with every problem found, else record what was checked."""
+"""Check the hub run before its first job (grokmon.preflight); fail with every problem found,
+else record what was checked."""
 
 import dataclasses
 

@@ -1,4 +1,5 @@
-"""Pretrain a tiny OLMoE (or its dense twin) from scratch on a list of texts, saving HF checkpoint dirs at chosen steps."""
+"""Pretrain a tiny OLMoE (or its dense twin) from scratch on a list of texts,
+saving HF checkpoint dirs at chosen steps."""
 
 from __future__ import annotations
 

@@ -109,7 +109,8 @@ def build_world(seed: int, sizes: ToySizes) -> dict[str, ToyDomain]:
 
 
 def write_world(world: Mapping[str, ToyDomain], data_dir: str | os.PathLike, *, seed: int) -> None:
-    """Write `{domain}/{train,validation,sft,benchmark}.jsonl`, `{domain}/task.json` and `corpus.jsonl` (shuffled by `seed`)."""
+    """Write `{domain}/{train,validation,sft,benchmark}.jsonl`,
+    `{domain}/task.json` and `corpus.jsonl` (shuffled by `seed`)."""
     data_dir = Path(data_dir)
     for name, dom in world.items():
         for split in ("train", "validation", "sft", "benchmark"):
@@ -169,7 +170,8 @@ def _assemble(name, rng, sizes, corpus, sft_pool, heldout) -> ToyDomain:
 def _split(name: str, items: list[_Item], n_corpus: int, n_heldout: int) -> tuple[list[_Item], list[_Item]]:
     if len(items) < n_corpus + n_heldout:
         raise ValueError(
-            f"sizes: {name} holds {len(items)} items, fewer than corpus + validation + benchmark = {n_corpus + n_heldout}"
+            f"sizes: {name} holds {len(items)} items, "
+            f"fewer than corpus + validation + benchmark = {n_corpus + n_heldout}"
         )
     return items[:n_corpus], items[n_corpus : n_corpus + n_heldout]
 
