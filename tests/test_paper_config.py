@@ -509,6 +509,10 @@ def _domains(d: Path) -> dict:
     }
 
 
+# Figures drawn for the largest groups (config `figures.*` null): for configs whose steps are not the paper's.
+NO_FIGURE_GROUPS = {key: None for key in PAPER["figures"]}
+
+
 def _hub_config(d: Path, cache: Path, revisions: dict, **checkpoints) -> Path:
     """A small hub config like olmoe.yaml: the tiny cache, the given revisions, local data files."""
     tsv = d / "revisions.tsv"
@@ -519,6 +523,7 @@ def _hub_config(d: Path, cache: Path, revisions: dict, **checkpoints) -> Path:
         "device": "cpu",
         "dtype": "float32",
         "domains": _domains(d / "data"),
+        "figures": NO_FIGURE_GROUPS,  # the paper's groups (t* 125k-615k) are not among these steps
         "checkpoints": {
             "source": "hub",
             "repo": HUB_REPO,
@@ -722,6 +727,7 @@ def test_local_source_points_at_model_directories(tmp_path):
         **copy.deepcopy(PAPER),
         "run": "local",
         "checkpoints": {"source": "local", "steps": [100, 200], "path_pattern": "ckpt/{step}"},
+        "figures": NO_FIGURE_GROUPS,
     }
     path = tmp_path / "local.yaml"
     path.write_text(yaml.safe_dump(config))
