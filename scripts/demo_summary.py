@@ -1,4 +1,4 @@
-"""Write docs/demo.md from a finished demo run: accuracy per checkpoint and source, epsilon, Table 1, verdicts, time.
+"""Write docs/demo.md from a finished demo run: accuracy, epsilon, Table 1, verdicts, ablations, time.
 
 Run by `make demo-docs` after `make demo`: python scripts/demo_summary.py results/demo docs/demo.md
 Every number on that page comes from the run's artifacts; nothing is typed by hand.
@@ -52,6 +52,16 @@ def table1(seed_dir: Path) -> str:
 
 def _pair(row) -> str:
     return "n.d." if pd.isna(row["pearson"]) else f"{row['pearson']:+.2f} / {row['spearman']:+.2f}"
+
+
+def tsv_markdown(path: Path) -> str:
+    """Markdown: a TSV artifact as a table, numbers to 3 significant digits (or "not made" when the run has none)."""
+    if not path.exists():
+        return f"not made by this run (`{path.name}`)"
+    table = read_tsv(path)
+    cells = table.map(lambda v: f"{v:.3g}" if isinstance(v, float) else str(v))
+    lines = ["| " + " | ".join(table.columns) + " |", "|---" * len(table.columns) + "|"]
+    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in cells.itertuples(index=False)])
 
 
 def verdict_table(run_dir: Path) -> str:
@@ -116,6 +126,20 @@ def main(run_dir: str, out: str) -> None:
         "## Verdicts (docs/verdicts.md says how they are decided; evidence in demo_verdicts.md)",
         "",
         verdict_table(run),
+        "",
+        "## Ablations (docs/ablations.md): Fig. 8's correlation, Table 3, Table 4",
+        "",
+        "Fig. 8, pathway edit distance vs normalized d_eff over the synthetic MoE's seeds (paper: strong positive):",
+        "",
+        tsv_markdown(seed_dir / "theory/fig8_correlation.tsv"),
+        "",
+        "Table 3, parameter groups across checkpoints:",
+        "",
+        tsv_markdown(seed_dir / "parameters/table3.tsv"),
+        "",
+        "Table 4, Table 1 per LoRA rank:",
+        "",
+        tsv_markdown(seed_dir / "correlation/table4.tsv"),
         "",
         "## Figures (seed 0)",
         "",
