@@ -1,7 +1,5 @@
 import numpy as np
-from grokmon.consistency import paper_consistency
-from grokmon.memorization import memorization_index
-from grokmon.pathways import mean_pairwise_distance, pathway_strings
+from grokmon import mean_pairwise_distance, memorization_index, paper_consistency, pathway_strings
 
 rng = np.random.default_rng(0)
 routing = rng.dirichlet(np.full(64, 0.3), size=(100, 16))  # [samples, layers, experts], token-mean softmax
