@@ -92,7 +92,7 @@ def time_table(seed_dir: Path) -> str:
     )
     lines = ["| rule | jobs | wall s (sum) | CPU s (sum) |", "|---|---|---|---|"]
     for rule, r in frame.sort_values("cpu_s", ascending=False).iterrows():
-        lines.append(f"| {rule} | {r.jobs} | {r.wall_s:.0f} | {r.cpu_s:.0f} |")
+        lines.append(f"| {rule} | {int(r.jobs)} | {r.wall_s:.0f} | {r.cpu_s:.0f} |")
     return "\n".join(lines)
 
 
