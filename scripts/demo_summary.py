@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from grokmon.config import lora_ranks
 from grokmon.io import read_json, read_tsv, write_text
 
 
@@ -78,21 +79,37 @@ def verdict_table(run_dir: Path) -> str:
     return "\n".join(lines)
 
 
-def time_table(seed_dir: Path) -> str:
-    """Markdown: wall and CPU seconds per rule from the rules' benchmark files (Snakemake `benchmark:`)."""
+# The paper's ablations and extra artifacts (issue #13): these rules' jobs, and the LoRA-rank ablation's own jobs.
+ABLATION_RULES = {"theory", "threshold_sweep", "fig3", "table3", "table4"}
+DEMO_CORES = 2  # make demo's CORES
+
+
+def rank_ablation_ids(config: dict) -> set[str]:
+    """Accuracy sources and tuning keys of the LoRA-rank ablation's own jobs (its ranks other than lora.rank)."""
+    extra = [r for r in lora_ranks(config) if r.recipe]
+    return {r.source for r in extra} | {key for r in extra for key in r.tunings.values()}
+
+
+def time_table(run_dir: Path, rank_ablation: set[str]) -> str:
+    """Markdown: jobs and wall seconds per rule from the run's benchmark files, ablation jobs apart, and their cost."""
     rows = []
-    for path in sorted((seed_dir / "benchmarks").rglob("*.tsv")):
-        rule = path.relative_to(seed_dir / "benchmarks").parts[0].removesuffix(".tsv")
-        bench = read_tsv(path)
-        rows.append({"rule": rule, "wall_s": float(bench["s"].iloc[0]), "cpu_s": float(bench["cpu_time"].iloc[0])})
-    frame = (
-        pd.DataFrame(rows)
-        .groupby("rule")
-        .agg(jobs=("wall_s", "size"), wall_s=("wall_s", "sum"), cpu_s=("cpu_s", "sum"))
-    )
-    lines = ["| rule | jobs | wall s (sum) | CPU s (sum) |", "|---|---|---|---|"]
-    for rule, r in frame.sort_values("cpu_s", ascending=False).iterrows():
-        lines.append(f"| {rule} | {int(r.jobs)} | {r.wall_s:.0f} | {r.cpu_s:.0f} |")
+    for path in sorted(run_dir.glob("**/benchmarks/**/*.tsv")):
+        parts = path.relative_to(run_dir).with_suffix("").parts
+        rule, *wildcards = parts[parts.index("benchmarks") + 1 :]
+        ablation = rule in ABLATION_RULES or bool(rank_ablation & set(wildcards))
+        rows.append({"rule": rule, "ablation": ablation, "wall_s": float(read_tsv(path)["s"].iloc[0])})
+    jobs = pd.DataFrame(rows)
+    per_rule = jobs.groupby(["rule", "ablation"]).agg(jobs=("wall_s", "size"), wall_s=("wall_s", "sum"))
+    lines = ["| rule | ablation (issue #13) | jobs | wall s (sum) |", "|---|---|---|---|"]
+    for (rule, ablation), r in per_rule.sort_values("wall_s", ascending=False).iterrows():
+        lines.append(f"| {rule} | {'yes' if ablation else ''} | {int(r.jobs)} | {r.wall_s:.0f} |")
+    ablation_wall = jobs.loc[jobs["ablation"], "wall_s"].sum()
+    lines += [
+        "",
+        f"Ablations and extra artifacts (the rows marked yes): {ablation_wall:.0f} s wall in all; `make demo` on "
+        f"{DEMO_CORES} cores grows by about {ablation_wall / DEMO_CORES:.0f} s (an estimate: their wall / "
+        f"{DEMO_CORES}, as jobs run {DEMO_CORES} at a time).",
+    ]
     return "\n".join(lines)
 
 
@@ -145,9 +162,9 @@ def main(run_dir: str, out: str) -> None:
         "",
         "![Fig. 1](images/demo_fig1.png) ![Fig. 4](images/demo_fig4.png) ![Fig. 13](images/demo_fig13.png)",
         "",
-        "## Time (from the rules' benchmark files; the machine the run was made on may have been shared)",
+        "## Time: wall seconds per rule (from the rules' benchmark files; the machine may have been shared)",
         "",
-        time_table(seed_dir),
+        time_table(run, rank_ablation_ids(config)),
         "",
     ]
     write_text(out, "\n".join(page))

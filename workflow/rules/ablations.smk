@@ -26,6 +26,8 @@ rule fig3:
         table=out("pathways/fig3_example.tsv"),
     log:
         out("logs/figures/fig3.log"),
+    benchmark:
+        out("benchmarks/fig3.tsv")
     conda:
         "../../envs/report.yaml"
     params:
@@ -48,6 +50,8 @@ rule theory:
         correlation=out("theory/fig8_correlation.tsv"),
     log:
         out("logs/theory.log"),
+    benchmark:
+        out("benchmarks/theory.tsv")
     conda:
         "../../envs/report.yaml"
     params:
@@ -78,6 +82,8 @@ rule threshold_sweep:
         series=out("ablations/{sweep}_series.tsv"),
     log:
         out("logs/ablations/{sweep}_sweep.log"),
+    benchmark:
+        out("benchmarks/threshold_sweep/{sweep}.tsv")
     wildcard_constraints:
         sweep="epsilon|delta",
     conda:
@@ -106,6 +112,8 @@ rule table3:
         changes=out("parameters/norms.tsv"),
     log:
         out("logs/table3.log"),
+    benchmark:
+        out("benchmarks/table3.tsv")
     conda:
         "../../envs/report.yaml"
     params:
@@ -131,6 +139,8 @@ rule table4:
         ),
     log:
         out("logs/table4.log"),
+    benchmark:
+        out("benchmarks/table4.tsv")
     conda:
         "../../envs/analysis.yaml"
     params:

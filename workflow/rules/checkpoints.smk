@@ -47,6 +47,8 @@ elif config["checkpoints"]["source"] == "hub":
             run_out("preflight.json"),
         log:
             run_out("logs/preflight.log"),
+        benchmark:
+            run_out("benchmarks/preflight.tsv")
         conda:
             "../../envs/torch.yaml"
         params:
@@ -82,6 +84,8 @@ elif config["checkpoints"]["source"] == "hub":
             out("checkpoints/{step}/evicted.json"),
         log:
             out("logs/evict_checkpoint/{step}.log"),
+        benchmark:
+            out("benchmarks/evict_checkpoint/{step}.tsv")
         priority: 100
         conda:
             "../../envs/torch.yaml"
@@ -101,6 +105,8 @@ else:
             out("checkpoints/{step}/checkpoint.json"),
         log:
             out("logs/local_checkpoint/{step}.log"),
+        benchmark:
+            out("benchmarks/local_checkpoint/{step}.tsv")
         conda:
             "../../envs/torch.yaml"
         script:

@@ -19,6 +19,8 @@ if COMPARE_WITH:
             ),
         log:
             run_out(f"logs/comparison/{COMPARE_WITH}.log"),
+        benchmark:
+            run_out(f"benchmarks/comparison/{COMPARE_WITH}.tsv")
         conda:
             "../../envs/analysis.yaml"
         params:

@@ -12,6 +12,8 @@ rule series:
         out("correlation/{source}/{domain}.series.tsv"),
     log:
         out("logs/series/{source}/{domain}.log"),
+    benchmark:
+        out("benchmarks/series/{source}/{domain}.tsv")
     conda:
         "../../envs/analysis.yaml"
     params:
@@ -37,6 +39,8 @@ rule table1:
         ),
     log:
         out("logs/table1.log"),
+    benchmark:
+        out("benchmarks/table1.tsv")
     conda:
         "../../envs/analysis.yaml"
     params:
@@ -81,6 +85,8 @@ rule verdicts:
         ),
     log:
         run_out("logs/verdicts.log"),
+    benchmark:
+        run_out("benchmarks/verdicts.tsv")
     conda:
         "../../envs/analysis.yaml"
     params:

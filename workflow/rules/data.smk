@@ -6,6 +6,8 @@ rule resolved_config:
         run_out("config.resolved.yaml"),
     log:
         run_out("logs/resolved_config.log"),
+    benchmark:
+        run_out("benchmarks/resolved_config.tsv")
     conda:
         "../../envs/analysis.yaml"
     params:

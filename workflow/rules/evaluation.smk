@@ -11,6 +11,8 @@ if config["checkpoints"]["source"] == "toy":
             out("eval/tasks/{domain}/{domain}_benchmark.yaml"),
         log:
             out("logs/benchmark_task/{domain}.log"),
+        benchmark:
+            out("benchmarks/benchmark_task/{domain}.tsv")
         conda:
             "../../envs/torch.yaml"
         params:
@@ -29,6 +31,8 @@ else:
             out("eval/tasks/{domain}/{domain}_benchmark.yaml"),
         log:
             out("logs/benchmark_task/{domain}.log"),
+        benchmark:
+            out("benchmarks/benchmark_task/{domain}.tsv")
         conda:
             "../../envs/torch.yaml"
         params:

@@ -36,6 +36,8 @@ rule fig1:
         ),
     log:
         out("logs/figures/fig1.log"),
+    benchmark:
+        out("benchmarks/fig1.tsv")
     conda:
         "../../envs/report.yaml"
     params:
@@ -61,6 +63,8 @@ rule fig2:
         ),
     log:
         out("logs/figures/{source}/fig2_{domain}.log"),
+    benchmark:
+        out("benchmarks/fig2/{source}/{domain}.tsv")
     conda:
         "../../envs/report.yaml"
     script:
@@ -100,6 +104,8 @@ rule pathway_figures:
         ),
     log:
         out("logs/figures/pathway_figures.log"),
+    benchmark:
+        out("benchmarks/pathway_figures.tsv")
     conda:
         "../../envs/report.yaml"
     params:
@@ -122,6 +128,8 @@ rule fig7:
         ),
     log:
         out("logs/figures/{source}/fig7.log"),
+    benchmark:
+        out("benchmarks/fig7/{source}.tsv")
     conda:
         "../../envs/report.yaml"
     params:
@@ -142,6 +150,8 @@ rule fig_monitor:
         ),
     log:
         out("logs/figures/monitor.log"),
+    benchmark:
+        out("benchmarks/fig_monitor.tsv")
     conda:
         "../../envs/report.yaml"
     params:
@@ -162,6 +172,8 @@ rule fig12:
         ),
     log:
         out("logs/figures/fig12.log"),
+    benchmark:
+        out("benchmarks/fig12.tsv")
     conda:
         "../../envs/report.yaml"
     params:
@@ -184,6 +196,8 @@ rule fig13:
         table=out("controls/entropy_distance.tsv"),
     log:
         out("logs/figures/fig13.log"),
+    benchmark:
+        out("benchmarks/fig13.tsv")
     conda:
         "../../envs/report.yaml"
     params:

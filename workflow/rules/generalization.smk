@@ -11,6 +11,8 @@ rule generalization:
         accuracy=out("generalization/{source}/{domain}/accuracy.tsv"),
     log:
         out("logs/generalization/{source}/{domain}.log"),
+    benchmark:
+        out("benchmarks/generalization/{source}/{domain}.tsv")
     conda:
         "../../envs/analysis.yaml"
     params:

@@ -11,6 +11,8 @@ rule matching:
         out("matching/{source}/{domain}.tsv"),
     log:
         out("logs/matching/{source}/{domain}.log"),
+    benchmark:
+        out("benchmarks/matching/{source}/{domain}.tsv")
     conda:
         "../../envs/torch.yaml"
     params:

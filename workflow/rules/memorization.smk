@@ -11,6 +11,8 @@ rule memorization:
         epsilon=out("memorization/{domain}/epsilon.json"),
     log:
         out("logs/memorization/{domain}.log"),
+    benchmark:
+        out("benchmarks/memorization/{domain}.tsv")
     conda:
         "../../envs/analysis.yaml"
     params:

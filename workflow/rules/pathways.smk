@@ -13,6 +13,8 @@ rule pathways:
         layers=out("pathways/{step}/{domain}.layers.tsv"),
     log:
         out("logs/pathways/{step}/{domain}.log"),
+    benchmark:
+        out("benchmarks/pathways/{step}/{domain}.tsv")
     conda:
         "../../envs/analysis.yaml"
     params:
@@ -31,6 +33,8 @@ rule collect_pathways:
         layers=out("pathways/{domain}.layers.tsv"),
     log:
         out("logs/collect_pathways/{domain}.log"),
+    benchmark:
+        out("benchmarks/collect_pathways/{domain}.tsv")
     conda:
         "../../envs/analysis.yaml"
     params:
@@ -46,6 +50,8 @@ rule cross_domain:
         out("pathways/{step}/cross_domain.tsv"),
     log:
         out("logs/cross_domain/{step}.log"),
+    benchmark:
+        out("benchmarks/cross_domain/{step}.tsv")
     conda:
         "../../envs/analysis.yaml"
     params:

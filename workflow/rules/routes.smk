@@ -37,6 +37,8 @@ rule router_matrices:
         parameters=out("routes/{step}/parameters.tsv"),
     log:
         out("logs/router_matrices/{step}.log"),
+    benchmark:
+        out("benchmarks/router_matrices/{step}.tsv")
     conda:
         "../../envs/torch.yaml"
     resources:
