@@ -25,6 +25,9 @@ from pathlib import Path  # noqa: E402 - after the numerics pins above
 
 import pytest  # noqa: E402 - after the numerics pins above
 
+# The shared helpers (tests/helpers/) assert too: pytest rewrites their asserts, as a test module's, for its messages.
+pytest.register_assert_rewrite("helpers")
+
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 TEST_CONFIG = REPO / "config" / "test.yaml"

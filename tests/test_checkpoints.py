@@ -1,9 +1,9 @@
-import hashlib
 import os
 
 import httpx2
 import pytest
 import torch
+from helpers.hub_cache import place_in_hub_cache
 from huggingface_hub.errors import RevisionNotFoundError
 from huggingface_hub.hf_api import GitRefInfo, GitRefs
 from tiny_models import tiny_olmoe, tiny_tokenizer
@@ -93,23 +93,6 @@ def _save_tiny_olmoe(directory, seed, tok):
     return model
 
 
-def _place_in_hub_cache(cache, repo_id, revision, model_dir):
-    """HF_HUB_CACHE layout: blobs/<sha256>, snapshots/<commit>/<file> -> ../../blobs/<sha256>, refs/<revision>."""
-    repo = cache / ("models--" + repo_id.replace("/", "--"))
-    files = sorted(p for p in model_dir.iterdir() if p.is_file())
-    commit = hashlib.sha1(b"".join(p.read_bytes() for p in files)).hexdigest()
-    snapshot = repo / "snapshots" / commit
-    snapshot.mkdir(parents=True)
-    (repo / "blobs").mkdir(exist_ok=True)
-    for p in files:
-        blob = hashlib.sha256(p.read_bytes()).hexdigest()
-        (repo / "blobs" / blob).write_bytes(p.read_bytes())
-        (snapshot / p.name).symlink_to(os.path.join("..", "..", "blobs", blob))
-    (repo / "refs").mkdir(exist_ok=True)
-    (repo / "refs" / revision).write_text(commit)
-    return commit
-
-
 @pytest.fixture(scope="module")
 def hub_cache(tmp_path_factory):
     root = tmp_path_factory.mktemp("hub")
@@ -117,7 +100,7 @@ def hub_cache(tmp_path_factory):
     cache, models_ = root / "cache", {}
     for seed, revision in [(0, "step5000-tokens20B"), (1, "step125000-tokens524B")]:
         model = _save_tiny_olmoe(root / revision, seed, tok)
-        _place_in_hub_cache(cache, REPO, revision, root / revision)
+        place_in_hub_cache(cache, REPO, revision, root / revision)
         models_[revision] = model
     return cache, models_
 
@@ -165,7 +148,7 @@ def test_evict_frees_only_that_revision(tmp_path, monkeypatch):
     cache = tmp_path / "cache"
     for seed, revision in [(0, "a"), (1, "b")]:
         _save_tiny_olmoe(tmp_path / revision, seed, tok)
-        _place_in_hub_cache(cache, REPO, revision, tmp_path / revision)
+        place_in_hub_cache(cache, REPO, revision, tmp_path / revision)
     # config, tokenizer files are byte-identical across the two, so only a's weights are a's alone
     weights_a = (tmp_path / "a" / "model.safetensors").stat().st_size
     assert weights_a > 10_000

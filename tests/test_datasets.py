@@ -1,14 +1,14 @@
 """Each Table 2 dataset and SFT set as a tiny local file in its real format (datasets.md), read by the loaders."""
 
-import gzip
 import json
 from pathlib import Path
 
 import datasets as hf_datasets
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 import yaml
+from helpers.formats import json_array, jsonl, parquet
+from helpers.rows import MEDIAWIKI
 
 from grokmon import datasets as gd
 
@@ -16,28 +16,6 @@ from grokmon import datasets as gd
 @pytest.fixture(autouse=True)
 def _private_datasets_cache(tmp_path, monkeypatch):
     monkeypatch.setattr(hf_datasets.config, "HF_DATASETS_CACHE", str(tmp_path / "hf_datasets_cache"))
-
-
-def _parquet(path, rows, schema=None):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(pa.Table.from_pylist(rows, schema=schema), path)
-    return str(path)
-
-
-def _jsonl(path, rows, gz=False):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = "".join(json.dumps(r) + "\n" for r in rows)
-    if gz:
-        with gzip.open(path, "wt") as f:
-            f.write(text)
-    else:
-        path.write_text(text)
-    return str(path)
-
-
-def _json_array(path, rows):
-    path.write_text(json.dumps(rows, indent=1))
-    return str(path)
 
 
 def _by_id(samples):
@@ -57,7 +35,7 @@ def test_open_web_math(tmp_path):
         }
         for i in range(1, 6)
     ]
-    f = _parquet(tmp_path / "data" / "train-00000-of-00114-abc.parquet", rows)
+    f = parquet(tmp_path / "data" / "train-00000-of-00114-abc.parquet", rows)
     spec = {"data_files": str(tmp_path / "data" / "train-*.parquet"), "format": "parquet", "n": 10}
     got = gd.load_text_samples(spec, seed=0)
     assert _by_id(got) == [{"id": str(i), "text": f"Lemma {i + 1}. $x^{i + 1}$"} for i in range(5)]
@@ -94,8 +72,8 @@ def test_starcoderdata_python(tmp_path):
             "max_stars_count": None,
         },
     ]
-    _parquet(tmp_path / "starcoderdata" / "python" / "train-00000-of-00059.parquet", rows)
-    _parquet(
+    parquet(tmp_path / "starcoderdata" / "python" / "train-00000-of-00059.parquet", rows)
+    parquet(
         tmp_path / "starcoderdata" / "git-commits-cleaned" / "train-00000-of-00001.parquet",
         [{"commit": "x", "message": "y"}],
     )
@@ -132,78 +110,14 @@ def test_dolma_books_truncated(tmp_path):
             "metadata": {"title": "S"},
         },
     ]
-    f = _parquet(tmp_path / "000_00000.parquet", rows)
+    f = parquet(tmp_path / "000_00000.parquet", rows)
     got = gd.load_text_samples({"data_files": f, "format": "parquet", "max_chars": 16}, seed=0)
     assert _by_id(got) == [{"id": "0", "text": "CHAPTER I.\nword "}, {"id": "1", "text": "Short book."}]
 
 
-MEDIAWIKI = [
-    {
-        "id": "0-11",
-        "text": "Organic Chemistry/Alkanes\nAlkanes are saturated.",
-        "source": "wiki/dump/wikibooks",
-        "added": "2024",
-        "created": "2010",
-        "metadata": {
-            "license": "CC-BY-SA",
-            "authors": [["Ann", 1], ["Bo", 2]],
-            "url": "u1",
-            "wiki": "wikibooks",
-            "namespace": "0",
-            "title": "Organic Chemistry/Alkanes",
-        },
-    },
-    {
-        "id": "0-12",
-        "text": "Cooking/Bread\nFlour and water.",
-        "source": "wiki/dump/wikibooks",
-        "added": "2024",
-        "created": "2011",
-        "metadata": {
-            "license": "CC-BY-SA",
-            "authors": [["Cy", 3]],
-            "url": "u2",
-            "wiki": "wikibooks",
-            "namespace": "0",
-            "title": "Cooking/Bread",
-        },
-    },
-    {
-        "id": "0-13",
-        "text": "See the organic chemistry course.",
-        "source": "wiki/dump/wikiversity",
-        "added": "2024",
-        "created": "2012",
-        "metadata": {
-            "license": "CC-BY-SA",
-            "authors": [],
-            "url": "u3",
-            "wiki": "wikiversity",
-            "namespace": "0",
-            "title": "Chemistry",
-        },
-    },
-    {
-        "id": "0-14",
-        "text": "Organic Chemistry/Alkenes\nAlkenes have a double bond.",
-        "source": "wiki/dump/wikibooks",
-        "added": "2024",
-        "created": "2013",
-        "metadata": {
-            "license": "CC-BY-SA",
-            "authors": [["Ann", 1]],
-            "url": "u4",
-            "wiki": "wikibooks",
-            "namespace": "0",
-            "title": "Organic Chemistry/Alkenes",
-        },
-    },
-]
-
-
 def test_mediawiki_dolma_keyword_filter(tmp_path):
-    _jsonl(tmp_path / "mediawiki" / "wikibooks.jsonl.gz", MEDIAWIKI[:2], gz=True)
-    _jsonl(tmp_path / "mediawiki" / "wikiversity.jsonl.gz", MEDIAWIKI[2:], gz=True)
+    jsonl(tmp_path / "mediawiki" / "wikibooks.jsonl.gz", MEDIAWIKI[:2], gz=True)
+    jsonl(tmp_path / "mediawiki" / "wikiversity.jsonl.gz", MEDIAWIKI[2:], gz=True)
     base = {"data_files": str(tmp_path / "mediawiki" / "**"), "format": "json", "id_field": "id"}
     on_text = {**base, "keyword": {"field": "text", "contains": "Organic Chemistry"}}
     assert sorted(s["id"] for s in gd.load_text_samples(on_text, seed=0)) == ["0-11", "0-14"]
@@ -219,8 +133,8 @@ def test_mediawiki_dolma_keyword_filter(tmp_path):
 
 def test_streaming_with_shuffle_buffer(tmp_path):
     rows = [{"id": f"d{i:02d}", "text": f"doc {i}", "source": "open-web-math"} for i in range(30)]
-    _jsonl(tmp_path / "open-web-math" / "046.jsonl.gz", rows[:15], gz=True)  # OLMoE-mix shard layout
-    _jsonl(tmp_path / "open-web-math" / "051.jsonl.gz", rows[15:], gz=True)
+    jsonl(tmp_path / "open-web-math" / "046.jsonl.gz", rows[:15], gz=True)  # OLMoE-mix shard layout
+    jsonl(tmp_path / "open-web-math" / "051.jsonl.gz", rows[15:], gz=True)
     spec = {
         "data_files": str(tmp_path / "open-web-math" / "*.jsonl.gz"),
         "format": "json",
@@ -271,7 +185,7 @@ def test_dart_math_pool_dedupes_queries(tmp_path):
             "domain": "Algebra",
         },
     ]
-    f = _parquet(tmp_path / "data" / "train-00000-of-00005.parquet", rows)
+    f = parquet(tmp_path / "data" / "train-00000-of-00005.parquet", rows)
     spec = {"data_files": f, "format": "parquet", "text_field": "query", "dedupe": True}
     got = gd.load_text_samples(spec, seed=0)
     assert sorted(s["text"] for s in got) == ["Solve $2x=6$.", "What is $1+1$?"]
@@ -284,7 +198,7 @@ def test_dart_math_pool_dedupes_queries(tmp_path):
 
 
 def test_dart_math_nested_int_is_not_text(tmp_path):
-    f = _parquet(tmp_path / "d.parquet", [{"query": "q", "query_metadata": {"level": 1}}])
+    f = parquet(tmp_path / "d.parquet", [{"query": "q", "query_metadata": {"level": 1}}])
     with pytest.raises(ValueError, match="'query_metadata.level' holds int"):
         gd.load_text_samples({"data_files": f, "format": "parquet", "text_field": "query_metadata.level"}, seed=0)
 
@@ -300,7 +214,7 @@ def test_humanevalplus(tmp_path):
         }
         for i in range(3)
     ]
-    f = _parquet(tmp_path / "data" / "test-00000-of-00001-5973903632b82d40.parquet", rows)
+    f = parquet(tmp_path / "data" / "test-00000-of-00001-5973903632b82d40.parquet", rows)
     spec = {"data_files": f, "format": "parquet", "split": "test", "text_field": "prompt", "id_field": "task_id"}
     assert _by_id(gd.load_text_samples(spec, seed=0)) == [{"id": r["task_id"], "text": r["prompt"]} for r in rows]
 
@@ -322,8 +236,8 @@ def test_commonsense_qa_validation(tmp_path):
             "answerKey": "A",
         },
     ]
-    _parquet(tmp_path / "data" / "validation-00000-of-00001.parquet", rows)
-    _parquet(tmp_path / "data" / "train-00000-of-00001.parquet", rows[:1])
+    parquet(tmp_path / "data" / "validation-00000-of-00001.parquet", rows)
+    parquet(tmp_path / "data" / "train-00000-of-00001.parquet", rows[:1])
     spec = {
         "data_files": {
             "train": str(tmp_path / "data" / "train-*.parquet"),
@@ -358,7 +272,7 @@ def test_mmlu_college_chemistry(tmp_path):
         }
         for i in range(4)
     ]
-    f = _parquet(tmp_path / "college_chemistry" / "test-00000-of-00001.parquet", rows, schema)
+    f = parquet(tmp_path / "college_chemistry" / "test-00000-of-00001.parquet", rows, schema)
     spec = {"data_files": f, "format": "parquet", "split": "test", "text_field": "question", "n": 3}
     got = gd.load_text_samples(spec, seed=0)
     assert len(got) == 3 and all(s["text"] == f"Q{s['id']}: which gas?" for s in got)
@@ -374,7 +288,7 @@ def test_competition_math_two_fields(tmp_path):
         {"problem": "Compute $2+2$.", "level": "Level 1", "type": "Algebra", "solution": "$\\boxed{4}$"},
         {"problem": "Find $x$.", "level": "Level ?", "type": "Algebra", "solution": ""},
     ]
-    f = _parquet(tmp_path / "data" / "train-00000-of-00001-7320a6f3aba8ebd2.parquet", rows)
+    f = parquet(tmp_path / "data" / "train-00000-of-00001-7320a6f3aba8ebd2.parquet", rows)
     spec = {"data_files": f, "format": "parquet", "text_field": ["problem", "solution"]}
     assert _by_id(gd.load_text_samples(spec, seed=0)) == [
         {"id": "0", "text": "Compute $2+2$.\n\n$\\boxed{4}$"},
@@ -399,8 +313,8 @@ def test_leetcode_jsonl(tmp_path):
         "query": "Solve two sum.",
         "response": "Use a dict.",
     }
-    _jsonl(tmp_path / "LeetCodeDataset-train.jsonl", [row, {**row, "task_id": "x", "question_id": 9}])
-    _jsonl(tmp_path / "LeetCodeDataset-test.jsonl", [{**row, "task_id": "t", "question_id": 2, "query": "Q2"}])
+    jsonl(tmp_path / "LeetCodeDataset-train.jsonl", [row, {**row, "task_id": "x", "question_id": 9}])
+    jsonl(tmp_path / "LeetCodeDataset-test.jsonl", [{**row, "task_id": "t", "question_id": 2, "query": "Q2"}])
     spec = {
         "data_files": {
             "train": str(tmp_path / "LeetCodeDataset-train.jsonl"),
@@ -425,7 +339,7 @@ def test_flan2021_commonsense(tmp_path):
             "template_type": "zs_opt",
         }
     ]
-    f = _parquet(tmp_path / "train.parquet", rows)
+    f = parquet(tmp_path / "train.parquet", rows)
     spec = {"data_files": f, "format": "parquet", "text_field": ["inputs", "targets"]}
     assert gd.load_text_samples(spec, seed=0) == [{"id": "0", "text": "Is fire hot?\n\nyes"}]
 
@@ -439,7 +353,7 @@ def test_chemistry_bookshelves(tmp_path):
             "__index_level_0__": 41,
         }
     ]
-    f = _parquet(tmp_path / "data" / "train-00000-of-00001-e213dd8d81332749.parquet", rows)
+    f = parquet(tmp_path / "data" / "train-00000-of-00001-e213dd8d81332749.parquet", rows)
     got = gd.load_text_samples({"data_files": f, "format": "parquet", "id_field": "__index_level_0__"}, seed=0)
     assert got == [{"id": "41", "text": "Atoms are small."}]
 
@@ -457,7 +371,7 @@ def test_metamathqa_json_array(tmp_path):
         }
         for i in range(6)
     ]
-    f = _json_array(tmp_path / "MetaMathQA-395K.json", rows)
+    f = json_array(tmp_path / "MetaMathQA-395K.json", rows)
     spec = {"data_files": f, "format": "json", "prompt_field": "query", "response_field": "response", "n": 4}
     got = gd.load_sft_pairs(spec, seed=0)
     assert len(got) == 4 and got == gd.load_sft_pairs(spec, seed=0)
@@ -467,11 +381,11 @@ def test_metamathqa_json_array(tmp_path):
 
 
 def test_codealpaca_parquet(tmp_path):
-    _parquet(
+    parquet(
         tmp_path / "data" / "train-00000-of-00001.parquet",
         [{"prompt": "Reverse a list.", "completion": "xs[::-1]"}, {"prompt": "Add.", "completion": ""}],
     )
-    _parquet(tmp_path / "data" / "test-00000-of-00001.parquet", [{"prompt": "Sum.", "completion": "sum(xs)"}])
+    parquet(tmp_path / "data" / "test-00000-of-00001.parquet", [{"prompt": "Sum.", "completion": "sum(xs)"}])
     spec = {
         "data_files": {
             "train": str(tmp_path / "data" / "train-*.parquet"),
@@ -490,7 +404,7 @@ def test_alpaca_cleaned_instruction_plus_input(tmp_path):
         {"instruction": "Translate to French.", "input": "cat", "output": "chat"},
         {"instruction": "Name a color.", "input": "", "output": "Blue"},
     ]
-    f = _json_array(tmp_path / "alpaca_data_cleaned.json", rows)
+    f = json_array(tmp_path / "alpaca_data_cleaned.json", rows)
     spec = {
         "data_files": f,
         "format": "json",
@@ -525,7 +439,7 @@ def test_bad_text_spec(spec, word):
 
 
 def test_missing_column_is_named(tmp_path):
-    f = _parquet(tmp_path / "t.parquet", [{"prompt": "a", "completion": "b"}])
+    f = parquet(tmp_path / "t.parquet", [{"prompt": "a", "completion": "b"}])
     with pytest.raises(ValueError, match=r"\['response'\]"):
         gd.load_sft_pairs({"data_files": f, "format": "parquet"}, seed=0)
 

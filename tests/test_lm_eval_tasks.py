@@ -1,11 +1,11 @@
 """The paper's benchmark tasks: grading functions on hand examples, and all four tasks run offline on local rows."""
 
 import datasets as hf_datasets
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 import yaml
 from datasets import Dataset
+from helpers.formats import parquet
+from helpers.rows import CSQA, MMLU_CHEMISTRY
 from tiny_models import tiny_olmoe
 from tokenizers import Tokenizer, models, pre_tokenizers
 from transformers import PreTrainedTokenizerFast
@@ -121,11 +121,6 @@ def test_task_yaml_paths_and_variant(tmp_path):
 WORDS = ["<|pad|>", "<|endoftext|>", "<unk>", "A", "B", "C", "D", "E", "cat", "sat", "the", "mat"]
 
 
-def _parquet(path, rows):
-    pq.write_table(pa.Table.from_pylist(rows), path)
-    return path
-
-
 @pytest.fixture(scope="module")
 def tiny_model_dir(tmp_path_factory):
     d = tmp_path_factory.mktemp("model")
@@ -154,47 +149,28 @@ def local_tasks(tmp_path_factory):
         }
         for i in range(2)
     ]
-    csqa = [
-        {
-            "id": f"q{i}",
-            "question": f"Where is the cat {i}?",
-            "question_concept": "cat",
-            "choices": {"label": list("ABCDE"), "text": ["mat", "sea", "sky", "oven", "mud"]},
-            "answerKey": "ABCDE"[i],
-        }
-        for i in range(3)
-    ]
-    mmlu = [
-        {
-            "question": f"Which gas {i}?",
-            "subject": "college_chemistry",
-            "choices": ["H2", "O2", "N2", "He"],
-            "answer": i,
-        }
-        for i in range(3)
-    ]
     small = {"generation_kwargs": {"until": ["\n"], "max_gen_toks": 4, "do_sample": False}}
     paths = [
         lm_eval_tasks.write_task_variant(
-            "grokmon_humaneval_plus", d, data_files={"test": _parquet(d / "he.parquet", he)}, **small
+            "grokmon_humaneval_plus", d, data_files={"test": parquet(d / "he.parquet", he)}, **small
         ),
         lm_eval_tasks.write_task_variant(
-            "grokmon_dart_math", d, data_files={"train": _parquet(d / "dart.parquet", DART_ROWS)}, **small
+            "grokmon_dart_math", d, data_files={"train": parquet(d / "dart.parquet", DART_ROWS)}, **small
         ),
         lm_eval_tasks.write_task_variant(
             "commonsense_qa",
             d,
             data_files={
-                "train": _parquet(d / "csqa_train.parquet", csqa[:1]),
-                "validation": _parquet(d / "csqa_val.parquet", csqa),
+                "train": parquet(d / "csqa_train.parquet", CSQA[:1]),
+                "validation": parquet(d / "csqa_val.parquet", CSQA),
             },
         ),
         lm_eval_tasks.write_task_variant(
             "mmlu_college_chemistry",
             d,
             data_files={
-                "test": _parquet(d / "mmlu_test.parquet", mmlu),
-                "dev": _parquet(d / "mmlu_dev.parquet", mmlu[:1]),
+                "test": parquet(d / "mmlu_test.parquet", MMLU_CHEMISTRY),
+                "dev": parquet(d / "mmlu_dev.parquet", MMLU_CHEMISTRY[:1]),
             },
         ),
     ]

@@ -11,17 +11,17 @@ import pytest
 import torch
 import yaml
 from conftest import REPO, run_snakemake
-from test_datasets import _jsonl, _parquet
+from helpers.configs import SCHEMA, assert_config_error
+from helpers.formats import jsonl, parquet
 from tiny_models import tiny_olmoe, tiny_tokenizer
 
-from grokmon.config import ConfigError, validate_config
+from grokmon.config import validate_config
 from grokmon.figures import tracked_groups
 from grokmon.io import read_jsonl, read_tsv
 from grokmon.lm_eval_tasks import NANOMOE_TASKS
 from grokmon.tables import TABLE1_METRICS
 
 NANOMOE = REPO / "config" / "nanomoe.yaml"
-SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 CONFIG = yaml.safe_load(NANOMOE.read_text())
 PAPER_STEPS = list(range(5000, 50001, 5000))
 
@@ -65,12 +65,7 @@ def test_nanomoe_config_holds_the_papers_settings():
     ],
 )
 def test_nanomoe_semantic_checks_name_the_key(edit, expected):
-    config = copy.deepcopy(CONFIG)
-    edit(config)
-    with pytest.raises(ConfigError) as err:
-        validate_config(config, SCHEMA)
-    for text in expected:
-        assert text in str(err.value)
+    assert_config_error(CONFIG, edit, expected)
 
 
 def test_figures_draw_the_chosen_groups_that_exist():
@@ -161,29 +156,29 @@ def _benchmarks(d) -> dict:
         "arc_easy": {
             "format": "parquet",
             "data_files": {
-                "train": _parquet(d / "ae_train.parquet", _arc("ae", 1)),
-                "test": _parquet(d / "ae_test.parquet", _arc("ae", 4)),
+                "train": parquet(d / "ae_train.parquet", _arc("ae", 1)),
+                "test": parquet(d / "ae_test.parquet", _arc("ae", 4)),
             },
         },
         "arc_challenge": {
             "format": "parquet",
             "data_files": {
-                "train": _parquet(d / "ac_train.parquet", _arc("ac", 1)),
-                "test": _parquet(d / "ac_test.parquet", _arc("ac", 5)),
+                "train": parquet(d / "ac_train.parquet", _arc("ac", 1)),
+                "test": parquet(d / "ac_test.parquet", _arc("ac", 5)),
             },
         },
         "hellaswag": {
             "format": "json",
             "data_files": {
-                "train": _jsonl(d / "hs_train.jsonl", HELLASWAG[:1]),
-                "validation": _jsonl(d / "hs_val.jsonl", HELLASWAG),
+                "train": jsonl(d / "hs_train.jsonl", HELLASWAG[:1]),
+                "validation": jsonl(d / "hs_val.jsonl", HELLASWAG),
             },
         },
         "openbookqa": {
             "format": "parquet",
             "data_files": {
-                "train": _parquet(d / "ob_train.parquet", OPENBOOKQA[:1]),
-                "test": _parquet(d / "ob_test.parquet", OPENBOOKQA),
+                "train": parquet(d / "ob_train.parquet", OPENBOOKQA[:1]),
+                "test": parquet(d / "ob_test.parquet", OPENBOOKQA),
             },
         },
     }
@@ -209,8 +204,8 @@ def nanomoe_run(tmp_path_factory):
     _checkpoints(root / "ckpt")
     config = copy.deepcopy(CONFIG)
     data = config["domains"]["arc_easy"]["data"]  # shared by the four domains (a YAML anchor)
-    data["train"]["data_files"] = _jsonl(root / "data" / "owt_commonsense.jsonl", TRAIN)
-    data["validation"]["data_files"] = _jsonl(root / "data" / "owt_validation.jsonl", VALIDATION)
+    data["train"]["data_files"] = jsonl(root / "data" / "owt_commonsense.jsonl", TRAIN)
+    data["validation"]["data_files"] = jsonl(root / "data" / "owt_validation.jsonl", VALIDATION)
     for task, files in _benchmarks(root / "data").items():
         config["domains"][task]["benchmark"].update(files)
     config |= {

@@ -12,24 +12,19 @@ import pandas as pd
 import pytest
 import yaml
 from conftest import REPO, run_snakemake
+from helpers.configs import SCHEMA, assert_config_error
+from helpers.hub_cache import HUB_REPO, place_in_hub_cache, tiny_cache
+from helpers.paper_config import GPU_RULES, HUMANEVAL, NO_FIGURE_GROUPS, OLMOE, PAPER, domains
 from huggingface_hub import scan_cache_dir
-from test_checkpoints import _place_in_hub_cache
-from test_datasets import MEDIAWIKI, _json_array, _jsonl, _parquet
-from tiny_models import tiny_olmoe, tiny_tokenizer
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from grokmon.checkpoints import branch_name, read_revisions
-from grokmon.config import UNSAFE_TASKS, ConfigError, lora_ranks, tuning_keys, validate_config
+from grokmon.config import UNSAFE_TASKS, lora_ranks, tuning_keys, validate_config
 from grokmon.contamination import min_k_plus_plus
 from grokmon.io import read_json, read_jsonl, read_tsv, write_jsonl
 from grokmon.lm_eval_tasks import NANOMOE_TASKS, PAPER_TASKS, task_yaml
 
-OLMOE = REPO / "config" / "olmoe.yaml"
-SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
-PAPER = yaml.safe_load(OLMOE.read_text())
-HUB_REPO = "allenai/OLMoE-1B-7B-0924"
 PAPER_STEPS = [5000, 125000, 245000, 370000, 490000, 615000, 735000, 855000, 980000, 1100000]
-GPU_RULES = {"routes", "lora", "evaluate", "contamination"}
 # Rules with one job per checkpoint, per (checkpoint, domain) and per domain in the paper's DAG.
 PER_STEP = {"fetch_checkpoint", "router_matrices", "evict_checkpoint"}
 PER_STEP_DOMAIN = {"routes", "evaluate", "pathways"}
@@ -172,12 +167,7 @@ def test_schema_lists_exactly_the_paper_tasks_and_unsafe_ones_are_marked():
     ],
 )
 def test_paper_semantic_checks_name_the_key(edit, expected):
-    config = copy.deepcopy(PAPER)
-    edit(config)
-    with pytest.raises(ConfigError) as err:
-        validate_config(config, SCHEMA)
-    for text in expected:
-        assert text in str(err.value)
+    assert_config_error(PAPER, edit, expected)
 
 
 # ---------------- the full DAG, offline ----------------
@@ -338,179 +328,6 @@ def test_fetch_waits_for_an_eviction_to_keep_at_most_max_cached(paper_dry_run):
 # ---------------- the hub path, offline, on tiny files ----------------
 
 STEPS = [5000, 125000]
-CSQA = [
-    {
-        "id": f"q{i}",
-        "question": f"Where is the cat {i}?",
-        "question_concept": "cat",
-        "choices": {"label": list("ABCDE"), "text": ["mat", "sea", "sky", "oven", "mud"]},
-        "answerKey": "ABCDE"[i],
-    }
-    for i in range(3)
-]
-HUMANEVAL = [
-    {
-        "task_id": f"HumanEval/{i}",
-        "prompt": f"def f{i}(x):\n",
-        "canonical_solution": f"    return {i}\n",
-        "entry_point": f"f{i}",
-        "test": f"def check(c):\n    assert c(0) == {i}\n",
-    }
-    for i in range(2)
-]
-ALPACA = [
-    {"instruction": "Translate to French.", "input": "cat", "output": "chat"},
-    {"instruction": "Name a color.", "input": "", "output": "Blue"},
-]
-
-
-def _domains(d: Path) -> dict:
-    """The four paper domains, each source a tiny local file in its hub format (datasets.md)."""
-    _parquet(
-        d / "owm" / "train-00000-of-00114.parquet",
-        [{"url": f"https://m.org/{i}", "text": f"Lemma {i}.", "date": "2023", "metadata": "{}"} for i in range(4)],
-    )
-    comp = _parquet(
-        d / "comp.parquet",
-        [{"problem": "Compute $2+2$.", "level": "Level 1", "type": "Algebra", "solution": "$\\boxed{4}$"}],
-    )
-    metamath = _json_array(
-        d / "MetaMathQA-395K.json",
-        [{"query": "1+1?", "response": "The answer is: 2", "type": "GSM_AnsAug", "original_question": "1+1?"}],
-    )
-    dart = _parquet(
-        d / "dart.parquet",
-        [
-            {"query": "What is $1+1$?", "gt_ans": "2", "query_metadata": {"level": 1}, "resp": "\\boxed{2}"},
-            {"query": "What is $1+1$?", "gt_ans": "2", "query_metadata": {"level": 1}, "resp": "2"},
-            {"query": "Solve $2x=6$.", "gt_ans": "3", "query_metadata": {"level": 2}, "resp": "\\boxed{3}"},
-        ],
-    )
-    star = _parquet(
-        d / "starcoderdata" / "python" / "train-00000-of-00059.parquet",
-        [
-            {
-                "id": f"sc-{i}",
-                "content": f"x = {i}\n",
-                "max_stars_repo_path": "a.py",
-                "max_stars_repo_name": "o/a",
-                "max_stars_count": 1,
-            }
-            for i in range(3)
-        ],
-    )
-    leet = {"task_id": "two-sum", "question_id": 1, "query": "Solve two sum.", "response": "Use a dict."}
-    leet_train = _jsonl(d / "LeetCodeDataset-train.jsonl", [leet])
-    code_alpaca = _parquet(d / "codealpaca.parquet", [{"prompt": "Reverse a list.", "completion": "xs[::-1]"}])
-    humaneval = _parquet(d / "humanevalplus.parquet", HUMANEVAL)
-    books = _parquet(
-        d / "books.parquet",
-        [
-            {"id": "g1", "text": "CHAPTER I.\n" + "word " * 50, "source": "gutenberg"},
-            {"id": "g2", "text": "Is fire hot?\n\nyes", "source": "gutenberg"},
-        ],
-    )  # also a validation text: dropped there
-    flan = _parquet(
-        d / "flan.parquet",
-        [
-            {"inputs": "Is fire hot?", "targets": "yes", "task_name": "a"},
-            {"inputs": "Is ice cold?", "targets": "yes", "task_name": "b"},
-        ],
-    )
-    alpaca = _json_array(d / "alpaca_data_cleaned.json", ALPACA)
-    csqa = {"train": _parquet(d / "csqa_train.parquet", CSQA[:1]), "validation": _parquet(d / "csqa_val.parquet", CSQA)}
-    _jsonl(d / "mediawiki" / "wikibooks.jsonl.gz", MEDIAWIKI, gz=True)
-    chem = _parquet(
-        d / "chem.parquet", [{"title": "1.1", "url": "u", "text": "Atoms are small.", "__index_level_0__": 41}]
-    )
-    mmlu = [
-        {
-            "question": f"Which gas {i}?",
-            "subject": "college_chemistry",
-            "choices": ["H2", "O2", "N2", "He"],
-            "answer": i,
-        }
-        for i in range(3)
-    ]
-    mmlu_files = {"test": _parquet(d / "mmlu_test.parquet", mmlu), "dev": _parquet(d / "mmlu_dev.parquet", mmlu[:1])}
-
-    def pq(files, **kw):
-        return {"data_files": files, "format": "parquet", **kw}
-
-    alpaca_sft = {
-        "data_files": alpaca,
-        "format": "json",
-        "prompt_field": "instruction",
-        "input_field": "input",
-        "response_field": "output",
-    }
-    return {
-        "math": {
-            "task": "generate",
-            "data": {
-                "train": pq(str(d / "owm" / "*.parquet"), id_field="url", n=3),
-                "validation": pq(comp, text_field=["problem", "solution"]),
-                "sft": {
-                    "data_files": metamath,
-                    "format": "json",
-                    "prompt_field": "query",
-                    "response_field": "response",
-                },
-            },
-            "benchmark": {
-                "task": "grokmon_dart_math",
-                "data_files": {"train": dart},
-                "question_field": "question",
-                "id_field": "id",
-            },
-        },
-        "code": {
-            "task": "code",
-            "data": {
-                "train": pq(star, text_field="content", id_field="id"),
-                "validation": {
-                    "data_files": {"train": leet_train},
-                    "format": "json",
-                    "text_field": ["query", "response"],
-                    "id_field": "question_id",
-                },
-                "sft": pq(code_alpaca, prompt_field="prompt", response_field="completion"),
-            },
-            "benchmark": {
-                "task": "grokmon_humaneval_plus",
-                "data_files": {"test": humaneval},
-                "question_field": "prompt",
-                "id_field": "task_id",
-            },
-        },
-        "commonsense": {
-            "task": "multiple_choice",
-            "data": {
-                "train": pq(books, id_field="id", max_chars=20),
-                "validation": pq(flan, text_field=["inputs", "targets"]),
-                "sft": alpaca_sft,
-            },
-            "benchmark": {"task": "commonsense_qa", "data_files": csqa, "question_field": "question", "id_field": "id"},
-        },
-        "domain_specific": {
-            "task": "multiple_choice",
-            "data": {
-                "train": {
-                    "data_files": str(d / "mediawiki" / "**"),
-                    "format": "json",
-                    "id_field": "id",
-                    "keyword": {"field": "metadata.title", "contains": "Organic Chemistry"},
-                },
-                "validation": pq(chem, id_field="__index_level_0__"),
-                "sft": alpaca_sft,
-            },
-            "benchmark": {"task": "mmlu_college_chemistry", "data_files": mmlu_files, "question_field": "question"},
-        },
-    }
-
-
-# Figures drawn for the largest groups (config `figures.*` null): for configs whose steps are not the paper's.
-NO_FIGURE_GROUPS = {key: None for key in PAPER["figures"]}
 
 
 def _hub_config(d: Path, cache: Path, revisions: dict, **checkpoints) -> Path:
@@ -522,7 +339,7 @@ def _hub_config(d: Path, cache: Path, revisions: dict, **checkpoints) -> Path:
         "run": "hub",
         "device": "cpu",
         "dtype": "float32",
-        "domains": _domains(d / "data"),
+        "domains": domains(d / "data"),
         "figures": NO_FIGURE_GROUPS,  # the paper's groups (t* 125k-615k) are not among these steps
         "checkpoints": {
             "source": "hub",
@@ -540,22 +357,11 @@ def _hub_config(d: Path, cache: Path, revisions: dict, **checkpoints) -> Path:
     return path
 
 
-def _tiny_cache(root: Path, steps: list[int] = STEPS) -> tuple[Path, dict]:
-    """A local HF cache holding a different tiny OLMoE under each paper branch of `steps`."""
-    cache, tok = root / "cache", tiny_tokenizer()
-    for seed, step in enumerate(steps):
-        model_dir = root / f"model{step}"
-        tiny_olmoe(tok, seed=seed).save_pretrained(model_dir)
-        tok.save_pretrained(model_dir)
-        _place_in_hub_cache(cache, HUB_REPO, branch_name(step), model_dir)
-    return cache, {s: branch_name(s) for s in steps}
-
-
 @pytest.fixture(scope="module")
 def hub_run(tmp_path_factory):
     """The hub config's pointers, data of the four domains and one contamination table, made by the real rules."""
     root = tmp_path_factory.mktemp("hub")
-    cache, revisions = _tiny_cache(root)
+    cache, revisions = tiny_cache(root, STEPS)
     config = _hub_config(root, cache, revisions)
     results = root / "results" / "hub" / "seed0"
     targets = [f"results/hub/seed0/checkpoints/{s}/checkpoint.json" for s in STEPS]
@@ -714,7 +520,7 @@ def test_eviction_after_use_and_the_filter_feeding_generalization(hub_run):
     )
     assert dict(re.findall(r"^(\w+)\s+(\d+)$", proc.stdout, re.M)) == {"lora": "1", "evaluate": "1", "total": "2"}
     # ... once the revision is in the cache again (same commit, same snapshot path), as before eviction
-    _place_in_hub_cache(cache, HUB_REPO, branch_name(5000), root / "model5000")
+    place_in_hub_cache(cache, HUB_REPO, branch_name(5000), root / "model5000")
     assert model_dir.is_dir() and (model_dir / "model.safetensors").is_file()
 
 

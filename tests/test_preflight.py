@@ -3,7 +3,7 @@
 import copy
 
 import pytest
-from test_paper_config import _tiny_cache
+from helpers.hub_cache import tiny_cache
 
 from grokmon import preflight as pf
 from grokmon.checkpoints import branch_name
@@ -15,7 +15,7 @@ STEPS = [5000, 125000]
 @pytest.fixture(scope="module")
 def cache(tmp_path_factory):
     """A local HF cache with a tiny OLMoE under the branches of STEPS."""
-    return _tiny_cache(tmp_path_factory.mktemp("preflight"), STEPS)[0]
+    return tiny_cache(tmp_path_factory.mktemp("preflight"), STEPS)[0]
 
 
 def _config(tmp_path, cache, revisions: dict, **checkpoints) -> dict:

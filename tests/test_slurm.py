@@ -223,12 +223,12 @@ def test_workflow_on_slurm_equals_local_run(slurm_cluster, tmp_path):
 
 @pytest.mark.paper  # make test-paper
 def test_paper_stand_in_on_slurm(slurm_cluster, tmp_path):
-    """config/olmoe.yaml on its local stand-ins (test_paper_end_to_end's config builder and checks) through the
-    profile: every job but the preflight (a localrule) is an sbatch job, the GPU rules get a GPU, and the results
-    pass the same content checks as the local run."""
+    """config/olmoe.yaml on its local stand-ins (helpers.stand_in's config builder and checks, as in
+    test_paper_end_to_end) through the profile: every job but the preflight (a localrule) is an sbatch job, the GPU
+    rules get a GPU, and the results pass the same content checks as the local run."""
     from conftest import run_snakemake
-    from test_paper_config import GPU_RULES
-    from test_paper_end_to_end import check_records, check_results, write_stand_in_config
+    from helpers.paper_config import GPU_RULES
+    from helpers.stand_in import check_records, check_results, write_stand_in_config
 
     config = write_stand_in_config(tmp_path)
     env = slurm_env(mem_mb="2000")
