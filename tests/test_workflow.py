@@ -215,6 +215,22 @@ def test_killed_job_leaves_no_partial_artifact_and_rerun_matches(workflow_run):
     assert read_jsonl(records) == before
 
 
+def test_a_job_server_child_writes_the_same_bytes_as_a_job_in_its_own_process(workflow_run):
+    step, domain = STEPS[-1], DOMAINS[0]
+    res = results(workflow_run)
+    outputs = [res / f"routes/{step}/{domain}/{split}.npz" for split in ("train", "validation", "test")]
+    outputs.append(res / f"eval/none/{step}/{domain}.jsonl")
+    logs = [res / f"logs/routes/{step}/{domain}.log", res / f"logs/evaluate/none/{step}/{domain}.log"]
+    assert all("process=job_server_child" in log.read_text() for log in logs)  # the session's run used the server
+    before = [path.read_bytes() for path in outputs]
+    targets = [str(outputs[0].relative_to(workflow_run)), str(outputs[-1].relative_to(workflow_run))]
+    run_snakemake(
+        workflow_run, "--cores", "1", "--forcerun", "routes", "evaluate", "--config", "job_server=false", "--", *targets
+    )
+    assert all("process=own" in log.read_text() for log in logs)
+    assert [path.read_bytes() for path in outputs] == before
+
+
 def test_bad_config_fails_before_any_job_naming_the_key(tmp_path):
     config = yaml.safe_load(TEST_CONFIG.read_text())
     config["lora"]["rnak"] = 8

@@ -10,6 +10,7 @@ import sys
 
 import numpy as np
 
+from grokmon.job_server import CHILD_ENV
 from grokmon.numerics import describe as describe_cpu_numerics
 
 
@@ -24,7 +25,7 @@ def start_job(snakemake, seed: int | None = None) -> logging.Logger:
     print(
         f"grokmon job: rule={snakemake.rule} slurm_job_id={os.environ.get('SLURM_JOB_ID', 'none')} "
         f"cuda_visible_devices={os.environ.get('CUDA_VISIBLE_DEVICES', 'unset')} host={socket.gethostname()} "
-        f"{describe_cpu_numerics()}",
+        f"{describe_cpu_numerics()} process={'job_server_child' if os.environ.get(CHILD_ENV) else 'own'}",
         file=sys.stderr,
     )
     threads = max(1, int(getattr(snakemake, "threads", 1)))

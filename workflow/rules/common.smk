@@ -5,6 +5,7 @@ import sys
 from grokmon.checkpoints import read_revisions
 from grokmon.config import ConfigError, lora_ranks, tuning_keys, validate_config
 from grokmon.jobs import export_package_path
+from grokmon import job_server
 from grokmon.numerics import apply as apply_cpu_numerics
 
 # Jobs import the grokmon package from this checkout, also inside conda environments (--sdm conda).
@@ -23,6 +24,25 @@ except ConfigError as error:
 
 # Every job (local, conda, SLURM: sbatch --export=ALL) inherits the CPU numerics of config key cpu_numerics.
 apply_cpu_numerics(config["cpu_numerics"])
+
+# A local run starts a warm job server: the jobs' imports are paid once, not per job (config job_server).
+JOB_SERVER = []
+
+
+onstart:
+    if config["job_server"] and workflow.local_exec:
+        JOB_SERVER.append(job_server.start(workflow.basedir))
+
+
+onsuccess:
+    while JOB_SERVER:
+        job_server.stop(*JOB_SERVER.pop())
+
+
+onerror:
+    while JOB_SERVER:
+        job_server.stop(*JOB_SERVER.pop())
+
 
 RUN = config["run"]
 SEEDS = config["seeds"]

@@ -1,5 +1,9 @@
 """Write the lm-evaluation-harness task of one domain's benchmark: the toy's local JSONL, or the paper's task."""
 
+from grokmon.job_server import hand_off
+
+hand_off()  # a local run's warm job server runs this job, if one answers (grokmon.job_server)
+
 from pathlib import Path
 
 from grokmon.evaluation import write_local_task

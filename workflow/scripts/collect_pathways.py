@@ -1,5 +1,9 @@
 """Stack one domain's per-checkpoint pathway tables into one table with a step column."""
 
+from grokmon.job_server import hand_off
+
+hand_off()  # a local run's warm job server runs this job, if one answers (grokmon.job_server)
+
 import pandas as pd
 
 from grokmon.io import read_tsv, write_tsv

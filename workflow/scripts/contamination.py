@@ -1,5 +1,9 @@
 """Min-K%++ score of every benchmark item under one checkpoint; keep = 0 for the top `fraction` (paper App. A)."""
 
+from grokmon.job_server import hand_off
+
+hand_off()  # a local run's warm job server runs this job, if one answers (grokmon.job_server)
+
 import pandas as pd
 
 from grokmon.capture import load_model

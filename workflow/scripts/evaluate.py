@@ -1,6 +1,10 @@
 """Evaluate one checkpoint (with its LoRA adapter, fully tuned, or as is) on one domain's benchmark;
 one record per item."""
 
+from grokmon.job_server import hand_off
+
+hand_off()  # a local run's warm job server runs this job, if one answers (grokmon.job_server)
+
 from pathlib import Path
 
 from grokmon.checkpoints import read_checkpoint_pointer

@@ -1,6 +1,10 @@
 """Routing entropy against pathway edit distance over pairs of training samples at the last checkpoint
 (paper Fig. 13, a control)."""
 
+from grokmon.job_server import hand_off
+
+hand_off()  # a local run's warm job server runs this job, if one answers (grokmon.job_server)
+
 import pandas as pd
 
 from grokmon import controls, figures

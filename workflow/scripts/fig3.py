@@ -1,6 +1,10 @@
 """The paper's Fig. 3 schematic drawn from this run: two samples' pathways at their t* and at T, and their
 routing embeddings across adjacent layers."""
 
+from grokmon.job_server import hand_off
+
+hand_off()  # a local run's warm job server runs this job, if one answers (grokmon.job_server)
+
 import pandas as pd
 
 from grokmon import ablation_figures, pathways

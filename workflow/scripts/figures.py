@@ -1,5 +1,9 @@
 """Draw the paper's figures of this rule from the saved tables."""
 
+from grokmon.job_server import hand_off
+
+hand_off()  # a local run's warm job server runs this job, if one answers (grokmon.job_server)
+
 from pandas import read_csv
 
 from grokmon import figures

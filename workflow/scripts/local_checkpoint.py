@@ -1,5 +1,9 @@
 """Point checkpoints/{step}/checkpoint.json at a local Hugging Face model directory (checkpoints.path_pattern)."""
 
+from grokmon.job_server import hand_off
+
+hand_off()  # a local run's warm job server runs this job, if one answers (grokmon.job_server)
+
 from pathlib import Path
 
 from grokmon.checkpoints import write_checkpoint_pointer

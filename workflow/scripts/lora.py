@@ -1,6 +1,10 @@
 """Instruction tuning of one checkpoint on one domain's SFT pairs: LoRA (rule lora, the adapter only) or full
 fine-tuning with the same recipe (rule full_tune, the whole model)."""
 
+from grokmon.job_server import hand_off
+
+hand_off()  # a local run's warm job server runs this job, if one answers (grokmon.job_server)
+
 from grokmon.checkpoints import read_checkpoint_pointer
 from grokmon.devices import resolve_device
 from grokmon.io import read_jsonl

@@ -1,5 +1,9 @@
 """Match Pretrain@t* groups to Test@t# groups by mean pairwise embedding similarity (paper Sec. 3.2)."""
 
+from grokmon.job_server import hand_off
+
+hand_off()  # a local run's warm job server runs this job, if one answers (grokmon.job_server)
+
 from grokmon.devices import resolve_device
 from grokmon.io import read_jsonl, read_tsv, write_tsv
 from grokmon.jobs import start_job

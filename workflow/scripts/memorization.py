@@ -1,5 +1,9 @@
 """Memorization step t* of every training sample from its loss at every checkpoint (paper Sec. 3.1)."""
 
+from grokmon.job_server import hand_off
+
+hand_off()  # a local run's warm job server runs this job, if one answers (grokmon.job_server)
+
 import numpy as np
 import pandas as pd
 

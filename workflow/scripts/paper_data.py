@@ -6,6 +6,10 @@ run); benchmark: one row per doc of the domain's lm-eval task, row i = doc_id i,
 or {"id", "question", "choices", "label"}.
 """
 
+from grokmon.job_server import hand_off
+
+hand_off()  # a local run's warm job server runs this job, if one answers (grokmon.job_server)
+
 import tempfile
 
 from grokmon.datasets import load_sft_pairs, load_text_samples

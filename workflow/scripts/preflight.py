@@ -1,6 +1,10 @@
 """Check the hub run before its first job (grokmon.preflight); fail with every problem found,
 else record what was checked."""
 
+from grokmon.job_server import hand_off
+
+hand_off()  # a local run's warm job server runs this job, if one answers (grokmon.job_server)
+
 import dataclasses
 
 from grokmon.io import write_json

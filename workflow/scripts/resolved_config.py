@@ -1,5 +1,9 @@
 """Write the validated config, defaults filled in, next to the run's results."""
 
+from grokmon.job_server import hand_off
+
+hand_off()  # a local run's warm job server runs this job, if one answers (grokmon.job_server)
+
 import yaml
 
 from grokmon.io import write_text

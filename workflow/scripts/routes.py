@@ -1,5 +1,9 @@
 """Capture per-sample mean NLL and mean routing weights of one checkpoint on one domain's three splits."""
 
+from grokmon.job_server import hand_off
+
+hand_off()  # a local run's warm job server runs this job, if one answers (grokmon.job_server)
+
 from grokmon.capture import capture_routes, load_model
 from grokmon.checkpoints import read_checkpoint_pointer
 from grokmon.devices import resolve_device

@@ -1,5 +1,9 @@
 """Per-checkpoint series of one domain: accuracy, losses and pathway metrics (the inputs of Table 1)."""
 
+from grokmon.job_server import hand_off
+
+hand_off()  # a local run's warm job server runs this job, if one answers (grokmon.job_server)
+
 import numpy as np
 
 from grokmon.io import load_npz, read_tsv, write_tsv

@@ -1,5 +1,9 @@
 """Router vs expert vs attention parameters (paper App. D, Table 3) from the per-checkpoint tensor norms."""
 
+from grokmon.job_server import hand_off
+
+hand_off()  # a local run's warm job server runs this job, if one answers (grokmon.job_server)
+
 import pandas as pd
 
 from grokmon import ablation_figures, parameters

@@ -1,5 +1,9 @@
 """The paper's theory experiment (App. C.4, Fig. 8): routing-kernel d_eff against pathway distance over seeds."""
 
+from grokmon.job_server import hand_off
+
+hand_off()  # a local run's warm job server runs this job, if one answers (grokmon.job_server)
+
 import pandas as pd
 
 from grokmon import ablation_figures

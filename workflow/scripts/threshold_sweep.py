@@ -1,5 +1,9 @@
 """Epsilon or delta sweep (paper Figs. 10-11): memorization groups and their post-t* distance trend per setting."""
 
+from grokmon.job_server import hand_off
+
+hand_off()  # a local run's warm job server runs this job, if one answers (grokmon.job_server)
+
 import pandas as pd
 
 from grokmon import ablation_figures, sweeps

@@ -1,6 +1,10 @@
 """Pretrain the tiny OLMoE (or its dense twin, toy.model.kind) on the toy corpus, saving a checkpoint at every analysed
 step."""
 
+from grokmon.job_server import hand_off
+
+hand_off()  # a local run's warm job server runs this job, if one answers (grokmon.job_server)
+
 from pathlib import Path
 
 from grokmon.checkpoints import write_checkpoint_pointer

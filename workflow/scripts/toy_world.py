@@ -1,5 +1,9 @@
 """Generate the toy world's four synthetic domains and write the data artifacts."""
 
+from grokmon.job_server import hand_off
+
+hand_off()  # a local run's warm job server runs this job, if one answers (grokmon.job_server)
+
 from pathlib import Path
 
 from grokmon.jobs import start_job

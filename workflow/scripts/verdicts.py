@@ -1,6 +1,10 @@
 """One verdict per paper claim, domain and accuracy source (and the grokking precondition), decided by tests and
 controls, pooled over the run's seeds."""
 
+from grokmon.job_server import hand_off
+
+hand_off()  # a local run's warm job server runs this job, if one answers (grokmon.job_server)
+
 import pandas as pd
 
 from grokmon.io import read_tsv, write_text, write_tsv
