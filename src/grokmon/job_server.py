@@ -122,15 +122,22 @@ def serve(path: str, preload=PRELOAD) -> None:
             continue
     added = {k: v for k, v in os.environ.items() if k not in before}  # what the imports set (lm_eval, torch)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the jobs; the server ends with its parent
+    wake, woken = os.pipe()  # a finished child wakes the loop at once (SIGCHLD writes to `woken`)
+    for fd in (wake, woken):
+        os.set_blocking(fd, False)
+    signal.set_wakeup_fd(woken)
+    signal.signal(signal.SIGCHLD, lambda signum, frame: None)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(path + ".tmp")
     listener.listen(64)
     os.replace(path + ".tmp", path)  # the socket appears only when the server is ready
     running: dict[socket.socket, int] = {}
     while os.getppid() == parent:
-        readable, _, _ = select.select([listener, *running], [], [], 1.0)
+        readable, _, _ = select.select([listener, wake, *running], [], [], 1.0)
         for conn in readable:
-            if conn is listener:
+            if conn is wake:
+                os.read(wake, 4096)
+            elif conn is listener:
                 _accept(listener, running, before, added)
             else:  # a job's process closed its end before its child finished: it was killed
                 _kill(running.pop(conn), signal.SIGTERM)
@@ -208,7 +215,9 @@ def _refusal(request: dict, server_env: dict) -> str:
 def _run_job(request: dict, fds: list[int], added: dict) -> None:
     """In the forked child: become the job (streams, directory, environment, argv) and run its script."""
     # It stays in Snakemake's process group, as a job does: a kill of the whole run (Ctrl-C, killpg) reaches it.
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.set_wakeup_fd(-1)
+    for signum in (signal.SIGINT, signal.SIGCHLD):
+        signal.signal(signum, signal.SIG_DFL)
     for target, fd in enumerate(fds):
         os.dup2(fd, target)
         os.close(fd)
