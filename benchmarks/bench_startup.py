@@ -6,17 +6,22 @@ the rule script's own imports (read from workflow/scripts/{rule}.py), the librar
 (peft for `lora`; lm-eval and peft for `evaluate`), then loading the checkpoint and its first forward. Each child
 process does exactly that on a tiny OLMoE saved here and reports the seconds since its parent started it; the bare
 `import torch` child is the floor. Best of `--repeats`, in wall time (the cores may be shared: compare ratios).
+The `warm` rows run the same child as a local workflow run does (config job_server): its first statement hands it to
+a warm job server (grokmon.job_server), which forks it with the libraries already imported.
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
+import os
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from grokmon import job_server
 
 REPO = Path(__file__).resolve().parents[1]
 # What each rule's functions import when they run (not at the script's top level).
@@ -41,13 +46,23 @@ def script_imports(rule: str) -> list[str]:
     return [ast.unparse(node) for node in tree.body if isinstance(node, ast.Import | ast.ImportFrom)]
 
 
-def child_seconds(code: str) -> float:
-    """Seconds from just before starting `python -c code` (START replaced by the clock then) until the child prints."""
+def child_seconds(code: str, script: Path) -> float:
+    """Seconds from just before starting `python script` (code, START replaced by the clock then) until it prints."""
     start = time.time()
-    out = subprocess.run([sys.executable, "-c", code.replace("START", repr(start))], capture_output=True, text=True)
+    script.write_text(code.replace("START", repr(start)))
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True)
     if out.returncode != 0:
         raise RuntimeError(out.stderr[-2000:])
     return float(out.stdout.strip().splitlines()[-1])
+
+
+def wait_for(path: str, seconds: float = 300) -> None:
+    """Wait until the job server's socket `path` exists (the server has made its imports)."""
+    deadline = time.time() + seconds
+    while not Path(path).exists():
+        if time.time() > deadline:
+            raise RuntimeError(f"no job server socket at {path} after {seconds} s")
+        time.sleep(0.1)
 
 
 def save_tiny_checkpoint(path: Path) -> None:
@@ -68,16 +83,30 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        checkpoint = Path(tmp) / "checkpoint"
+        checkpoint, script = Path(tmp) / "checkpoint", Path(tmp) / "job.py"
         save_tiny_checkpoint(checkpoint)
-        floor = min(child_seconds("import time\nimport torch\nprint(time.time() - START)") for _ in range(args.repeats))
-        print(f"{'process':<10} {'seconds':>8} {'x import torch':>15}")
-        print(f"{'torch':<10} {floor:8.2f} {1.0:15.2f}")
+        floor_code = "import time\nimport torch\nprint(time.time() - START)"
+        floor = min(child_seconds(floor_code, script) for _ in range(args.repeats))
+        codes = {}
         for rule, lazy in LAZY_IMPORTS.items():
-            imports = ["import snakemake", *script_imports(rule), *(f"import {m}" for m in lazy)]
-            code = CHILD.replace("CHECKPOINT", repr(str(checkpoint))).replace("IMPORTS", "\n".join(imports))
-            seconds = min(child_seconds(code) for _ in range(args.repeats))
-            print(f"{rule:<10} {seconds:8.2f} {seconds / floor:15.2f}")
+            # As a workflow job: the preamble's snakemake, the hand-off (no-op without a server), the script's imports.
+            imports = ["import snakemake", "from grokmon.job_server import hand_off", "hand_off()"]
+            imports += [line for line in script_imports(rule) if "hand_off" not in line]
+            imports += [f"import {m}" for m in lazy]
+            codes[rule] = CHILD.replace("CHECKPOINT", repr(str(checkpoint))).replace("IMPORTS", "\n".join(imports))
+        seconds = {rule: min(child_seconds(code, script) for _ in range(args.repeats)) for rule, code in codes.items()}
+        os.environ.update(dict.fromkeys(job_server.THREAD_ENV, "1"))  # as Snakemake starts a one-thread job
+        server, path = job_server.start(tmp)
+        try:
+            wait_for(path)
+            warm = {rule: min(child_seconds(code, script) for _ in range(args.repeats)) for rule, code in codes.items()}
+        finally:
+            job_server.stop(server, path)
+        print(f"{'process':<16} {'seconds':>8} {'x import torch':>15}")
+        print(f"{'torch':<16} {floor:8.2f} {1.0:15.2f}")
+        for rule in codes:
+            print(f"{rule:<16} {seconds[rule]:8.2f} {seconds[rule] / floor:15.2f}")
+            print(f"{rule + ' (warm)':<16} {warm[rule]:8.2f} {warm[rule] / floor:15.2f}")
 
 
 if __name__ == "__main__":

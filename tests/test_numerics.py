@@ -107,3 +107,12 @@ def test_makefile_exports_the_module_values():
     ).stdout
     exported = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
     assert {k: exported.get(k) for k in numerics.PORTABLE} == numerics.PORTABLE
+
+
+def test_the_pinned_hash_seed_fixes_the_order_of_a_set_of_strings_across_processes():
+    code = "print(list({'q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'}))"
+    env = {**os.environ, **numerics.PORTABLE}
+    orders = {
+        subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True).stdout for _ in range(4)
+    }
+    assert len(orders) == 1 and orders != {""}

@@ -35,6 +35,9 @@ PORTABLE: dict[str, str] = {
     "OPENBLAS_NUM_THREADS": "1",
     "MKL_DYNAMIC": "FALSE",
     "OMP_DYNAMIC": "FALSE",
+    # Python's string hashing, hence the iteration order of sets of strings written to artifacts (peft saves its
+    # target_modules set in adapter_config.json): fixed instead of random per process.
+    "PYTHONHASHSEED": "0",
 }
 
 
