@@ -42,3 +42,15 @@ def test_atomic_files_get_umask_permissions(tmp_path):
     finally:
         os.umask(old)
     assert (tmp_path / "t.txt").stat().st_mode & 0o777 == 0o666 & ~io._UMASK
+
+
+def test_concat_tables_keeps_one_header_and_refuses_parts_with_another(tmp_path):
+    (tmp_path / "a.csv").write_text("step,loss\n1,2.5\n")
+    (tmp_path / "b.csv").write_text("step,loss\n")
+    (tmp_path / "c.csv").write_text("step,loss\n2,2.25\n3,2\n")
+    io.concat_tables([tmp_path / f"{name}.csv" for name in "abc"], tmp_path / "all.csv")
+    assert (tmp_path / "all.csv").read_text() == "step,loss\n1,2.5\n2,2.25\n3,2\n"
+    (tmp_path / "d.csv").write_text("step,aux\n4,0\n")
+    with pytest.raises(ValueError, match="different headers"):
+        io.concat_tables([tmp_path / "a.csv", tmp_path / "d.csv"], tmp_path / "bad.csv")
+    assert not (tmp_path / "bad.csv").exists()

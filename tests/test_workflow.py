@@ -266,7 +266,11 @@ def test_more_seeds_plan_only_the_new_replicates_and_the_pooled_verdicts(workflo
     planned = {seed for line in outputs for seed in re.findall(r"results/test/(seed\d+)/", line)}
     assert planned == {"seed1", "seed2"}
     jobs = planned_jobs(workflow_run, path)
-    assert jobs["toy_pretrain"] == 2 and jobs["routes"] == 2 * len(STEPS) * len(DOMAINS) and jobs["verdicts"] == 1
+    assert (
+        jobs["toy_pretrain"] == 2 * len(STEPS)
+        and jobs["routes"] == 2 * len(STEPS) * len(DOMAINS)
+        and jobs["verdicts"] == 1
+    )
 
 
 def test_verdicts_pool_the_seeds(workflow_run, tmp_path):

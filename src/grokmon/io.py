@@ -124,6 +124,18 @@ def read_tsv(path: str | os.PathLike):
     return pd.read_csv(path, sep="\t")
 
 
+def concat_tables(parts: Iterable[str | os.PathLike], path: str | os.PathLike) -> None:
+    """Write the text tables `parts` (CSV/TSV, one header line each, all the same) as one table at `path`
+    atomically: the header once, then every part's rows in order."""
+    texts = [Path(part).read_text() for part in parts]
+    if not texts:
+        raise ValueError("concat_tables: no parts")
+    headers = {text.partition("\n")[0] for text in texts}
+    if len(headers) != 1:
+        raise ValueError(f"concat_tables: the parts have different headers: {sorted(headers)}")
+    write_text(path, texts[0].partition("\n")[0] + "\n" + "".join(text.partition("\n")[2] for text in texts))
+
+
 def _jsonable(obj: Any) -> Any:
     if isinstance(obj, np.generic):
         return obj.item()

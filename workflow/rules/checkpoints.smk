@@ -9,19 +9,29 @@ EVICTED = each(out("checkpoints/{step}/evicted.json"), step=STEPS) if EVICT else
 
 
 if config["checkpoints"]["source"] == "toy":
+    # Pretraining in segments, one job per analysed step (grokmon.toy.pretrain: resume_from / stop_at /
+    # state_path), so each checkpoint's analysis starts as soon as it exists; the steps after the last analysed
+    # one (if any) are the rest segment; toy_pretrain_log joins the parts into one log and monitor table.
+    TOY_STEPS = config["toy"]["pretrain"]["steps"]
+    SEGMENTS = [*STEPS, "rest"] if TOY_STEPS > STEPS[-1] else STEPS
+
+    localrules:
+        toy_pretrain_log,
 
     rule toy_pretrain:
         input:
             corpus=out("data/corpus.jsonl"),
             probes=each(out("data/{domain}/train.jsonl"), domain=DOMAINS),
+            state=previous_train_state,
         output:
-            pointers=each(out("checkpoints/{step}/checkpoint.json"), step=STEPS),
-            log_tsv=out("checkpoints/pretrain_log.tsv"),
-            monitor=out("checkpoints/monitor.csv"),
+            pointer=out("checkpoints/{step}/checkpoint.json"),
+            state=out("checkpoints/segments/{step}/train_state.pt"),
+            log_tsv=out("checkpoints/segments/{step}/pretrain_log.tsv"),
+            monitor=out("checkpoints/segments/{step}/monitor.csv"),
         log:
-            out("logs/toy_pretrain.log"),
+            out("logs/toy_pretrain/{step}.log"),
         benchmark:
-            out("benchmarks/toy_pretrain.tsv")
+            out("benchmarks/toy_pretrain/{step}.tsv")
         conda:
             "../../envs/torch.yaml"
         resources:
@@ -31,8 +41,57 @@ if config["checkpoints"]["source"] == "toy":
             virtual_experts=section("virtual_experts"),
             steps=STEPS,
             seed=replicate_seed,
+            stop_at=lambda wc: int(wc.step),
+            models=lambda wc: out("checkpoints/models").format(seed=wc.seed),
         script:
             "../scripts/toy_pretrain.py"
+
+    rule toy_pretrain_rest:
+        input:
+            corpus=out("data/corpus.jsonl"),
+            probes=each(out("data/{domain}/train.jsonl"), domain=DOMAINS),
+            state=previous_train_state,
+        output:
+            log_tsv=out("checkpoints/segments/rest/pretrain_log.tsv"),
+            monitor=out("checkpoints/segments/rest/monitor.csv"),
+        log:
+            out("logs/toy_pretrain/rest.log"),
+        benchmark:
+            out("benchmarks/toy_pretrain/rest.tsv")
+        conda:
+            "../../envs/torch.yaml"
+        resources:
+            **rule_resources("toy_pretrain", gpu=True),
+        params:
+            toy=section("toy"),
+            virtual_experts=section("virtual_experts"),
+            steps=STEPS,
+            seed=replicate_seed,
+            stop_at=TOY_STEPS,
+            models=lambda wc: out("checkpoints/models").format(seed=wc.seed),
+        script:
+            "../scripts/toy_pretrain.py"
+
+    rule toy_pretrain_log:
+        input:
+            logs=each(
+                out("checkpoints/segments/{segment}/pretrain_log.tsv"),
+                segment=SEGMENTS,
+            ),
+            monitors=each(
+                out("checkpoints/segments/{segment}/monitor.csv"), segment=SEGMENTS
+            ),
+        output:
+            log_tsv=out("checkpoints/pretrain_log.tsv"),
+            monitor=out("checkpoints/monitor.csv"),
+        log:
+            out("logs/toy_pretrain_log.log"),
+        benchmark:
+            out("benchmarks/toy_pretrain_log.tsv")
+        conda:
+            "../../envs/torch.yaml"
+        script:
+            "../scripts/toy_pretrain_log.py"
 
 elif config["checkpoints"]["source"] == "hub":
 

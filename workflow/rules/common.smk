@@ -111,6 +111,21 @@ def checkpoint_pointer(wildcards):
     )
 
 
+def previous_train_state(wildcards):
+    """The toy pretraining state that the segment ending at {step} (without it: the rest segment, after every
+    analysed step) resumes: that of the analysed step before it; none for the first."""
+    earlier = (
+        [s for s in STEPS if s < int(wildcards.step)]
+        if hasattr(wildcards, "step")
+        else STEPS
+    )
+    if not earlier:
+        return []
+    return out(f"checkpoints/segments/{earlier[-1]}/train_state.pt").format(
+        seed=wildcards.seed
+    )
+
+
 def per_step(pattern):
     """Input function: `pattern` (with {step} and the job's wildcards, e.g. {seed}, {domain}) over every analysed checkpoint."""
 

@@ -1,11 +1,10 @@
-"""Pretrain the tiny OLMoE (or its dense twin, toy.model.kind) on the toy corpus, saving a checkpoint at every analysed
-step."""
+"""Pretrain one segment of the tiny OLMoE (or its dense twin, toy.model.kind) on the toy corpus: from the previous
+segment's training state (or from scratch) up to an analysed step, saving its checkpoint (or, for the rest segment,
+up to toy.pretrain.steps)."""
 
 from grokmon.job_server import hand_off
 
 hand_off()  # a local run's warm job server runs this job, if one answers (grokmon.job_server)
-
-from pathlib import Path
 
 from grokmon.checkpoints import write_checkpoint_pointer
 from grokmon.io import read_jsonl
@@ -18,13 +17,12 @@ from grokmon.virtual_experts import set_virtual_experts
 
 def main(snakemake):
     start_job(snakemake, seed=snakemake.params.seed)
-    toy, steps = snakemake.params.toy, snakemake.params.steps
+    toy, stop_at, models = snakemake.params.toy, snakemake.params.stop_at, snakemake.params.models
     corpus = [row["text"] for row in read_jsonl(snakemake.input.corpus)]
     tokenizer = train_tokenizer(corpus)
     config = toy_model_config(tokenizer, **toy["model"])
     if config.model_type != "olmoe":  # the run's virtual_experts settings, saved with every checkpoint
         set_virtual_experts(config, **snakemake.params.virtual_experts)
-    models = Path(snakemake.output.log_tsv).parent / "models"
     per_domain = max(1, toy["monitor"]["probe_size"] // len(snakemake.input.probes))
     probe = [row["text"] for path in snakemake.input.probes for row in read_jsonl(path)[:per_domain]]
     monitor = PathwayMonitor(
@@ -37,14 +35,18 @@ def main(snakemake):
         config,
         out_dir=models,
         steps=toy["pretrain"]["steps"],
-        save_steps=steps,
+        save_steps=snakemake.params.steps,
         seed=snakemake.params.seed,
         log_path=snakemake.output.log_tsv,
         callback=monitor,
+        resume_from=snakemake.input.state or None,
+        stop_at=stop_at,
+        state_path=getattr(snakemake.output, "state", None),
         **pretrain_args,
     )
-    for step, pointer in zip(steps, snakemake.output.pointers):
-        write_checkpoint_pointer(pointer, step=step, revision=f"toy-step{step}", model_path=str(models / str(step)))
+    if hasattr(snakemake.output, "pointer"):
+        pointer, revision = snakemake.output.pointer, f"toy-step{stop_at}"
+        write_checkpoint_pointer(pointer, step=stop_at, revision=revision, model_path=f"{models}/{stop_at}")
 
 
 main(snakemake)

@@ -8,7 +8,7 @@ import os
 import random
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +40,9 @@ def pretrain(
     log_path: str | os.PathLike | None = None,
     callback: Callable[[int, PreTrainedModel], None] | None = None,
     progress: bool = True,
+    resume_from: str | os.PathLike | None = None,
+    stop_at: int | None = None,
+    state_path: str | os.PathLike | None = None,
 ) -> PreTrainedModel:
     """Train a fresh model on `corpus` for `steps` AdamW steps; save `out_dir/{step}/` at each of `save_steps`.
 
@@ -49,10 +52,18 @@ def pretrain(
     epoch by epoch from a seeded permutation. `lr` warms up linearly over `warmup` steps, then follows a cosine down
     to ``lr * min_lr_ratio`` at `steps`. `callback(step, model)` runs after every optimizer step; training draws no
     random numbers after initialisation, so a callback that leaves the weights alone cannot change it. The log
-    (`LOG_COLUMNS`, loss = language-model loss without aux) is written to `log_path` at the end.
+    (`LOG_COLUMNS`, loss = language-model loss without aux) of the steps this call trains is written to `log_path`.
+
+    In segments: a call trains only up to step `stop_at` (default `steps`) and, with `state_path`, saves the whole
+    training state there; a call with `resume_from` (such a state, same arguments) goes on from the step after it.
+    Segments 1..a, a..b, ..., ..steps give bit for bit the weights, log rows and callback calls of one call.
     """
     save_steps = sorted(set(save_steps))
-    _check_args(corpus, steps, save_steps, batch_size, warmup, min_lr_ratio, lr)
+    stop_at = steps if stop_at is None else stop_at
+    _check_args(corpus, steps, save_steps, batch_size, warmup, min_lr_ratio, lr, stop_at)
+    settings = {"steps": steps, "batch_size": batch_size, "lr": lr, "warmup": warmup, "min_lr_ratio": min_lr_ratio}
+    settings |= {"weight_decay": weight_decay, "router_weight_decay": router_weight_decay, "clip": clip, "seed": seed}
+    settings |= {"corpus_size": len(corpus)}
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
@@ -63,9 +74,12 @@ def pretrain(
     ids = _encode(corpus, tokenizer, config)
     optimizer = torch.optim.AdamW(_param_groups(model, weight_decay, router_weight_decay), lr=lr, betas=(0.9, 0.98))
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: _lr_factor(s, steps, warmup, min_lr_ratio))
-    batches = _batches(len(corpus), batch_size, np.random.default_rng(seed))
+    batches = _BatchOrder(len(corpus), batch_size, np.random.default_rng(seed))
+    done = 0 if resume_from is None else _load_state(resume_from, settings, model, optimizer, schedule, batches)
+    if not done < stop_at:
+        raise ValueError(f"stop_at ({stop_at}) must come after the resumed state's step ({done})")
     log, every, start = [], max(1, steps // 20), time.perf_counter()
-    for step in range(1, steps + 1):
+    for step in range(done + 1, stop_at + 1):
         input_ids, attention_mask, labels = _collate(ids, next(batches), tokenizer.pad_token_id)
         optimizer.zero_grad(set_to_none=True)
         extra = {"output_router_logits": True} if moe else {}
@@ -89,6 +103,8 @@ def pretrain(
                 file=sys.stderr,
                 flush=True,
             )
+    if state_path is not None:
+        _save_state(state_path, stop_at, settings, model, optimizer, schedule, batches)
     if log_path is not None:
         io.write_tsv(log_path, pd.DataFrame(log, columns=list(LOG_COLUMNS)))
     return model
@@ -101,11 +117,13 @@ def save_checkpoint(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, 
         tokenizer.save_pretrained(tmp)
 
 
-def _check_args(corpus, steps, save_steps, batch_size, warmup, min_lr_ratio, lr) -> None:
+def _check_args(corpus, steps, save_steps, batch_size, warmup, min_lr_ratio, lr, stop_at) -> None:
     if len(corpus) == 0:
         raise ValueError("corpus is empty")
     if steps < 1:
         raise ValueError(f"steps must be positive, got {steps!r}")
+    if not 1 <= stop_at <= steps:
+        raise ValueError(f"stop_at must lie in 1..steps ({steps}), got {stop_at!r}")
     if save_steps and not 1 <= save_steps[0] <= save_steps[-1] <= steps:
         raise ValueError(f"save_steps must lie in 1..steps ({steps}), got {save_steps}")
     if not 1 <= batch_size <= len(corpus):
@@ -144,13 +162,50 @@ def _lr_factor(step: int, steps: int, warmup: int, min_lr_ratio: float) -> float
     return min_lr_ratio + (1 - min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
-def _batches(n: int, batch_size: int, rng: np.random.Generator) -> Iterator[np.ndarray]:
-    buffer = np.empty(0, dtype=np.int64)
-    while True:
-        while len(buffer) < batch_size:
-            buffer = np.concatenate([buffer, rng.permutation(n)])
-        yield buffer[:batch_size]
-        buffer = buffer[batch_size:]
+class _BatchOrder:
+    """Batches of `batch_size` row indices of `n` rows, epoch by epoch from permutations drawn from `rng`;
+    `state()` and `restore()` carry it across segments exactly."""
+
+    def __init__(self, n: int, batch_size: int, rng: np.random.Generator):
+        self.n, self.batch_size, self.rng = n, batch_size, rng
+        self.buffer = np.empty(0, dtype=np.int64)  # the rest of the current permutation
+
+    def __next__(self) -> np.ndarray:
+        """The next batch: (batch_size,) int64 row indices."""
+        while len(self.buffer) < self.batch_size:
+            self.buffer = np.concatenate([self.buffer, self.rng.permutation(self.n)])
+        batch, self.buffer = self.buffer[: self.batch_size], self.buffer[self.batch_size :]
+        return batch
+
+    def state(self) -> dict:
+        """The generator's bit_generator state and the leftover buffer (a tensor, for torch.save)."""
+        return {"bit_generator": self.rng.bit_generator.state, "buffer": torch.from_numpy(self.buffer.copy())}
+
+    def restore(self, state: dict) -> None:
+        """Continue from a `state()`."""
+        self.rng.bit_generator.state = state["bit_generator"]
+        self.buffer = state["buffer"].numpy().copy()
+
+
+def _save_state(path, step, settings, model, optimizer, schedule, batches: _BatchOrder) -> None:
+    """Training state after `step`, atomically: weights, AdamW, scheduler, batch order, torch RNG, `settings`."""
+    state = {"step": step, "settings": settings, "model": model.state_dict(), "optimizer": optimizer.state_dict()}
+    state |= {"schedule": schedule.state_dict(), "batches": batches.state(), "torch_rng": torch.get_rng_state()}
+    with io.atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+def _load_state(path, settings, model, optimizer, schedule, batches: _BatchOrder) -> int:
+    """Load a `_save_state` file into the fresh training objects; returns its step."""
+    state = torch.load(path, weights_only=True)
+    if state["settings"] != settings:
+        raise ValueError(f"resume_from: {path} was trained with {state['settings']}, not {settings}")
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    schedule.load_state_dict(state["schedule"])
+    batches.restore(state["batches"])
+    torch.set_rng_state(state["torch_rng"])
+    return state["step"]
 
 
 def _collate(ids: list[list[int]], rows: np.ndarray, pad_id: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

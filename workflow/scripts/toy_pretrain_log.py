@@ -1,0 +1,17 @@
+"""Join the pretraining segments' log and monitor parts into checkpoints/pretrain_log.tsv and monitor.csv."""
+
+from grokmon.job_server import hand_off
+
+hand_off()  # a local run's warm job server runs this job, if one answers (grokmon.job_server)
+
+from grokmon.io import concat_tables
+from grokmon.jobs import start_job
+
+
+def main(snakemake):
+    start_job(snakemake)
+    concat_tables(snakemake.input.logs, snakemake.output.log_tsv)
+    concat_tables(snakemake.input.monitors, snakemake.output.monitor)
+
+
+main(snakemake)
