@@ -7,9 +7,10 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
-TABLE1_KEYS = ("domain", "metric")
+# Rows are matched by accuracy source (lora, none, full) too: each source has its own Table 1 rows and verdicts.
+TABLE1_KEYS = ("accuracy_source", "domain", "metric")
 TABLE1_VALUES = ("pearson", "spearman", "n")
-VERDICT_KEYS = ("domain", "number", "statement")
+VERDICT_KEYS = ("accuracy_source", "domain", "number", "statement")
 VERDICT_VALUES = ("verdict",)
 
 
@@ -34,17 +35,18 @@ def comparison_markdown(table1: Mapping[str, pd.DataFrame], verdicts: Mapping[st
     """Markdown page: Table 1 (Pearson / Spearman, n checkpoints) and the verdicts of each run, side by side."""
     labels = list(table1)
     t1 = side_by_side(table1, TABLE1_KEYS, TABLE1_VALUES)
-    rows = [[r["domain"], r["metric"], *(_cell(r, label) for label in labels)] for _, r in t1.iterrows()]
+    rows = [[*(r[k] for k in TABLE1_KEYS), *(_cell(r, label) for label in labels)] for _, r in t1.iterrows()]
     v = side_by_side(verdicts, VERDICT_KEYS, VERDICT_VALUES)
     claims = [
-        [r["domain"], str(r["number"]), r["statement"], *(_text(r[f"{label} verdict"]) for label in labels)]
+        [r["accuracy_source"], r["domain"], str(r["number"]), r["statement"]]
+        + [_text(r[f"{label} verdict"]) for label in labels]
         for _, r in v.iterrows()
     ]
     return (
         f"# {' vs '.join(labels)}\n\n## Table 1: Pearson / Spearman with accuracy (n checkpoints)\n\n"
-        + _markdown(["domain", "metric", *labels], rows)
+        + _markdown(["accuracy source", "domain", "metric", *labels], rows)
         + "\n## Verdicts\n\n"
-        + _markdown(["domain", "#", "claim", *labels], claims)
+        + _markdown(["accuracy source", "domain", "#", "claim", *labels], claims)
     )
 
 
