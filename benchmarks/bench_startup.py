@@ -27,7 +27,7 @@ CHILD = """
 import time
 IMPORTS
 import torch
-from grokmon.capture import load_model
+from grokmon.routing.capture import load_model
 model, tokenizer = load_model(CHECKPOINT, device="cpu", dtype="float32")
 with torch.no_grad():
     model(**tokenizer(["1+2=3"], return_tensors="pt"))
@@ -54,8 +54,8 @@ def save_tiny_checkpoint(path: Path) -> None:
     """A tiny OLMoE (the toy recipe) and its tokenizer, saved as a checkpoint directory."""
     from transformers import AutoModelForCausalLM
 
-    from grokmon.toy import TEST_SIZES, build_world, tiny_olmoe_config, train_tokenizer
-    from grokmon.toy.pretrain import save_checkpoint
+    from grokmon.workflow.toy import TEST_SIZES, build_world, tiny_olmoe_config, train_tokenizer
+    from grokmon.workflow.toy.pretrain import save_checkpoint
 
     corpus = [text for domain in build_world(0, TEST_SIZES).values() for text in domain.corpus]
     tokenizer = train_tokenizer(corpus)

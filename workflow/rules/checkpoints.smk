@@ -41,7 +41,7 @@ elif config["checkpoints"]["source"] == "hub":
     localrules:
         preflight,
 
-    # Before the first download or GPU job: revisions, datasets, tokens and disk room (grokmon.preflight).
+    # Before the first download or GPU job: revisions, datasets, tokens and disk room (grokmon.workflow.preflight).
     rule preflight:
         output:
             run_out("preflight.json"),
