@@ -6,10 +6,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CORES ?= 2
-# Portable CPU numerics (threads, torch/MKL/OpenBLAS/numpy kernels), defined once in src/grokmon/numerics.py:
-# exported to every recipe, so a commit and seed give the same bits on any x86-64 CPU (docs/reproducibility.md).
-NUMERICS := $(shell $(PYTHON) src/grokmon/numerics.py)
-$(if $(NUMERICS),,$(error '$(PYTHON) src/grokmon/numerics.py' printed no CPU numerics pins))
+# Portable CPU numerics (threads, torch/MKL/OpenBLAS/numpy kernels), defined once in src/grokmon/workflow/numerics.py
+# (standard library only): exported to every recipe, so a commit and seed give the same bits on any x86-64 CPU
+# (docs/reproducibility.md).
+NUMERICS := $(shell $(PYTHON) src/grokmon/workflow/numerics.py)
+$(if $(NUMERICS),,$(error '$(PYTHON) src/grokmon/workflow/numerics.py' printed no CPU numerics pins))
 $(foreach pin,$(NUMERICS),$(eval export $(pin)))
 export TOKENIZERS_PARALLELISM := false
 export HF_HUB_OFFLINE := 1

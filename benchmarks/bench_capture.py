@@ -26,7 +26,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from tiny_models import tiny_olmoe, tiny_tokenizer
 
-from grokmon.capture import capture_routes, iter_capture
+from grokmon.routing.capture import capture_routes, iter_capture
 
 WORDS = [
     "the",

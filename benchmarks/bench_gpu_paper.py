@@ -25,8 +25,8 @@ from peft import LoraConfig, get_peft_model
 from tokenizers import Tokenizer, models, pre_tokenizers
 from transformers import OlmoeConfig, OlmoeForCausalLM, PreTrainedTokenizerFast
 
-from grokmon.capture import capture_routes
-from grokmon.config import tuning_keys, validate_config
+from grokmon.routing.capture import capture_routes
+from grokmon.workflow.config import tuning_keys, validate_config
 
 REPO = Path(__file__).resolve().parents[1]
 PAPER_CONFIG = REPO / "config" / "olmoe.yaml"

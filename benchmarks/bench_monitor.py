@@ -15,8 +15,8 @@ import time
 
 import torch
 
-from grokmon.monitor import PathwayMonitor
-from grokmon.toy import TEST_SIZES, build_world, pretrain, tiny_olmoe_config, train_tokenizer
+from grokmon.monitor.pathway_monitor import PathwayMonitor
+from grokmon.workflow.toy import TEST_SIZES, build_world, pretrain, tiny_olmoe_config, train_tokenizer
 
 
 def main() -> None:

@@ -11,7 +11,7 @@ import time
 import Levenshtein
 import numpy as np
 
-from grokmon.pathways import mean_pairwise_distance, pathway_strings, sample_pairs
+from grokmon.metrics.pathways import mean_pairwise_distance, pathway_strings, sample_pairs
 
 
 def main() -> None:

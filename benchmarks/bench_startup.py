@@ -7,7 +7,7 @@ the rule script's own imports (read from workflow/scripts/{rule}.py), the librar
 process does exactly that on a tiny OLMoE saved here and reports the seconds since its parent started it; the bare
 `import torch` child is the floor. Best of `--repeats`, in wall time (the cores may be shared: compare ratios).
 The `warm` rows run the same child as a local workflow run does (config job_server): its first statement hands it to
-a warm job server (grokmon.job_server), which forks it with the libraries already imported.
+a warm job server (grokmon.workflow.job_server), which forks it with the libraries already imported.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from grokmon import job_server
+from grokmon.workflow import job_server
 
 REPO = Path(__file__).resolve().parents[1]
 # What each rule's functions import when they run (not at the script's top level).
@@ -32,7 +32,7 @@ CHILD = """
 import time
 IMPORTS
 import torch
-from grokmon.capture import load_model
+from grokmon.routing.capture import load_model
 model, tokenizer = load_model(CHECKPOINT, device="cpu", dtype="float32")
 with torch.no_grad():
     model(**tokenizer(["1+2=3"], return_tensors="pt"))
@@ -69,8 +69,8 @@ def save_tiny_checkpoint(path: Path) -> None:
     """A tiny OLMoE (the toy recipe) and its tokenizer, saved as a checkpoint directory."""
     from transformers import AutoModelForCausalLM
 
-    from grokmon.toy import TEST_SIZES, build_world, tiny_olmoe_config, train_tokenizer
-    from grokmon.toy.pretrain import save_checkpoint
+    from grokmon.workflow.toy import TEST_SIZES, build_world, tiny_olmoe_config, train_tokenizer
+    from grokmon.workflow.toy.pretrain import save_checkpoint
 
     corpus = [text for domain in build_world(0, TEST_SIZES).values() for text in domain.corpus]
     tokenizer = train_tokenizer(corpus)
@@ -90,7 +90,7 @@ def main() -> None:
         codes = {}
         for rule, lazy in LAZY_IMPORTS.items():
             # As a workflow job: the preamble's snakemake, the hand-off (no-op without a server), the script's imports.
-            imports = ["import snakemake", "from grokmon.job_server import hand_off", "hand_off()"]
+            imports = ["import snakemake", "from grokmon.workflow.job_server import hand_off", "hand_off()"]
             imports += [line for line in script_imports(rule) if "hand_off" not in line]
             imports += [f"import {m}" for m in lazy]
             codes[rule] = CHILD.replace("CHECKPOINT", repr(str(checkpoint))).replace("IMPORTS", "\n".join(imports))

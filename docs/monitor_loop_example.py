@@ -6,8 +6,8 @@ from pathlib import Path
 import torch
 from transformers import OlmoeForCausalLM
 
-from grokmon.monitor import PathwayMonitor
-from grokmon.toy import tiny_olmoe_config, train_tokenizer
+from grokmon import PathwayMonitor
+from grokmon.workflow.toy import tiny_olmoe_config, train_tokenizer
 
 texts = [f"{a}+{b}={a + b}" for a in range(12) for b in range(12)]  # your pretraining texts
 tokenizer = train_tokenizer(texts)

@@ -12,8 +12,9 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from grokmon.config import lora_ranks
-from grokmon.io import read_json, read_tsv, write_text
+from grokmon.files.atomic import write_text
+from grokmon.workflow.config import lora_ranks
+from grokmon.workflow.io import read_json, read_tsv
 
 
 def accuracy_table(seed_dir: Path, sources: list[str], domains: list[str]) -> str:

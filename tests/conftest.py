@@ -2,7 +2,7 @@
 
 import os
 
-from grokmon import numerics
+from grokmon.workflow import numerics
 
 # Before torch and numpy load (they read it once); subprocesses (workflow runs, CLI calls) inherit it.
 numerics.apply("portable")

@@ -11,8 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from grokmon import consistency, controls, correlation, generalization, matching, memorization, pathways
-from grokmon.validation import RoutingNormalizationWarning
+from grokmon.claims import controls
+from grokmon.metrics import consistency, correlation, generalization, matching, memorization, pathways
+from grokmon.metrics.validation import RoutingNormalizationWarning
 
 FAST = settings(max_examples=40, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 SPECIAL = st.sampled_from([np.nan, np.inf, -np.inf, -1.0, -1e-9, 0.0, 1e300])

@@ -15,9 +15,10 @@ from tiny_models import (
     tiny_tokenizer,
 )
 
-from grokmon import io
-from grokmon.architectures import UnsupportedArchitectureError, get_router_spec, moe_routers
-from grokmon.capture import RouteCapture, capture_routes, iter_capture, load_model, router_weights
+from grokmon.files import atomic
+from grokmon.routing.architectures import UnsupportedArchitectureError, get_router_spec, moe_routers
+from grokmon.routing.capture import RouteCapture, capture_routes, iter_capture, load_model, router_weights
+from grokmon.workflow import io
 
 # builder, model layer indices of the MoE layers, number of routed experts
 ARCHS = {
@@ -181,7 +182,7 @@ def test_model_state_is_restored_and_progress_goes_to_stderr(tok, capsys):
 def test_save_load_roundtrip(tok, tmp_path):
     got = capture_padded(tiny_olmoe(tok), tok)
     got.save(tmp_path / "r.npz")
-    assert sorted(io.load_npz(tmp_path / "r.npz")) == ["layers", "n_tokens", "nll", "routing"]
+    assert sorted(atomic.load_npz(tmp_path / "r.npz")) == ["layers", "n_tokens", "nll", "routing"]
     back = RouteCapture.load(tmp_path / "r.npz")
     for key in ("nll", "n_tokens", "routing", "layers"):
         np.testing.assert_array_equal(getattr(back, key), getattr(got, key))
@@ -213,7 +214,7 @@ def test_load_model_sets_pad_token_dtype_and_eval(tok, tmp_path):
 
 # Answer span: character tokenizer (one token per character, BOS prepended) so that token i + 1 is character i.
 def _char_tok():
-    from grokmon.toy.model import train_tokenizer
+    from grokmon.workflow.toy.model import train_tokenizer
 
     return train_tokenizer(["abcdef", "Question: what is 12 times 3? Answer: 36"])
 
@@ -277,7 +278,7 @@ def test_answer_nll_shards_save_load_and_bad_arguments(tok, tmp_path):
     parts = list(iter_capture(model, tok, iter(TEXTS), answer_chars=chars, shard_size=2, batch_size=2, progress=False))
     np.testing.assert_allclose(RouteCapture.concat(parts).answer_nll, whole.answer_nll, atol=1e-5)
     whole.save(tmp_path / "r.npz")
-    assert sorted(io.load_npz(tmp_path / "r.npz")) == ["answer_nll", "layers", "n_tokens", "nll", "routing"]
+    assert sorted(atomic.load_npz(tmp_path / "r.npz")) == ["answer_nll", "layers", "n_tokens", "nll", "routing"]
     back = RouteCapture.load(tmp_path / "r.npz")
     np.testing.assert_array_equal(back.answer_nll, whole.answer_nll)
     assert RouteCapture.load(_save(capture_padded(model, tok), tmp_path / "plain.npz")).answer_nll is None

@@ -9,7 +9,7 @@ from huggingface_hub.hf_api import GitRefInfo, GitRefs
 from tiny_models import tiny_olmoe, tiny_tokenizer
 from transformers import AutoModelForCausalLM
 
-from grokmon import checkpoints
+from grokmon.workflow import checkpoints
 
 REPO = "allenai/OLMoE-1B-7B-0924"
 PAPER_STEPS = [5000, 125000, 245000, 370000, 490000, 615000, 735000, 855000, 980000, 1100000]

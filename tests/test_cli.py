@@ -7,11 +7,12 @@ import pytest
 import torch
 from tiny_models import TEXTS, tiny_gpt2, tiny_llama, tiny_olmoe, tiny_tokenizer
 
-from grokmon import cli, io
-from grokmon.capture import load_model
-from grokmon.cli import METRICS, main, split_model
-from grokmon.monitor import probe_metrics
-from grokmon.virtual_experts import set_virtual_experts
+from grokmon.files import atomic
+from grokmon.monitor.pathway_monitor import probe_metrics
+from grokmon.routing.capture import load_model
+from grokmon.routing.virtual_experts import set_virtual_experts
+from grokmon.workflow import cli, io
+from grokmon.workflow.cli import METRICS, main, split_model
 
 GROKMON = str(Path(sys.executable).with_name("grokmon"))
 
@@ -31,11 +32,11 @@ def files(tmp_path_factory):
         model.save_pretrained(root / name)
         tok.save_pretrained(root / name)
     io.write_jsonl(root / "data.jsonl", [{"id": i, "body": t} for i, t in enumerate(TEXTS)])
-    io.write_text(root / "empty.jsonl", "")
+    atomic.write_text(root / "empty.jsonl", "")
     io.write_jsonl(root / "one.jsonl", [{"text": TEXTS[0]}])
-    io.write_text(root / "malformed.jsonl", '{"text": "a b"}\n\nnot json\n')
+    atomic.write_text(root / "malformed.jsonl", '{"text": "a b"}\n\nnot json\n')
     (root / "latin1.jsonl").write_bytes('{"text": "caf\u00e9"}\n'.encode("latin-1"))
-    io.write_text(root / "list_row.jsonl", '{"text": "a b"}\n["a b"]\n')
+    atomic.write_text(root / "list_row.jsonl", '{"text": "a b"}\n["a b"]\n')
     io.write_jsonl(root / "blank_text.jsonl", [{"text": "a b"}, {"text": "  "}])
     io.write_jsonl(root / "one_token.jsonl", [{"text": TEXTS[0]}, {"text": "a"}])
     (root / "nomodel").mkdir()

@@ -1,9 +1,9 @@
-"""Two runs side by side: Table 1 and verdicts (grokmon.comparison)."""
+"""Two runs side by side: Table 1 and verdicts (grokmon.workflow.comparison)."""
 
 import pandas as pd
 import pytest
 
-from grokmon.comparison import comparison_markdown, side_by_side
+from grokmon.workflow.comparison import comparison_markdown, side_by_side
 
 
 def _table1(rows, source="lora"):

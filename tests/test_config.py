@@ -7,7 +7,7 @@ import pytest
 import yaml
 from conftest import TEST_CONFIG, run_snakemake
 
-from grokmon.config import ConfigError, validate_config
+from grokmon.workflow.config import ConfigError, validate_config
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = REPO / "workflow/schemas/config.schema.yaml"

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from grokmon.consistency import adjacent_cosines, mean_adjacent_cosine, paper_consistency, routing_embeddings
+from grokmon.metrics.consistency import adjacent_cosines, mean_adjacent_cosine, paper_consistency, routing_embeddings
 
 # L = 3 layers, E = 2 experts, d = 2: layer 0 identity, layer 1 doubled identity, layer 2 rows swapped.
 W = np.array([[[1, 0], [0, 1]], [[2, 0], [0, 2]], [[0, 1], [1, 0]]], dtype=np.float64)

@@ -9,7 +9,7 @@ from tiny_models import tiny_olmoe
 from tokenizers import Tokenizer, models, pre_tokenizers
 from transformers import PreTrainedTokenizerFast
 
-from grokmon.contamination import drop_top_fraction, min_k_plus_plus
+from grokmon.workflow.contamination import drop_top_fraction, min_k_plus_plus
 
 
 def _word_tokenizer(words):

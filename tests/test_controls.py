@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from grokmon.controls import (
+from grokmon.claims.controls import (
     changes_from,
     correlation_test,
     entropy_distance_correlation,
@@ -13,7 +13,7 @@ from grokmon.controls import (
     stouffer,
     weighted_mean_test,
 )
-from grokmon.pathways import mean_pairwise_distance, sample_pairs
+from grokmon.metrics.pathways import mean_pairwise_distance, sample_pairs
 
 # One layer, four experts. At cut 0.7: uniform takes 3 experts "0,1,2" (0.75 > 0.7); one-hots take one.
 UNIFORM, FIRST, LAST = [[0.25] * 4], [[1.0, 0, 0, 0]], [[0, 0, 0, 1.0]]

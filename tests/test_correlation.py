@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from grokmon.correlation import checkpoint_window, correlate, moving_average, sustained_rise_start
+from grokmon.metrics.correlation import checkpoint_window, correlate, moving_average, sustained_rise_start
 
 X = [1, 2, 3, 4, 5]
 

@@ -10,7 +10,7 @@ import yaml
 from helpers.formats import json_array, jsonl, parquet
 from helpers.rows import MEDIAWIKI
 
-from grokmon import datasets as gd
+from grokmon.workflow import datasets as gd
 
 
 @pytest.fixture(autouse=True)

@@ -6,7 +6,7 @@ import sys
 import yaml
 from conftest import REPO
 
-from grokmon.config import tuning_keys, validate_config
+from grokmon.workflow.config import tuning_keys, validate_config
 
 sys.path.insert(0, str(REPO / "scripts"))
 import demo_summary

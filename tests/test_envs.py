@@ -16,22 +16,31 @@ FAMILIES = ("torch", "analysis", "report")
 # grokmon modules whose rules run in the slim envs; every other module (and the toy subpackage) runs in torch,
 # which holds the analysis stack too but no matplotlib.
 ANALYSIS_MODULES = {
-    "io",
-    "jobs",
-    "config",
-    "texts",
-    "memorization",
-    "generalization",
-    "pathways",
-    "consistency",
-    "correlation",
-    "tables",
-    "controls",
-    "verdicts",
-    "validation",
-    "numerics",
+    "files.atomic",
+    "workflow.io",
+    "workflow.jobs",
+    "workflow.config",
+    "workflow.texts",
+    "workflow.route_losses",
+    "metrics.memorization",
+    "metrics.generalization",
+    "metrics.pathways",
+    "metrics.consistency",
+    "metrics.correlation",
+    "metrics.routing_summary",
+    "workflow.tables",
+    "claims.controls",
+    "claims.verdicts",
+    "metrics.validation",
+    "workflow.numerics",
 }
-REPORT_MODULES = ANALYSIS_MODULES | {"figures", "ablation_figures", "theory", "sweeps", "parameters"}
+REPORT_MODULES = ANALYSIS_MODULES | {
+    "workflow.figures",
+    "workflow.ablation_figures",
+    "ablations.theory",
+    "ablations.sweeps",
+    "ablations.parameters",
+}
 # imports the family's rules need even where a module imports them lazily (io.read_tsv -> pandas, ...)
 REQUIRED_IMPORTS = {
     "analysis": {"numpy", "scipy", "pandas", "rapidfuzz", "Levenshtein", "yaml", "jsonschema"},
@@ -104,7 +113,9 @@ def _module_level_imports(path):
         if isinstance(node, ast.Import):
             names |= {a.name for a in node.names}
         elif isinstance(node, ast.ImportFrom) and node.level == 0:
-            names |= {f"grokmon.{a.name}" for a in node.names} if node.module == "grokmon" else {node.module}
+            names.add(node.module)
+            if node.module.split(".")[0] == "grokmon":  # `from grokmon.metrics import pathways` imports a module
+                names |= {f"{node.module}.{a.name}" for a in node.names}
         elif isinstance(node, (ast.If, ast.Try)):
             todo += (
                 node.body
@@ -138,6 +149,8 @@ def _third_party_imports(family):
             continue
         seen.add(m)
         path = all_modules.get(m) or all_modules.get(f"{m}.__init__")
+        if path is None:  # a name a module defines (`from grokmon.x import name`), not a module
+            continue
         for name in _module_level_imports(path):
             if name.startswith("grokmon."):
                 todo.append(name.removeprefix("grokmon."))
@@ -185,7 +198,7 @@ def test_env_holds_what_its_family_imports(family):
 
 def test_slim_envs_are_slim():
     found, modules = _third_party_imports("analysis")
-    assert {"io", "memorization"} <= modules
+    assert {"workflow.io", "metrics.memorization"} <= modules
     assert found <= REQUIRED_IMPORTS["analysis"]
     assert not {"torch", "transformers", "matplotlib"} & set(_pip_pins(_env("analysis"))[1])
     assert "matplotlib" in _pip_pins(_env("report"))[1]

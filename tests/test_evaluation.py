@@ -7,7 +7,7 @@ from peft import PeftModel
 from tiny_models import tiny_olmoe, tiny_tokenizer
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from grokmon import evaluation, io, tuning
+from grokmon.workflow import evaluation, io, tuning
 
 TEMPLATE = "Q: {prompt}\nA:"
 GEN = [("3+4", "7"), ("12+7", "19"), ("Ab+Cd", "Ab2Cd1"), ("Fe+O", "Fe1O2"), ("9+9", "18")]

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from grokmon import figures
-from grokmon.controls import entropy_distance_correlation, entropy_distance_pairs
+from grokmon.claims.controls import entropy_distance_correlation, entropy_distance_pairs
+from grokmon.workflow import figures
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

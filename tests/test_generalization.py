@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from grokmon import memorization
-from grokmon.generalization import accuracy_curve, generalization_index, groups
+from grokmon.metrics import memorization
+from grokmon.metrics.generalization import accuracy_curve, generalization_index, groups
 
 # 7 checkpoints (T = 6); one column per test item.
 CORRECT = np.array(

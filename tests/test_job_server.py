@@ -1,4 +1,4 @@
-"""The warm job server (grokmon.job_server): a job handed to it runs as the job would have, or runs itself."""
+"""The warm job server (grokmon.workflow.job_server): a job handed to it runs as the job would have, or runs itself."""
 
 import os
 import signal
@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from grokmon import job_server
+from grokmon.workflow import job_server
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 # A workflow script in miniature: hand off first, then say where it ran, then exit with argv[1].
 SCRIPT = """
-from grokmon.job_server import hand_off
+from grokmon.workflow.job_server import hand_off
 
 hand_off()
 import os, sys, time

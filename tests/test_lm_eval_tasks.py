@@ -10,9 +10,9 @@ from tiny_models import tiny_olmoe
 from tokenizers import Tokenizer, models, pre_tokenizers
 from transformers import PreTrainedTokenizerFast
 
-from grokmon import lm_eval_tasks
-from grokmon.evaluation import evaluate
-from grokmon.lm_eval_tasks import dart_math, humaneval_plus
+from grokmon.workflow import lm_eval_tasks
+from grokmon.workflow.evaluation import evaluate
+from grokmon.workflow.lm_eval_tasks import dart_math, humaneval_plus
 
 
 @pytest.fixture(autouse=True)

@@ -9,7 +9,7 @@ import pytest
 import yaml
 from conftest import run_snakemake
 
-from grokmon.config import lora_ranks, tuning_keys, validate_config
+from grokmon.workflow.config import lora_ranks, tuning_keys, validate_config
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = REPO / "workflow/schemas/config.schema.yaml"

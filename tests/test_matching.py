@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from grokmon.matching import group_similarity, load_embedder, match_groups, match_table
+from grokmon.metrics.matching import group_similarity, load_embedder, match_groups, match_table
 
 # Greedy takes (0,0)=0.9 then (1,1)=0.1, (2,2)=0.5 -> 1.5; the optimum (0,1)+(1,0)+(2,2) = 0.8+0.85+0.5 = 2.15.
 S = np.array([[0.9, 0.8, 0.0], [0.85, 0.1, 0.0], [0.0, 0.0, 0.5]])

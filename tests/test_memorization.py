@@ -6,15 +6,16 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from grokmon import io
-from grokmon.memorization import (
+from grokmon.files import atomic
+from grokmon.metrics.memorization import (
     EpsilonCalibration,
     calibrate_epsilon,
     groups,
-    loss_matrix,
     memorization_index,
     memorized_fraction_before_final,
 )
+from grokmon.workflow import io
+from grokmon.workflow.route_losses import loss_matrix
 
 SCRIPT = Path(__file__).resolve().parents[1] / "workflow/scripts/memorization.py"
 
@@ -134,7 +135,7 @@ def _routes(tmp_path, answer=True):
         if answer:
             arrays["answer_nll"] = ANSWER_NLL[t]
         paths.append(tmp_path / f"{'a' if answer else 'p'}{t}.npz")
-        io.save_npz(paths[-1], **arrays)
+        atomic.save_npz(paths[-1], **arrays)
     return paths
 
 
@@ -147,8 +148,8 @@ def test_loss_matrix_picks_the_span(tmp_path):
         loss_matrix(_routes(tmp_path, answer=False), "answer")
     with pytest.raises(ValueError, match="memorization.loss_span: expected one of 'sequence', 'answer'"):
         loss_matrix(routes, "question")
-    io.save_npz(
-        routes[1], **{**io.load_npz(routes[1]), "answer_nll": np.array([0.5, np.nan, 2.0, 2.0], dtype=np.float32)}
+    atomic.save_npz(
+        routes[1], **{**atomic.load_npz(routes[1]), "answer_nll": np.array([0.5, np.nan, 2.0, 2.0], dtype=np.float32)}
     )
     with pytest.raises(ValueError, match="1 sample.* no answer token .*sample 1"):
         loss_matrix(routes, "answer")
@@ -159,7 +160,7 @@ def test_loss_matrix_picks_the_span(tmp_path):
     [("sequence", False, [-1, -1, -1, -1]), ("answer", False, [1, 0, -1, -1]), ("answer", True, [1, 0, 2, -1])],
 )
 def test_memorization_script_uses_the_configured_loss_span(tmp_path, monkeypatch, span, include_final, t_index):
-    monkeypatch.setattr("grokmon.jobs.start_job", lambda snakemake: logging.getLogger("test"))
+    monkeypatch.setattr("grokmon.workflow.jobs.start_job", lambda snakemake: logging.getLogger("test"))
     io.write_jsonl(tmp_path / "train.jsonl", [{"id": f"s{i}", "text": "x", "answer_char": 0} for i in range(4)])
     out = {k: tmp_path / f"{k}.{ext}" for k, ext in (("loss", "npz"), ("t_star", "tsv"), ("epsilon", "json"))}
     memorization = {
@@ -180,4 +181,4 @@ def test_memorization_script_uses_the_configured_loss_span(tmp_path, monkeypatch
     assert io.read_tsv(out["t_star"])["t_index"].tolist() == t_index
     # answer span: sample 2 meets epsilon only at T, memorized (t* = 2) only with include_final; counted either way
     assert io.read_json(out["epsilon"])["only_at_final"] == (1 if span == "answer" else 0)
-    np.testing.assert_array_equal(io.load_npz(out["loss"])["loss"], ANSWER_NLL if span == "answer" else NLL)
+    np.testing.assert_array_equal(atomic.load_npz(out["loss"])["loss"], ANSWER_NLL if span == "answer" else NLL)

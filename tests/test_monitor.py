@@ -10,12 +10,12 @@ import torch
 from tiny_models import TEXTS, tiny_gpt2, tiny_llama, tiny_olmoe, tiny_tokenizer
 from transformers import TrainerState
 
-from grokmon.architectures import UnsupportedArchitectureError
-from grokmon.capture import capture_routes, router_weights
-from grokmon.monitor import COLUMNS, METRICS, PathwayMonitor
-from grokmon.tables import routing_metrics
-from grokmon.toy import pretrain, tiny_olmoe_config, train_tokenizer
-from grokmon.virtual_experts import set_virtual_experts
+from grokmon.metrics.routing_summary import routing_metrics
+from grokmon.monitor.pathway_monitor import COLUMNS, METRICS, PathwayMonitor
+from grokmon.routing.architectures import UnsupportedArchitectureError
+from grokmon.routing.capture import capture_routes, router_weights
+from grokmon.routing.virtual_experts import set_virtual_experts
+from grokmon.workflow.toy import pretrain, tiny_olmoe_config, train_tokenizer
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 CORPUS = [f"{a}+{b}={a + b}" for a in range(8) for b in range(4)]  # 32 texts

@@ -15,11 +15,11 @@ from helpers.configs import SCHEMA, assert_config_error
 from helpers.formats import jsonl, parquet
 from tiny_models import tiny_olmoe, tiny_tokenizer
 
-from grokmon.config import validate_config
-from grokmon.figures import tracked_groups
-from grokmon.io import read_jsonl, read_tsv
-from grokmon.lm_eval_tasks import NANOMOE_TASKS
-from grokmon.tables import TABLE1_METRICS
+from grokmon.workflow.config import validate_config
+from grokmon.workflow.figures import tracked_groups
+from grokmon.workflow.io import read_jsonl, read_tsv
+from grokmon.workflow.lm_eval_tasks import NANOMOE_TASKS
+from grokmon.workflow.tables import TABLE1_METRICS
 
 NANOMOE = REPO / "config" / "nanomoe.yaml"
 CONFIG = yaml.safe_load(NANOMOE.read_text())

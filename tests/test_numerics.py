@@ -1,4 +1,5 @@
-"""Tests for grokmon.numerics: pinned CPU numerics give the same checkpoint whatever dispatch level a CPU forces."""
+"""Tests for grokmon.workflow.numerics: pinned CPU numerics give the same checkpoint whatever dispatch level a CPU
+forces."""
 
 import os
 import subprocess
@@ -7,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from grokmon import numerics
+from grokmon.workflow import numerics
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -16,7 +17,7 @@ REPO = Path(__file__).resolve().parents[1]
 PRETRAIN = """
 import hashlib, sys, tempfile
 from pathlib import Path
-from grokmon.toy import TEST_SIZES, build_world, pretrain, tiny_olmoe_config, train_tokenizer
+from grokmon.workflow.toy import TEST_SIZES, build_world, pretrain, tiny_olmoe_config, train_tokenizer
 corpus = [t for d in build_world(0, TEST_SIZES).values() for t in d.corpus]
 tok = train_tokenizer(corpus)
 config = tiny_olmoe_config(tok, hidden_size=16, num_layers=2, num_heads=2, num_experts=4, expert_size=16)

@@ -18,11 +18,11 @@ from helpers.paper_config import GPU_RULES, HUMANEVAL, NO_FIGURE_GROUPS, OLMOE, 
 from huggingface_hub import scan_cache_dir
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from grokmon.checkpoints import branch_name, read_revisions
-from grokmon.config import UNSAFE_TASKS, lora_ranks, tuning_keys, validate_config
-from grokmon.contamination import min_k_plus_plus
-from grokmon.io import read_json, read_jsonl, read_tsv, write_jsonl
-from grokmon.lm_eval_tasks import NANOMOE_TASKS, PAPER_TASKS, task_yaml
+from grokmon.workflow.checkpoints import branch_name, read_revisions
+from grokmon.workflow.config import UNSAFE_TASKS, lora_ranks, tuning_keys, validate_config
+from grokmon.workflow.contamination import min_k_plus_plus
+from grokmon.workflow.io import read_json, read_jsonl, read_tsv, write_jsonl
+from grokmon.workflow.lm_eval_tasks import NANOMOE_TASKS, PAPER_TASKS, task_yaml
 
 PAPER_STEPS = [5000, 125000, 245000, 370000, 490000, 615000, 735000, 855000, 980000, 1100000]
 # Rules with one job per checkpoint, per (checkpoint, domain) and per domain in the paper's DAG.

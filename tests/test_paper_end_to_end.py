@@ -11,11 +11,11 @@ from helpers.hub_cache import HUB_REPO, place_in_hub_cache
 from helpers.stand_in import RESULTS, STEPS, check_records, check_results, write_stand_in_config
 from safetensors.torch import load_file
 
-from grokmon.checkpoints import branch_name, read_checkpoint_pointer
-from grokmon.config import tuning_keys, validate_config
-from grokmon.evaluation import evaluate
-from grokmon.io import read_jsonl
-from grokmon.tuning import train_lora
+from grokmon.workflow.checkpoints import branch_name, read_checkpoint_pointer
+from grokmon.workflow.config import tuning_keys, validate_config
+from grokmon.workflow.evaluation import evaluate
+from grokmon.workflow.io import read_jsonl
+from grokmon.workflow.tuning import train_lora
 
 
 @pytest.fixture(scope="module")

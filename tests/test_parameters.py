@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from tiny_models import tiny_llama, tiny_olmoe, tiny_tokenizer
 
-from grokmon import parameters
+from grokmon.ablations import parameters
 
 ROUTER, EXPERT = "model.layers.0.mlp.gate.weight", "model.layers.0.mlp.experts.gate_up_proj"
 Q, K = "model.layers.0.self_attn.q_proj.weight", "model.layers.0.self_attn.k_proj.weight"

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from grokmon.pathways import (
+from grokmon.metrics.pathways import (
     cross_distance,
     mean_pairwise_distance,
     pairwise_distances,
@@ -12,7 +12,7 @@ from grokmon.pathways import (
     sample_pairs,
     select_experts,
 )
-from grokmon.validation import RoutingNormalizationWarning
+from grokmon.metrics.validation import RoutingNormalizationWarning
 
 # Four samples, 2 layers, 4 experts; selections at cut 0.7 in the comments.
 A = [[0.0, 0.3, 0.1, 0.6], [0.1, 0.1, 0.8, 0.0]]  # [3,1] (0.6, 0.9 > 0.7), [2]        -> "3,1-2"

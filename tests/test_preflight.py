@@ -5,8 +5,8 @@ import copy
 import pytest
 from helpers.hub_cache import tiny_cache
 
-from grokmon import preflight as pf
-from grokmon.checkpoints import branch_name
+from grokmon.workflow import preflight as pf
+from grokmon.workflow.checkpoints import branch_name
 
 REPO = "allenai/OLMoE-1B-7B-0924"
 STEPS = [5000, 125000]

@@ -1,4 +1,4 @@
-"""Pretraining in segments (grokmon.toy.pretrain resume_from / stop_at / state_path) and the workflow's one
+"""Pretraining in segments (grokmon.workflow.toy.pretrain resume_from / stop_at / state_path) and the workflow's one
 toy_pretrain job per analysed step."""
 
 import re
@@ -8,9 +8,9 @@ import pytest
 import yaml
 from conftest import REPO, TEST_CONFIG, run_snakemake
 
-from grokmon import io
-from grokmon.monitor import PathwayMonitor
-from grokmon.toy import TEST_SIZES, build_world, pretrain, tiny_olmoe_config, train_tokenizer
+from grokmon.monitor.pathway_monitor import PathwayMonitor
+from grokmon.workflow import io
+from grokmon.workflow.toy import TEST_SIZES, build_world, pretrain, tiny_olmoe_config, train_tokenizer
 
 DEMO = REPO / "config/config.yaml"
 DEMO_CONFIG = yaml.safe_load(DEMO.read_text())

@@ -5,7 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from grokmon.cli import read_texts
+from grokmon.workflow.cli import read_texts
 
 REPO = Path(__file__).resolve().parents[1]
 README = (REPO / "README.md").read_text()

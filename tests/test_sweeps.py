@@ -4,7 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from grokmon import controls, memorization, pathways, sweeps
+from grokmon.ablations import sweeps
+from grokmon.claims import controls
+from grokmon.metrics import memorization, pathways
 
 # 4 checkpoints x 6 samples; at epsilon 1.0, delta 0.05: t* = 1, 1, 0, never, 2, 1 (sample 5: |0.95 - 0.9| = delta)
 LOSS = np.array(

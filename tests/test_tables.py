@@ -8,10 +8,11 @@ import pandas as pd
 import pytest
 import yaml
 
-from grokmon import capture, correlation, matching
-from grokmon.generalization import generalization_index
-from grokmon.memorization import memorization_index
-from grokmon.tables import (
+from grokmon.metrics import correlation, matching
+from grokmon.metrics.generalization import generalization_index
+from grokmon.metrics.memorization import memorization_index
+from grokmon.routing import capture
+from grokmon.workflow.tables import (
     LOSS_SAMPLES,
     TABLE1_METRICS,
     correlation_table,

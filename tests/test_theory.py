@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from grokmon import theory
+from grokmon.ablations import theory
 
 
 def test_effective_dimension_of_a_3x3_gram_by_hand():

@@ -1,4 +1,5 @@
-"""Tests for grokmon.toy: the synthetic world, the character tokenizer, the tiny OLMoE config and pretraining."""
+"""Tests for grokmon.workflow.toy: the synthetic world, the character tokenizer, the tiny OLMoE config and
+pretraining."""
 
 import dataclasses
 import re
@@ -8,10 +9,10 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from grokmon import io
-from grokmon.capture import capture_routes, load_model, router_weights
-from grokmon.config import TOY_TARGET_DELIMITERS
-from grokmon.toy import (
+from grokmon.routing.capture import capture_routes, load_model, router_weights
+from grokmon.workflow import io
+from grokmon.workflow.config import TOY_TARGET_DELIMITERS
+from grokmon.workflow.toy import (
     DOMAINS,
     PROMPT_TEMPLATE,
     TEST_SIZES,

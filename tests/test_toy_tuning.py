@@ -3,17 +3,11 @@ accuracy at the last checkpoint of a config/test.yaml-size toy, in every domain,
 
 import pytest
 
-from grokmon.config import TOY_TARGET_DELIMITERS
-from grokmon.evaluation import evaluate, summarize, write_local_task
-from grokmon.io import write_jsonl
-from grokmon.toy import (
-    ToySizes,
-    build_world,
-    pretrain,
-    tiny_olmoe_config,
-    train_tokenizer,
-)
-from grokmon.tuning import train_lora
+from grokmon.workflow.config import TOY_TARGET_DELIMITERS
+from grokmon.workflow.evaluation import evaluate, summarize, write_local_task
+from grokmon.workflow.io import write_jsonl
+from grokmon.workflow.toy import ToySizes, build_world, pretrain, tiny_olmoe_config, train_tokenizer
+from grokmon.workflow.tuning import train_lora
 
 # config/test.yaml's world and model, 100 benchmark items, 600 pretraining steps
 SIZES = ToySizes(

@@ -7,7 +7,7 @@ from safetensors.torch import load_file
 from tiny_models import tiny_olmoe, tiny_tokenizer
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from grokmon import io, tuning
+from grokmon.workflow import io, tuning
 
 TEMPLATE = "Q: {prompt}\nA:"
 WORDS = ["cat", "dog", "sun", "red", "big", "top", "fox", "owl", "ant", "bee"]

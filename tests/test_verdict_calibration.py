@@ -23,7 +23,7 @@ import itertools
 import numpy as np
 import pytest
 
-from grokmon.verdicts import (
+from grokmon.claims.verdicts import (
     CORRELATION_CLAIMS,
     TREND_CLAIMS,
     GroupSeries,

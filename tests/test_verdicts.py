@@ -9,8 +9,7 @@ import pytest
 import yaml
 from scipy import stats
 
-from grokmon import tables
-from grokmon.verdicts import (
+from grokmon.claims.verdicts import (
     COLUMNS,
     HELDOUT_CONTROL,
     LENGTH_CONTROL,
@@ -20,6 +19,7 @@ from grokmon.verdicts import (
     generalization_lag,
     verdicts_markdown,
 )
+from grokmon.workflow import tables
 
 STEPS = np.arange(100, 900, 100)  # 8 checkpoints
 N_LAYERS, N_EXPERTS = 4, 8

@@ -1,4 +1,4 @@
-"""Virtual experts of dense models (grokmon.virtual_experts) captured through the registry on tiny random
+"""Virtual experts of dense models (grokmon.routing.virtual_experts) captured through the registry on tiny random
 Llama, Mistral, OLMo, OLMo2, Qwen2, Qwen3 and GPT-NeoX, and a constructed MLP whose neuron blocks separate two kinds
 of input."""
 
@@ -19,10 +19,10 @@ from tiny_models import (
     tiny_tokenizer,
 )
 
-from grokmon.architectures import DenseSpec, get_router_spec, moe_routers
-from grokmon.capture import capture_routes, load_model, router_weights
-from grokmon.pathways import pairwise_distances, pathway_strings
-from grokmon.virtual_experts import VirtualExperts, set_virtual_experts
+from grokmon.metrics.pathways import pairwise_distances, pathway_strings
+from grokmon.routing.architectures import DenseSpec, get_router_spec, moe_routers
+from grokmon.routing.capture import capture_routes, load_model, router_weights
+from grokmon.routing.virtual_experts import VirtualExperts, set_virtual_experts
 
 K, NEURONS = 4, 64  # 4 virtual experts of 16 neurons each in the tiny models' 64-neuron MLPs
 BUILDERS = {

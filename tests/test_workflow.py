@@ -12,9 +12,10 @@ import pytest
 import yaml
 from conftest import REPO, TEST_CONFIG, run_snakemake, snakemake_cmd
 
-from grokmon.config import lora_ranks, validate_config
-from grokmon.io import load_npz, read_json, read_jsonl
-from grokmon.verdicts import CORRELATION_CLAIMS, VerdictSettings, claim_verdicts
+from grokmon.claims.verdicts import CORRELATION_CLAIMS, VerdictSettings, claim_verdicts
+from grokmon.files.atomic import load_npz
+from grokmon.workflow.config import lora_ranks, validate_config
+from grokmon.workflow.io import read_json, read_jsonl
 
 pytestmark = pytest.mark.slow
 CONFIG = yaml.safe_load(TEST_CONFIG.read_text())

@@ -171,7 +171,7 @@ def tiny_gpt2(tokenizer, seed: int = 0) -> GPT2LMHeadModel:
 
 def capture_padded(model, tokenizer, texts=TEXTS, side="right", **kw):
     """`capture_routes` of `texts` with the tokenizer padding on `side` (restored to right afterwards)."""
-    from grokmon.capture import capture_routes
+    from grokmon.routing.capture import capture_routes
 
     tokenizer.padding_side = side
     try:

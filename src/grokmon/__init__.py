@@ -13,29 +13,29 @@ __version__ = "0.1.0"
 # public name -> the module that defines it
 _API = {
     # routing capture and the architecture registry
-    "capture_routes": "grokmon.capture",
-    "iter_capture": "grokmon.capture",
-    "load_model": "grokmon.capture",
-    "router_weights": "grokmon.capture",
-    "set_virtual_experts": "grokmon.virtual_experts",
+    "capture_routes": "grokmon.routing.capture",
+    "iter_capture": "grokmon.routing.capture",
+    "load_model": "grokmon.routing.capture",
+    "router_weights": "grokmon.routing.capture",
+    "set_virtual_experts": "grokmon.routing.virtual_experts",
     # the paper's measurements
-    "memorization_index": "grokmon.memorization",
-    "calibrate_epsilon": "grokmon.memorization",
-    "generalization_index": "grokmon.generalization",
-    "match_groups": "grokmon.matching",
-    "pathway_strings": "grokmon.pathways",
-    "mean_pairwise_distance": "grokmon.pathways",
-    "per_layer_distances": "grokmon.pathways",
-    "paper_consistency": "grokmon.consistency",
-    "mean_adjacent_cosine": "grokmon.consistency",
-    "correlate": "grokmon.correlation",
+    "memorization_index": "grokmon.metrics.memorization",
+    "calibrate_epsilon": "grokmon.metrics.memorization",
+    "generalization_index": "grokmon.metrics.generalization",
+    "match_groups": "grokmon.metrics.matching",
+    "pathway_strings": "grokmon.metrics.pathways",
+    "mean_pairwise_distance": "grokmon.metrics.pathways",
+    "per_layer_distances": "grokmon.metrics.pathways",
+    "paper_consistency": "grokmon.metrics.consistency",
+    "mean_adjacent_cosine": "grokmon.metrics.consistency",
+    "correlate": "grokmon.metrics.correlation",
     # controls and verdicts
-    "routing_entropy": "grokmon.controls",
-    "claim_verdicts": "grokmon.verdicts",
-    "VerdictSettings": "grokmon.verdicts",
+    "routing_entropy": "grokmon.claims.controls",
+    "claim_verdicts": "grokmon.claims.verdicts",
+    "VerdictSettings": "grokmon.claims.verdicts",
     # the live monitor
-    "PathwayMonitor": "grokmon.monitor",
-    "PathwayMonitorCallback": "grokmon.monitor",
+    "PathwayMonitor": "grokmon.monitor.pathway_monitor",
+    "PathwayMonitorCallback": "grokmon.monitor.pathway_monitor",
 }
 __all__ = sorted(_API)
 

@@ -5,7 +5,7 @@ import copy
 import pytest
 from conftest import REPO
 
-from grokmon.config import ConfigError, validate_config
+from grokmon.workflow.config import ConfigError, validate_config
 
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from tiny_models import tiny_olmoe, tiny_tokenizer
 
-from grokmon.checkpoints import branch_name
+from grokmon.workflow.checkpoints import branch_name
 
 HUB_REPO = "allenai/OLMoE-1B-7B-0924"  # the paper's checkpoints (config/olmoe.yaml checkpoints.repo)
 

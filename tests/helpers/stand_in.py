@@ -7,8 +7,8 @@ from pathlib import Path
 
 import yaml
 
-from grokmon.checkpoints import branch_name
-from grokmon.io import read_json, read_jsonl, read_tsv
+from grokmon.workflow.checkpoints import branch_name
+from grokmon.workflow.io import read_json, read_jsonl, read_tsv
 from helpers.hub_cache import tiny_cache
 from helpers.paper_config import NO_FIGURE_GROUPS, PAPER, domains
 

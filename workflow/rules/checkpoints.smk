@@ -9,7 +9,7 @@ EVICTED = each(out("checkpoints/{step}/evicted.json"), step=STEPS) if EVICT else
 
 
 if config["checkpoints"]["source"] == "toy":
-    # Pretraining in segments, one job per analysed step (grokmon.toy.pretrain: resume_from / stop_at /
+    # Pretraining in segments, one job per analysed step (grokmon.workflow.toy.pretrain: resume_from / stop_at /
     # state_path), so each checkpoint's analysis starts as soon as it exists; the steps after the last analysed
     # one (if any) are the rest segment; toy_pretrain_log joins the parts into one log and monitor table.
     TOY_STEPS = config["toy"]["pretrain"]["steps"]
@@ -100,7 +100,7 @@ elif config["checkpoints"]["source"] == "hub":
     localrules:
         preflight,
 
-    # Before the first download or GPU job: revisions, datasets, tokens and disk room (grokmon.preflight).
+    # Before the first download or GPU job: revisions, datasets, tokens and disk room (grokmon.workflow.preflight).
     rule preflight:
         output:
             run_out("preflight.json"),

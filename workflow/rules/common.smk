@@ -2,11 +2,16 @@
 import os
 import sys
 
-from grokmon.checkpoints import read_revisions
-from grokmon.config import ConfigError, lora_ranks, tuning_keys, validate_config
-from grokmon.jobs import export_package_path
-from grokmon import job_server
-from grokmon.numerics import apply as apply_cpu_numerics
+from grokmon.workflow.checkpoints import read_revisions
+from grokmon.workflow.config import (
+    ConfigError,
+    lora_ranks,
+    tuning_keys,
+    validate_config,
+)
+from grokmon.workflow.jobs import export_package_path
+from grokmon.workflow import job_server
+from grokmon.workflow.numerics import apply as apply_cpu_numerics
 
 # Jobs import the grokmon package from this checkout, also inside conda environments (--sdm conda).
 export_package_path(workflow.basedir)

@@ -25,7 +25,7 @@ if config["checkpoints"]["source"] == "toy":
 
 else:
 
-    # The paper's lm-eval task of the domain (grokmon.lm_eval_tasks), with the config's overrides.
+    # The paper's lm-eval task of the domain (grokmon.workflow.lm_eval_tasks), with the config's overrides.
     rule benchmark_task:
         output:
             out("eval/tasks/{domain}/{domain}_benchmark.yaml"),

@@ -1,14 +1,14 @@
 """Write the lm-evaluation-harness task of one domain's benchmark: the toy's local JSONL, or the paper's task."""
 
-from grokmon.job_server import hand_off
+from grokmon.workflow.job_server import hand_off
 
-hand_off()  # a local run's warm job server runs this job, if one answers (grokmon.job_server)
+hand_off()  # a local run's warm job server runs this job, if one answers (grokmon.workflow.job_server)
 
 from pathlib import Path
 
-from grokmon.evaluation import write_local_task
-from grokmon.jobs import start_job
-from grokmon.lm_eval_tasks import write_task_variant
+from grokmon.workflow.evaluation import write_local_task
+from grokmon.workflow.jobs import start_job
+from grokmon.workflow.lm_eval_tasks import write_task_variant
 
 
 def main(snakemake):

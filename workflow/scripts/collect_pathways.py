@@ -1,13 +1,13 @@
 """Stack one domain's per-checkpoint pathway tables into one table with a step column."""
 
-from grokmon.job_server import hand_off
+from grokmon.workflow.job_server import hand_off
 
-hand_off()  # a local run's warm job server runs this job, if one answers (grokmon.job_server)
+hand_off()  # a local run's warm job server runs this job, if one answers (grokmon.workflow.job_server)
 
 import pandas as pd
 
-from grokmon.io import read_tsv, write_tsv
-from grokmon.jobs import start_job
+from grokmon.workflow.io import read_tsv, write_tsv
+from grokmon.workflow.jobs import start_job
 
 
 def main(snakemake):

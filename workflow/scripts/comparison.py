@@ -1,12 +1,13 @@
 """Table 1 and the verdicts of two runs side by side (compare_with run first, this run second)."""
 
-from grokmon.job_server import hand_off
+from grokmon.workflow.job_server import hand_off
 
-hand_off()  # a local run's warm job server runs this job, if one answers (grokmon.job_server)
+hand_off()  # a local run's warm job server runs this job, if one answers (grokmon.workflow.job_server)
 
-from grokmon.comparison import comparison_markdown
-from grokmon.io import read_tsv, write_text
-from grokmon.jobs import start_job
+from grokmon.files.atomic import write_text
+from grokmon.workflow.comparison import comparison_markdown
+from grokmon.workflow.io import read_tsv
+from grokmon.workflow.jobs import start_job
 
 
 def main(snakemake):

@@ -1,18 +1,18 @@
 """Min-K%++ score of every benchmark item under one checkpoint; keep = 0 for the top `fraction` (paper App. A)."""
 
-from grokmon.job_server import hand_off
+from grokmon.workflow.job_server import hand_off
 
-hand_off()  # a local run's warm job server runs this job, if one answers (grokmon.job_server)
+hand_off()  # a local run's warm job server runs this job, if one answers (grokmon.workflow.job_server)
 
 import pandas as pd
 
-from grokmon.capture import load_model
-from grokmon.checkpoints import read_checkpoint_pointer
-from grokmon.contamination import drop_top_fraction, min_k_plus_plus
-from grokmon.devices import resolve_device
-from grokmon.io import read_jsonl, write_tsv
-from grokmon.jobs import start_job
-from grokmon.texts import split_texts
+from grokmon.routing.capture import load_model
+from grokmon.routing.devices import resolve_device
+from grokmon.workflow.checkpoints import read_checkpoint_pointer
+from grokmon.workflow.contamination import drop_top_fraction, min_k_plus_plus
+from grokmon.workflow.io import read_jsonl, write_tsv
+from grokmon.workflow.jobs import start_job
+from grokmon.workflow.texts import split_texts
 
 
 def main(snakemake):

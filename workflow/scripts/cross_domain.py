@@ -1,12 +1,13 @@
 """Pathway distance within and across domains at one checkpoint (paper Fig. 12, a control)."""
 
-from grokmon.job_server import hand_off
+from grokmon.workflow.job_server import hand_off
 
-hand_off()  # a local run's warm job server runs this job, if one answers (grokmon.job_server)
+hand_off()  # a local run's warm job server runs this job, if one answers (grokmon.workflow.job_server)
 
-from grokmon.io import load_npz, write_tsv
-from grokmon.jobs import start_job
-from grokmon.tables import cross_domain_table
+from grokmon.files.atomic import load_npz
+from grokmon.workflow.io import write_tsv
+from grokmon.workflow.jobs import start_job
+from grokmon.workflow.tables import cross_domain_table
 
 
 def main(snakemake):

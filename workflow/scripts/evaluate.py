@@ -1,17 +1,17 @@
 """Evaluate one checkpoint (with its LoRA adapter, fully tuned, or as is) on one domain's benchmark;
 one record per item."""
 
-from grokmon.job_server import hand_off
+from grokmon.workflow.job_server import hand_off
 
-hand_off()  # a local run's warm job server runs this job, if one answers (grokmon.job_server)
+hand_off()  # a local run's warm job server runs this job, if one answers (grokmon.workflow.job_server)
 
 from pathlib import Path
 
-from grokmon.checkpoints import read_checkpoint_pointer
-from grokmon.devices import resolve_device
-from grokmon.evaluation import evaluate
-from grokmon.io import write_jsonl
-from grokmon.jobs import start_job
+from grokmon.routing.devices import resolve_device
+from grokmon.workflow.checkpoints import read_checkpoint_pointer
+from grokmon.workflow.evaluation import evaluate
+from grokmon.workflow.io import write_jsonl
+from grokmon.workflow.jobs import start_job
 
 
 def main(snakemake):

@@ -1,12 +1,12 @@
 """Delete one hub revision from the HF cache once every job that reads it is done; record the bytes freed."""
 
-from grokmon.job_server import hand_off
+from grokmon.workflow.job_server import hand_off
 
-hand_off()  # a local run's warm job server runs this job, if one answers (grokmon.job_server)
+hand_off()  # a local run's warm job server runs this job, if one answers (grokmon.workflow.job_server)
 
-from grokmon.checkpoints import evict_checkpoint
-from grokmon.io import write_json
-from grokmon.jobs import start_job
+from grokmon.workflow.checkpoints import evict_checkpoint
+from grokmon.workflow.io import write_json
+from grokmon.workflow.jobs import start_job
 
 
 def main(snakemake):

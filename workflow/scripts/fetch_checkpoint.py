@@ -1,11 +1,11 @@
 """Find (HF cache) or download one hub revision of the model and point checkpoints/{step}/checkpoint.json at it."""
 
-from grokmon.job_server import hand_off
+from grokmon.workflow.job_server import hand_off
 
-hand_off()  # a local run's warm job server runs this job, if one answers (grokmon.job_server)
+hand_off()  # a local run's warm job server runs this job, if one answers (grokmon.workflow.job_server)
 
-from grokmon.checkpoints import fetch_hub_checkpoint, write_checkpoint_pointer
-from grokmon.jobs import start_job
+from grokmon.workflow.checkpoints import fetch_hub_checkpoint, write_checkpoint_pointer
+from grokmon.workflow.jobs import start_job
 
 
 def main(snakemake):

@@ -1,15 +1,17 @@
 """Routing entropy against pathway edit distance over pairs of training samples at the last checkpoint
 (paper Fig. 13, a control)."""
 
-from grokmon.job_server import hand_off
+from grokmon.workflow.job_server import hand_off
 
-hand_off()  # a local run's warm job server runs this job, if one answers (grokmon.job_server)
+hand_off()  # a local run's warm job server runs this job, if one answers (grokmon.workflow.job_server)
 
 import pandas as pd
 
-from grokmon import controls, figures
-from grokmon.io import load_npz, write_tsv
-from grokmon.jobs import start_job
+from grokmon.claims import controls
+from grokmon.files.atomic import load_npz
+from grokmon.workflow import figures
+from grokmon.workflow.io import write_tsv
+from grokmon.workflow.jobs import start_job
 
 
 def main(snakemake):

@@ -1,15 +1,17 @@
 """The paper's Fig. 3 schematic drawn from this run: two samples' pathways at their t* and at T, and their
 routing embeddings across adjacent layers."""
 
-from grokmon.job_server import hand_off
+from grokmon.workflow.job_server import hand_off
 
-hand_off()  # a local run's warm job server runs this job, if one answers (grokmon.job_server)
+hand_off()  # a local run's warm job server runs this job, if one answers (grokmon.workflow.job_server)
 
 import pandas as pd
 
-from grokmon import ablation_figures, pathways
-from grokmon.io import load_npz, read_tsv, write_tsv
-from grokmon.jobs import start_job
+from grokmon.files.atomic import load_npz
+from grokmon.metrics import pathways
+from grokmon.workflow import ablation_figures
+from grokmon.workflow.io import read_tsv, write_tsv
+from grokmon.workflow.jobs import start_job
 
 
 def main(snakemake):

@@ -1,14 +1,15 @@
 """Draw the paper's figures of this rule from the saved tables."""
 
-from grokmon.job_server import hand_off
+from grokmon.workflow.job_server import hand_off
 
-hand_off()  # a local run's warm job server runs this job, if one answers (grokmon.job_server)
+hand_off()  # a local run's warm job server runs this job, if one answers (grokmon.workflow.job_server)
 
 from pandas import read_csv
 
-from grokmon import figures
-from grokmon.io import load_npz, read_tsv
-from grokmon.jobs import start_job
+from grokmon.files.atomic import load_npz
+from grokmon.workflow import figures
+from grokmon.workflow.io import read_tsv
+from grokmon.workflow.jobs import start_job
 
 
 def by_domain(domains, paths, read):

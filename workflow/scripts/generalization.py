@@ -1,15 +1,16 @@
 """Generalization step t# of every test item from its correctness at every checkpoint (paper Sec. 3.1)."""
 
-from grokmon.job_server import hand_off
+from grokmon.workflow.job_server import hand_off
 
-hand_off()  # a local run's warm job server runs this job, if one answers (grokmon.job_server)
+hand_off()  # a local run's warm job server runs this job, if one answers (grokmon.workflow.job_server)
 
 import numpy as np
 import pandas as pd
 
-from grokmon.generalization import accuracy_curve, generalization_index
-from grokmon.io import read_jsonl, read_tsv, save_npz, write_tsv
-from grokmon.jobs import start_job
+from grokmon.files.atomic import save_npz
+from grokmon.metrics.generalization import accuracy_curve, generalization_index
+from grokmon.workflow.io import read_jsonl, read_tsv, write_tsv
+from grokmon.workflow.jobs import start_job
 
 
 def main(snakemake):

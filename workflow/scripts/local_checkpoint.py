@@ -1,13 +1,13 @@
 """Point checkpoints/{step}/checkpoint.json at a local Hugging Face model directory (checkpoints.path_pattern)."""
 
-from grokmon.job_server import hand_off
+from grokmon.workflow.job_server import hand_off
 
-hand_off()  # a local run's warm job server runs this job, if one answers (grokmon.job_server)
+hand_off()  # a local run's warm job server runs this job, if one answers (grokmon.workflow.job_server)
 
 from pathlib import Path
 
-from grokmon.checkpoints import write_checkpoint_pointer
-from grokmon.jobs import start_job
+from grokmon.workflow.checkpoints import write_checkpoint_pointer
+from grokmon.workflow.jobs import start_job
 
 
 def main(snakemake):

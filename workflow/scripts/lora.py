@@ -1,15 +1,15 @@
 """Instruction tuning of one checkpoint on one domain's SFT pairs: LoRA (rule lora, the adapter only) or full
 fine-tuning with the same recipe (rule full_tune, the whole model)."""
 
-from grokmon.job_server import hand_off
+from grokmon.workflow.job_server import hand_off
 
-hand_off()  # a local run's warm job server runs this job, if one answers (grokmon.job_server)
+hand_off()  # a local run's warm job server runs this job, if one answers (grokmon.workflow.job_server)
 
-from grokmon.checkpoints import read_checkpoint_pointer
-from grokmon.devices import resolve_device
-from grokmon.io import read_jsonl
-from grokmon.jobs import start_job
-from grokmon.tuning import LORA_ONLY, train_full, train_lora
+from grokmon.routing.devices import resolve_device
+from grokmon.workflow.checkpoints import read_checkpoint_pointer
+from grokmon.workflow.io import read_jsonl
+from grokmon.workflow.jobs import start_job
+from grokmon.workflow.tuning import LORA_ONLY, train_full, train_lora
 
 
 def main(snakemake):

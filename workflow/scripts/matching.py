@@ -1,14 +1,14 @@
 """Match Pretrain@t* groups to Test@t# groups by mean pairwise embedding similarity (paper Sec. 3.2)."""
 
-from grokmon.job_server import hand_off
+from grokmon.workflow.job_server import hand_off
 
-hand_off()  # a local run's warm job server runs this job, if one answers (grokmon.job_server)
+hand_off()  # a local run's warm job server runs this job, if one answers (grokmon.workflow.job_server)
 
-from grokmon.devices import resolve_device
-from grokmon.io import read_jsonl, read_tsv, write_tsv
-from grokmon.jobs import start_job
-from grokmon.matching import load_embedder
-from grokmon.tables import matching_table
+from grokmon.metrics.matching import load_embedder
+from grokmon.routing.devices import resolve_device
+from grokmon.workflow.io import read_jsonl, read_tsv, write_tsv
+from grokmon.workflow.jobs import start_job
+from grokmon.workflow.tables import matching_table
 
 
 def main(snakemake):

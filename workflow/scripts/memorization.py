@@ -1,15 +1,17 @@
 """Memorization step t* of every training sample from its loss at every checkpoint (paper Sec. 3.1)."""
 
-from grokmon.job_server import hand_off
+from grokmon.workflow.job_server import hand_off
 
-hand_off()  # a local run's warm job server runs this job, if one answers (grokmon.job_server)
+hand_off()  # a local run's warm job server runs this job, if one answers (grokmon.workflow.job_server)
 
 import numpy as np
 import pandas as pd
 
-from grokmon.io import read_jsonl, save_npz, write_json, write_tsv
-from grokmon.jobs import start_job
-from grokmon.memorization import calibrate_epsilon, loss_matrix, memorization_index, memorized_fraction_before_final
+from grokmon.files.atomic import save_npz
+from grokmon.metrics.memorization import calibrate_epsilon, memorization_index, memorized_fraction_before_final
+from grokmon.workflow.io import read_jsonl, write_json, write_tsv
+from grokmon.workflow.jobs import start_job
+from grokmon.workflow.route_losses import loss_matrix
 
 
 def main(snakemake):

@@ -6,16 +6,16 @@ run); benchmark: one row per doc of the domain's lm-eval task, row i = doc_id i,
 or {"id", "question", "choices", "label"}.
 """
 
-from grokmon.job_server import hand_off
+from grokmon.workflow.job_server import hand_off
 
-hand_off()  # a local run's warm job server runs this job, if one answers (grokmon.job_server)
+hand_off()  # a local run's warm job server runs this job, if one answers (grokmon.workflow.job_server)
 
 import tempfile
 
-from grokmon.datasets import load_sft_pairs, load_text_samples
-from grokmon.io import write_jsonl
-from grokmon.jobs import start_job
-from grokmon.lm_eval_tasks import write_task_variant
+from grokmon.workflow.datasets import load_sft_pairs, load_text_samples
+from grokmon.workflow.io import write_jsonl
+from grokmon.workflow.jobs import start_job
+from grokmon.workflow.lm_eval_tasks import write_task_variant
 
 
 def benchmark_rows(benchmark: dict, domain: str) -> list[dict]:

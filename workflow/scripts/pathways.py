@@ -1,12 +1,13 @@
 """Pathway distance and consistency of one checkpoint, per Pretrain@t* group and control set (paper Sec. 4)."""
 
-from grokmon.job_server import hand_off
+from grokmon.workflow.job_server import hand_off
 
-hand_off()  # a local run's warm job server runs this job, if one answers (grokmon.job_server)
+hand_off()  # a local run's warm job server runs this job, if one answers (grokmon.workflow.job_server)
 
-from grokmon.io import load_npz, read_tsv, write_tsv
-from grokmon.jobs import start_job
-from grokmon.tables import pathway_tables
+from grokmon.files.atomic import load_npz
+from grokmon.workflow.io import read_tsv, write_tsv
+from grokmon.workflow.jobs import start_job
+from grokmon.workflow.tables import pathway_tables
 
 
 def main(snakemake):

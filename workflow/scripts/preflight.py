@@ -1,15 +1,15 @@
-"""Check the hub run before its first job (grokmon.preflight); fail with every problem found,
+"""Check the hub run before its first job (grokmon.workflow.preflight); fail with every problem found,
 else record what was checked."""
 
-from grokmon.job_server import hand_off
+from grokmon.workflow.job_server import hand_off
 
-hand_off()  # a local run's warm job server runs this job, if one answers (grokmon.job_server)
+hand_off()  # a local run's warm job server runs this job, if one answers (grokmon.workflow.job_server)
 
 import dataclasses
 
-from grokmon.io import write_json
-from grokmon.jobs import start_job
-from grokmon.preflight import preflight
+from grokmon.workflow.io import write_json
+from grokmon.workflow.jobs import start_job
+from grokmon.workflow.preflight import preflight
 
 
 def main(snakemake):

@@ -1,13 +1,13 @@
 """Write the validated config, defaults filled in, next to the run's results."""
 
-from grokmon.job_server import hand_off
+from grokmon.workflow.job_server import hand_off
 
-hand_off()  # a local run's warm job server runs this job, if one answers (grokmon.job_server)
+hand_off()  # a local run's warm job server runs this job, if one answers (grokmon.workflow.job_server)
 
 import yaml
 
-from grokmon.io import write_text
-from grokmon.jobs import start_job
+from grokmon.files.atomic import write_text
+from grokmon.workflow.jobs import start_job
 
 
 def main(snakemake):

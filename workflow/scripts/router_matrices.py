@@ -2,15 +2,16 @@
 float32[n_layers, n_experts, hidden], and every parameter tensor's L2 norm (paper Table 3), from the one load of the
 checkpoint."""
 
-from grokmon.job_server import hand_off
+from grokmon.workflow.job_server import hand_off
 
-hand_off()  # a local run's warm job server runs this job, if one answers (grokmon.job_server)
+hand_off()  # a local run's warm job server runs this job, if one answers (grokmon.workflow.job_server)
 
-from grokmon.capture import load_model, router_weights
-from grokmon.checkpoints import read_checkpoint_pointer
-from grokmon.io import save_npz, write_tsv
-from grokmon.jobs import start_job
-from grokmon.parameters import tensor_norms
+from grokmon.ablations.parameters import tensor_norms
+from grokmon.files.atomic import save_npz
+from grokmon.routing.capture import load_model, router_weights
+from grokmon.workflow.checkpoints import read_checkpoint_pointer
+from grokmon.workflow.io import write_tsv
+from grokmon.workflow.jobs import start_job
 
 
 def main(snakemake):

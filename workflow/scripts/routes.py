@@ -1,15 +1,15 @@
 """Capture per-sample mean NLL and mean routing weights of one checkpoint on one domain's three splits."""
 
-from grokmon.job_server import hand_off
+from grokmon.workflow.job_server import hand_off
 
-hand_off()  # a local run's warm job server runs this job, if one answers (grokmon.job_server)
+hand_off()  # a local run's warm job server runs this job, if one answers (grokmon.workflow.job_server)
 
-from grokmon.capture import capture_routes, load_model
-from grokmon.checkpoints import read_checkpoint_pointer
-from grokmon.devices import resolve_device
-from grokmon.io import read_jsonl
-from grokmon.jobs import start_job
-from grokmon.texts import split_texts
+from grokmon.routing.capture import capture_routes, load_model
+from grokmon.routing.devices import resolve_device
+from grokmon.workflow.checkpoints import read_checkpoint_pointer
+from grokmon.workflow.io import read_jsonl
+from grokmon.workflow.jobs import start_job
+from grokmon.workflow.texts import split_texts
 
 
 def main(snakemake):

@@ -1,14 +1,15 @@
 """Per-checkpoint series of one domain: accuracy, losses and pathway metrics (the inputs of Table 1)."""
 
-from grokmon.job_server import hand_off
+from grokmon.workflow.job_server import hand_off
 
-hand_off()  # a local run's warm job server runs this job, if one answers (grokmon.job_server)
+hand_off()  # a local run's warm job server runs this job, if one answers (grokmon.workflow.job_server)
 
 import numpy as np
 
-from grokmon.io import load_npz, read_tsv, write_tsv
-from grokmon.jobs import start_job
-from grokmon.tables import domain_series
+from grokmon.files.atomic import load_npz
+from grokmon.workflow.io import read_tsv, write_tsv
+from grokmon.workflow.jobs import start_job
+from grokmon.workflow.tables import domain_series
 
 
 def main(snakemake):

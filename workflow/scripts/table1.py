@@ -1,15 +1,15 @@
 """Table 1: Pearson and Spearman correlation of every metric with benchmark accuracy, per accuracy source and domain
 (rule table1, long form); or Table 4 (rule table4): the same per LoRA rank, one source per rank, side by side."""
 
-from grokmon.job_server import hand_off
+from grokmon.workflow.job_server import hand_off
 
-hand_off()  # a local run's warm job server runs this job, if one answers (grokmon.job_server)
+hand_off()  # a local run's warm job server runs this job, if one answers (grokmon.workflow.job_server)
 
 import pandas as pd
 
-from grokmon.io import read_tsv, write_tsv
-from grokmon.jobs import start_job
-from grokmon.tables import correlation_table, rank_table
+from grokmon.workflow.io import read_tsv, write_tsv
+from grokmon.workflow.jobs import start_job
+from grokmon.workflow.tables import correlation_table, rank_table
 
 
 def main(snakemake):

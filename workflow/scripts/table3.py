@@ -1,14 +1,15 @@
 """Router vs expert vs attention parameters (paper App. D, Table 3) from the per-checkpoint tensor norms."""
 
-from grokmon.job_server import hand_off
+from grokmon.workflow.job_server import hand_off
 
-hand_off()  # a local run's warm job server runs this job, if one answers (grokmon.job_server)
+hand_off()  # a local run's warm job server runs this job, if one answers (grokmon.workflow.job_server)
 
 import pandas as pd
 
-from grokmon import ablation_figures, parameters
-from grokmon.io import read_tsv, write_tsv
-from grokmon.jobs import start_job
+from grokmon.ablations import parameters
+from grokmon.workflow import ablation_figures
+from grokmon.workflow.io import read_tsv, write_tsv
+from grokmon.workflow.jobs import start_job
 
 
 def main(snakemake):

@@ -1,15 +1,15 @@
 """The paper's theory experiment (App. C.4, Fig. 8): routing-kernel d_eff against pathway distance over seeds."""
 
-from grokmon.job_server import hand_off
+from grokmon.workflow.job_server import hand_off
 
-hand_off()  # a local run's warm job server runs this job, if one answers (grokmon.job_server)
+hand_off()  # a local run's warm job server runs this job, if one answers (grokmon.workflow.job_server)
 
 import pandas as pd
 
-from grokmon import ablation_figures
-from grokmon.io import write_tsv
-from grokmon.jobs import start_job
-from grokmon.theory import TheorySettings, theory_experiment
+from grokmon.ablations.theory import TheorySettings, theory_experiment
+from grokmon.workflow import ablation_figures
+from grokmon.workflow.io import write_tsv
+from grokmon.workflow.jobs import start_job
 
 
 def main(snakemake):

@@ -1,14 +1,16 @@
 """Epsilon or delta sweep (paper Figs. 10-11): memorization groups and their post-t* distance trend per setting."""
 
-from grokmon.job_server import hand_off
+from grokmon.workflow.job_server import hand_off
 
-hand_off()  # a local run's warm job server runs this job, if one answers (grokmon.job_server)
+hand_off()  # a local run's warm job server runs this job, if one answers (grokmon.workflow.job_server)
 
 import pandas as pd
 
-from grokmon import ablation_figures, sweeps
-from grokmon.io import load_npz, read_json, write_tsv
-from grokmon.jobs import start_job
+from grokmon.ablations import sweeps
+from grokmon.files.atomic import load_npz
+from grokmon.workflow import ablation_figures
+from grokmon.workflow.io import read_json, write_tsv
+from grokmon.workflow.jobs import start_job
 
 
 def main(snakemake):

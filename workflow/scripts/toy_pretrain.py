@@ -2,17 +2,17 @@
 segment's training state (or from scratch) up to an analysed step, saving its checkpoint (or, for the rest segment,
 up to toy.pretrain.steps)."""
 
-from grokmon.job_server import hand_off
+from grokmon.workflow.job_server import hand_off
 
-hand_off()  # a local run's warm job server runs this job, if one answers (grokmon.job_server)
+hand_off()  # a local run's warm job server runs this job, if one answers (grokmon.workflow.job_server)
 
-from grokmon.checkpoints import write_checkpoint_pointer
-from grokmon.io import read_jsonl
-from grokmon.jobs import start_job
-from grokmon.monitor import PathwayMonitor
-from grokmon.toy.model import toy_model_config, train_tokenizer
-from grokmon.toy.pretrain import pretrain
-from grokmon.virtual_experts import set_virtual_experts
+from grokmon.monitor.pathway_monitor import PathwayMonitor
+from grokmon.routing.virtual_experts import set_virtual_experts
+from grokmon.workflow.checkpoints import write_checkpoint_pointer
+from grokmon.workflow.io import read_jsonl
+from grokmon.workflow.jobs import start_job
+from grokmon.workflow.toy.model import toy_model_config, train_tokenizer
+from grokmon.workflow.toy.pretrain import pretrain
 
 
 def main(snakemake):

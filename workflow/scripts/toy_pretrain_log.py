@@ -1,11 +1,11 @@
 """Join the pretraining segments' log and monitor parts into checkpoints/pretrain_log.tsv and monitor.csv."""
 
-from grokmon.job_server import hand_off
+from grokmon.workflow.job_server import hand_off
 
-hand_off()  # a local run's warm job server runs this job, if one answers (grokmon.job_server)
+hand_off()  # a local run's warm job server runs this job, if one answers (grokmon.workflow.job_server)
 
-from grokmon.io import concat_tables
-from grokmon.jobs import start_job
+from grokmon.workflow.io import concat_tables
+from grokmon.workflow.jobs import start_job
 
 
 def main(snakemake):

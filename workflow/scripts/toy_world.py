@@ -1,13 +1,13 @@
 """Generate the toy world's four synthetic domains and write the data artifacts."""
 
-from grokmon.job_server import hand_off
+from grokmon.workflow.job_server import hand_off
 
-hand_off()  # a local run's warm job server runs this job, if one answers (grokmon.job_server)
+hand_off()  # a local run's warm job server runs this job, if one answers (grokmon.workflow.job_server)
 
 from pathlib import Path
 
-from grokmon.jobs import start_job
-from grokmon.toy.world import ToySizes, build_world, write_world
+from grokmon.workflow.jobs import start_job
+from grokmon.workflow.toy.world import ToySizes, build_world, write_world
 
 
 def main(snakemake):

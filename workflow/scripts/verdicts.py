@@ -1,15 +1,16 @@
 """One verdict per paper claim, domain and accuracy source (and the grokking precondition), decided by tests and
 controls, pooled over the run's seeds."""
 
-from grokmon.job_server import hand_off
+from grokmon.workflow.job_server import hand_off
 
-hand_off()  # a local run's warm job server runs this job, if one answers (grokmon.job_server)
+hand_off()  # a local run's warm job server runs this job, if one answers (grokmon.workflow.job_server)
 
 import pandas as pd
 
-from grokmon.io import read_tsv, write_text, write_tsv
-from grokmon.jobs import start_job
-from grokmon.verdicts import VerdictSettings, claim_verdicts, verdicts_markdown
+from grokmon.claims.verdicts import VerdictSettings, claim_verdicts, verdicts_markdown
+from grokmon.files.atomic import write_text
+from grokmon.workflow.io import read_tsv, write_tsv
+from grokmon.workflow.jobs import start_job
 
 
 def per_seed_tables(paths, seeds, domains):

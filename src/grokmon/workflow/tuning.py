@@ -1,0 +1,260 @@
+"""Instruction tuning of one checkpoint: LoRA (peft; saves only the adapter) or full fine-tuning (saves the model).
+
+The paper fixes rank 32, dropout 0.1, lr 5e-5, batch 4, 3 epochs, max length 2048 and q/k/v targets.
+Its alpha, optimizer, scheduler, warmup, precision and prompt template are UNKNOWN; every one is a
+parameter here. Defaults for those follow the common peft + HF Trainer recipe: alpha = 2 * rank,
+AdamW without weight decay, linear decay, no warmup, bf16 on CUDA / float32 on CPU, template "{prompt}".
+
+An SFT pair is tokenized exactly as lm-evaluation-harness scores a benchmark answer (`_encode_pair`):
+context = the template applied to the prompt (tokenizer's default special tokens), continuation =
+the tokens of context + delimiter + response beyond the context's (the harness's target_delimiter,
+" " by default; "" where the pretraining text has nothing between question and answer, as the toy's
+"12+7=19"), then EOS. The loss covers the continuation only (loss_on="response") or every token ("all").
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from grokmon.files.atomic import atomic_dir
+from grokmon.routing.devices import resolve_device, resolve_dtype
+from grokmon.workflow import io
+
+PROMPT_FIELD = "{prompt}"
+IGNORE_INDEX = -100
+TARGET_DELIMITER = " "
+# Keys of the lora config section that only LoRA has; the rest is the recipe that full fine-tuning shares.
+LORA_ONLY = ("rank", "alpha", "dropout", "target_modules")
+_OPTIMIZERS = {"adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
+
+
+def split_template(template: str) -> list[str]:
+    """Literal pieces of a prompt template around its `{prompt}` fields (at least one field required)."""
+    if not isinstance(template, str) or PROMPT_FIELD not in template:
+        raise ValueError(f"prompt_template must be a string containing {PROMPT_FIELD!r}, got {template!r}")
+    return template.split(PROMPT_FIELD)
+
+
+def render_prompt(template: str, prompt: str) -> str:
+    """Apply a prompt template: every `{prompt}` replaced by `prompt`, all other text literal."""
+    return prompt.join(split_template(template))
+
+
+def encode_pair(
+    tokenizer,
+    prompt: str,
+    response: str,
+    *,
+    prompt_template: str = PROMPT_FIELD,
+    loss_on: str = "response",
+    max_length: int = 2048,
+    target_delimiter: str = TARGET_DELIMITER,
+) -> tuple[list[int], list[int]]:
+    """Ids [L] and labels [L] (IGNORE_INDEX = no loss) of template(prompt) + delimiter + response + EOS;
+    L <= max_length."""
+    if loss_on not in ("response", "all"):
+        raise ValueError(f"loss_on must be 'response' or 'all', got {loss_on!r}")
+    if max_length < 2:
+        raise ValueError(f"max_length must be >= 2, got {max_length}")
+    if tokenizer.eos_token_id is None:
+        raise ValueError("tokenizer has no eos_token")
+    context = render_prompt(prompt_template, prompt)
+    stripped = context.rstrip()  # as lm-eval's _encode_pair: trailing whitespace moves to the continuation
+    context_ids = tokenizer(stripped)["input_ids"]
+    whole = tokenizer(context + target_delimiter + response)["input_ids"]
+    answer = whole[len(context_ids) :] + [tokenizer.eos_token_id]
+    ids = (context_ids + answer)[:max_length]
+    labels = ids if loss_on == "all" else [IGNORE_INDEX] * len(context_ids) + answer
+    return ids, labels[:max_length]
+
+
+def collate(examples: Sequence[tuple[list[int], list[int]]], pad_id: int) -> dict[str, torch.Tensor]:
+    """Right-pad (ids, labels) pairs into input_ids, attention_mask, labels (int64 [B, T]; pads: IGNORE_INDEX)."""
+    width = max(len(ids) for ids, _ in examples)
+    ids = torch.full((len(examples), width), pad_id, dtype=torch.long)
+    labels = torch.full((len(examples), width), IGNORE_INDEX, dtype=torch.long)
+    mask = torch.zeros((len(examples), width), dtype=torch.long)
+    for row, (x, y) in enumerate(examples):
+        ids[row, : len(x)] = torch.tensor(x)
+        labels[row, : len(y)] = torch.tensor(y)
+        mask[row, : len(x)] = 1
+    return {"input_ids": ids, "attention_mask": mask, "labels": labels}
+
+
+def causal_lm_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Mean next-token NLL (nats) over labelled positions: logits [B, T, V] at t predict labels [B, T] at t+1."""
+    target = labels[:, 1:].reshape(-1)
+    nll = F.cross_entropy(
+        logits[:, :-1].reshape(-1, logits.shape[-1]).float(), target, ignore_index=IGNORE_INDEX, reduction="sum"
+    )
+    return nll / (target != IGNORE_INDEX).sum().clamp(min=1)
+
+
+def train_lora(
+    base_path: str | os.PathLike,
+    sft_rows: Sequence[Mapping[str, str]],
+    out_dir: str | os.PathLike,
+    *,
+    rank: int = 32,
+    alpha: float | None = None,
+    dropout: float = 0.1,
+    target_modules: Sequence[str] = ("q_proj", "k_proj", "v_proj"),
+    **recipe,
+) -> dict:
+    """LoRA-tune the HF model dir `base_path` on {"prompt","response"} rows; adapter + train_stats.json -> `out_dir`.
+
+    `alpha=None` means 2 * rank; `recipe` is the shared recipe of `train_full` (lr, batch_size, epochs, ...).
+    Returns the stats: steps, examples, first/last loss and the per-step losses (nats/token), seconds,
+    trainable params, rank and alpha.
+    """
+    from peft import LoraConfig, get_peft_model
+
+    if int(rank) < 1:
+        raise ValueError(f"rank must be >= 1, got {rank}")
+    lora = LoraConfig(
+        r=rank,
+        lora_alpha=2 * rank if alpha is None else alpha,
+        lora_dropout=dropout,
+        target_modules=list(target_modules),
+        task_type="CAUSAL_LM",
+    )
+    model, _, stats = _tune(base_path, sft_rows, lambda base: get_peft_model(base, lora), **recipe)
+    stats |= {"rank": rank, "alpha": lora.lora_alpha}
+    _save(out_dir, stats, model)
+    return stats
+
+
+def train_full(
+    base_path: str | os.PathLike, sft_rows: Sequence[Mapping[str, str]], out_dir: str | os.PathLike, **recipe
+) -> dict:
+    """Fine-tune every parameter of the HF model dir `base_path` with the LoRA recipe; model + tokenizer -> `out_dir`.
+
+    The accuracy source `full`: same data, template, loss, optimizer and schedule as `train_lora`, no adapter.
+    Returns the same stats as `train_lora` (without rank and alpha).
+    """
+    model, tokenizer, stats = _tune(base_path, sft_rows, lambda base: base, **recipe)
+    _save(out_dir, stats, model, tokenizer)
+    return stats
+
+
+def _tune(
+    base_path,
+    sft_rows,
+    wrap,
+    *,
+    lr: float = 5e-5,
+    batch_size: int = 4,
+    epochs: int = 3,
+    max_length: int = 2048,
+    prompt_template: str = PROMPT_FIELD,
+    target_delimiter: str = TARGET_DELIMITER,
+    loss_on: str = "response",
+    optimizer: str = "adamw",
+    weight_decay: float = 0.0,
+    scheduler: str = "linear",
+    warmup_ratio: float = 0.0,
+    seed: int = 0,
+    device: str | None = None,
+    dtype: str = "auto",
+    max_steps: int | None = None,
+    progress: bool = True,
+) -> tuple:
+    """The shared training loop: `wrap(base model)` is trained -> (model, tokenizer, stats); `scheduler` is a
+    transformers scheduler name ("linear", "cosine", "constant", ...); `max_steps` caps the optimizer steps."""
+    from tqdm.auto import tqdm
+    from transformers import AutoModelForCausalLM, AutoTokenizer, get_scheduler
+
+    if not sft_rows:
+        raise ValueError("sft_rows is empty")
+    for name, value in (("batch_size", batch_size), ("epochs", epochs)):
+        if int(value) < 1:
+            raise ValueError(f"{name} must be >= 1, got {value}")
+    if max_steps is not None and max_steps < 1:
+        raise ValueError(f"max_steps must be >= 1 or None, got {max_steps}")
+    if not 0.0 <= warmup_ratio < 1.0:
+        raise ValueError(f"warmup_ratio must be in [0, 1), got {warmup_ratio}")
+    if optimizer not in _OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {sorted(_OPTIMIZERS)}, got {optimizer!r}")
+    device = resolve_device("auto" if device is None else device)
+    dtype_name = resolve_dtype(dtype, device)
+    start = time.perf_counter()
+
+    tokenizer = AutoTokenizer.from_pretrained(base_path)
+    try:
+        examples = [
+            encode_pair(
+                tokenizer,
+                row["prompt"],
+                row["response"],
+                prompt_template=prompt_template,
+                loss_on=loss_on,
+                max_length=max_length,
+                target_delimiter=target_delimiter,
+            )
+            for row in sft_rows
+        ]
+    except KeyError as err:
+        raise ValueError(f"sft_rows: every row needs 'prompt' and 'response' (missing {err})") from None
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+
+    torch.manual_seed(seed)
+    base = AutoModelForCausalLM.from_pretrained(base_path, dtype=getattr(torch, dtype_name))
+    model = wrap(base).to(device)
+    model.train()
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = _OPTIMIZERS[optimizer](params, lr=lr, weight_decay=weight_decay)
+    per_epoch = math.ceil(len(examples) / batch_size)
+    total = per_epoch * epochs if max_steps is None else min(max_steps, per_epoch * epochs)
+    sched = get_scheduler(scheduler, opt, num_warmup_steps=int(warmup_ratio * total), num_training_steps=total)
+
+    order = torch.Generator().manual_seed(seed)
+    losses: list[float] = []
+    bar = tqdm(total=total, desc="tune", file=sys.stderr, disable=not progress)
+    while len(losses) < total:
+        perm = torch.randperm(len(examples), generator=order).tolist()
+        for i in range(0, len(perm), batch_size):
+            if len(losses) == total:
+                break
+            batch = collate([examples[j] for j in perm[i : i + batch_size]], pad_id)
+            batch = {k: v.to(device) for k, v in batch.items()}
+            logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+            loss = causal_lm_loss(logits, batch["labels"])
+            loss.backward()
+            opt.step()
+            sched.step()
+            opt.zero_grad(set_to_none=True)
+            losses.append(loss.item())
+            bar.update()
+            bar.set_postfix(loss=f"{losses[-1]:.4f}")
+    bar.close()
+
+    stats = {
+        "steps": len(losses),
+        "examples": len(examples),
+        "epochs": len(losses) / per_epoch,
+        "first_loss": losses[0],
+        "last_loss": losses[-1],
+        "losses": losses,
+        "seconds": time.perf_counter() - start,
+        "trainable_params": sum(p.numel() for p in params),
+        "dtype": dtype_name,
+        "device": device,
+    }
+    return model, tokenizer, stats
+
+
+def _save(out_dir: str | os.PathLike, stats: dict, *parts) -> None:
+    """`save_pretrained` of every part (a peft model saves its adapter only) and train_stats.json into a temp dir
+    beside `out_dir`, then swap it into place."""
+    with atomic_dir(Path(out_dir)) as tmp:
+        for part in parts:
+            part.save_pretrained(tmp)
+        io.write_json(tmp / "train_stats.json", stats)
