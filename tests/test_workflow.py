@@ -226,7 +226,7 @@ def test_a_job_server_child_writes_the_same_bytes_as_a_job_in_its_own_process(wo
     before = [path.read_bytes() for path in outputs]
     targets = [str(outputs[0].relative_to(workflow_run)), str(outputs[-1].relative_to(workflow_run))]
     run_snakemake(
-        workflow_run, "--cores", "1", "--forcerun", "routes", "evaluate", "--config", "job_server=false", "--", *targets
+        workflow_run, "--cores", "1", "--forcerun", "routes", "evaluate", "--config", "job_server=False", "--", *targets
     )
     assert all("process=own" in log.read_text() for log in logs)
     assert [path.read_bytes() for path in outputs] == before
