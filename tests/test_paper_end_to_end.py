@@ -28,19 +28,19 @@ def paper_run(tmp_path_factory):
     return root, validate_config(yaml.safe_load(path.read_text()), SCHEMA)
 
 
-@pytest.mark.paper  # every rule of the paper DAG on tiny stand-ins: about 15 CPU-minutes (make test-paper)
+@pytest.mark.slow  # every rule of the paper DAG on tiny stand-ins: about 2.5 CPU-minutes with the job server
 def test_every_benchmark_item_has_a_record_at_every_checkpoint(paper_run):
     root, _ = paper_run
     check_records(root)
 
 
-@pytest.mark.paper
+@pytest.mark.slow
 def test_generalization_matching_table1_verdicts_and_report(paper_run):
     root, _ = paper_run
     check_results(root, root / "report.html")
 
 
-@pytest.mark.paper
+@pytest.mark.slow
 def test_a_shared_adapter_equals_separate_training(paper_run, tmp_path):
     """commonsense and domain_specific tune on the same SFT data: the one shared adapter is the adapter that training
     on domain_specific's own copy of the pairs gives, so its evaluation records are those of separate training."""
