@@ -16,7 +16,7 @@ import pandas as pd
 import torch
 from transformers import AutoModelForCausalLM, OlmoeConfig, PretrainedConfig, PreTrainedModel, PreTrainedTokenizerBase
 
-from grokmon.files.atomic import atomic_dir
+from grokmon.files.atomic import atomic_dir, atomic_path
 from grokmon.workflow import io
 
 LOG_COLUMNS = ("step", "lr", "loss", "aux_loss")
@@ -192,7 +192,7 @@ def _save_state(path, step, settings, model, optimizer, schedule, batches: _Batc
     """Training state after `step`, atomically: weights, AdamW, scheduler, batch order, torch RNG, `settings`."""
     state = {"step": step, "settings": settings, "model": model.state_dict(), "optimizer": optimizer.state_dict()}
     state |= {"schedule": schedule.state_dict(), "batches": batches.state(), "torch_rng": torch.get_rng_state()}
-    with io.atomic_path(path) as tmp:
+    with atomic_path(path) as tmp:
         torch.save(state, tmp)
 
 
