@@ -4,7 +4,8 @@
 #
 #   scripts/slurm-local.sh up       install slurm-wlm + munge if missing, write the config, start the daemons,
 #                                   wait until the node is idle (a no-op when the cluster is already up)
-#   scripts/slurm-local.sh down     cancel all jobs, stop the daemons by PID; PURGE=1 also wipes the state dir
+#   scripts/slurm-local.sh down     cancel all jobs, stop the daemons by PID, unlink /etc/slurm; PURGE=1 also
+#                                   wipes the state dir
 #   scripts/slurm-local.sh status   daemons, node state and queue; exit 0 when the cluster is up, 3 when not
 #
 # Environment:
@@ -207,8 +208,10 @@ cmd_down() {
     stop slurmd
     stop slurmctld
     stop munged   # only a munged this script started has a PID file in the state dir
+    # A link left to a stopped cluster makes every SLURM client wait for its controller: `scontrol show config`
+    # then takes 9 s, and the snakemake SLURM plugin runs it whenever snakemake starts, with any executor.
+    unlink_system_config
     if [[ ${PURGE:-0} == 1 ]]; then
-        unlink_system_config
         rm -rf "$STATE"
         log "down; state dir $STATE removed"
     else
