@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from yte import process_yaml
 
 pytestmark = pytest.mark.slurm
 
@@ -32,39 +33,58 @@ FAST_STATUS = ["--slurm-init-seconds-before-status-checks", "3"]
 
 HEADER = re.compile(r"^grokmon job: rule=(\S+) slurm_job_id=(\S+) cuda_visible_devices=(\S+)", re.M)
 JOB_BLOCK = re.compile(r"^(local)?(?:rule|checkpoint) (\w+):\n((?:    .*\n)+)", re.M)
+GROUP_BLOCK = re.compile(r"^\[.*\] Group job (\w+) \(jobs in lexicogr\. order\):\n((?:\n|    .*\n)+)", re.M)
+GROUP_MEMBER = re.compile(r"^    (?:rule|checkpoint) (\w+):\n((?:        .*\n)+)", re.M)
 SBATCH_CALL = re.compile(r"^sbatch call: (sbatch .*)$", re.M)
-SUBMITTED = re.compile(r"^Job (\d+) has been submitted with SLURM jobid (\d+) \(log: (\S+)\)", re.M)
+SUBMITTED = re.compile(r"^Job (\S+) has been submitted with SLURM jobid (\d+) \(log: (\S+)\)", re.M)
 GPU_RESOURCE = re.compile(r"\bgpu=[1-9]|\bgpu_model=|\bgres=\S*gpu")
 GPU_SBATCH_FLAG = re.compile(r"--gpus=|--gres=\S*gpu")
 
 
 @dataclass(frozen=True)
 class Submission:
-    """One sbatch submission in snakemake's --verbose log."""
+    """One sbatch submission in snakemake's --verbose log: one job, or a group job of several."""
 
-    job: str  # snakemake's job id: the same for every attempt of one job
-    rule: str
+    job: str  # snakemake's job id (a group job's: its uuid): the same for every attempt of one job
+    rules: tuple[str, ...]  # the rule of each job it runs (one for a plain job; sorted for a group job)
+    group: str | None  # the group's name, for a group job
     slurm_id: str
     gpu_declared: bool  # the job's resources ask for a GPU
     sbatch: str  # the sbatch command line without its --wrap payload
 
+    @property
+    def rule(self) -> str:
+        """The rule of a plain job; a group job's name as `group <name>`."""
+        return f"group {self.group}" if self.group else self.rules[0]
+
 
 def parse_submissions(log: str) -> tuple[list[Submission], int]:
-    """Submissions in a --verbose log, and how many non-local job attempts the log started."""
+    """Submissions in a --verbose log, and how many non-local job attempts (plain or group) the log started."""
     jobs, attempts = {}, 0
     for local, rule, body in JOB_BLOCK.findall(log):
         if not local:
             attempts += 1
             jobid = re.search(r"^ +jobid: (\d+)$", body, re.M).group(1)
-            jobs[jobid] = (rule, bool(GPU_RESOURCE.search(body)))
+            jobs[jobid] = ((rule,), bool(GPU_RESOURCE.search(body)))
+    groups = {}  # a group job's uuid is not in its block: its attempts are matched by name, in order
+    for name, body in GROUP_BLOCK.findall(log):
+        attempts += 1
+        members = GROUP_MEMBER.findall(body)
+        gpu = any(GPU_RESOURCE.search(member_body) for _, member_body in members)
+        groups.setdefault(name, []).append((tuple(sorted(rule for rule, _ in members)), gpu))
     calls = {}
     for call in SBATCH_CALL.findall(log):
         command = call.split(" --wrap=")[0]
         calls[os.path.dirname(re.search(r"--output (\S+)", command).group(1))] = command
-    submissions = [
-        Submission(jobid, jobs[jobid][0], slurm_id, jobs[jobid][1], calls[os.path.dirname(slurm_log)])
-        for jobid, slurm_id, slurm_log in SUBMITTED.findall(log)
-    ]
+    submissions = []
+    for jobid, slurm_id, slurm_log in SUBMITTED.findall(log):
+        group = re.search(r"/group_(\w+)/", slurm_log)
+        if group:
+            rules, gpu = groups[group.group(1)].pop(0)
+        else:
+            rules, gpu = jobs[jobid]
+        call = calls[os.path.dirname(slurm_log)]
+        submissions.append(Submission(jobid, rules, group and group.group(1), slurm_id, gpu, call))
     return submissions, attempts
 
 
@@ -84,6 +104,12 @@ def cluster_jobs() -> dict[str, str]:
     out = subprocess.run(cmd, env=slurm_env(), capture_output=True, text=True, check=True).stdout
     lines = [line for line in out.splitlines() if line.startswith("JobId=")]
     return {line.split()[0].removeprefix("JobId="): line for line in lines}
+
+
+def profile() -> dict:
+    """The SLURM profile as snakemake reads it (a YTE template, rendered with this process's environment)."""
+    with open(PROFILE / "config.yaml") as f:
+        return process_yaml(f)
 
 
 def slurm_env(**site: str) -> dict[str, str]:
@@ -107,24 +133,28 @@ def snakemake(snakefile: Path, workdir: Path, *args: str, env: dict[str, str], t
 
 
 def assert_every_job_on_slurm(workdir: Path, log: str, local_rules: frozenset[str] = frozenset()) -> list[Submission]:
-    """Every non-local job was an sbatch job that logged its header; GPUs exactly where the rule asks.
-    Jobs of `local_rules` (the workflow's localrules) run on the submitting machine, outside SLURM."""
+    """Every non-local job ran inside an sbatch job (alone, or in a group job) and logged its header there; GPUs
+    exactly where a rule asks. Jobs of `local_rules` (the workflow's localrules) run on the submitting machine."""
     submissions, attempts = parse_submissions(log)
     assert submissions and len(submissions) == attempts, (len(submissions), attempts)
     by_id = {s.slurm_id: s for s in submissions}
     slurm_logs = {p.stem for p in (workdir / ".snakemake" / "slurm_logs").rglob("*.log")}
     assert slurm_logs == set(by_id)
-    # A retry starts the rule's log afresh: the last attempt of each job wrote the header that is left.
+    # A retry starts the rule's log afresh: the last attempt of each job wrote the headers that are left.
     last_attempts = {s.job: s.slurm_id for s in submissions}
     headers = job_headers(workdir)
     local = [header for header in headers if header[0] in local_rules]
     assert all(slurm_id == "none" for _, slurm_id, _ in local), local
     headers = [header for header in headers if header[0] not in local_rules]
-    assert sorted(slurm_id for _, slurm_id, _ in headers) == sorted(last_attempts.values())
+    rules_run = {}
+    for rule, slurm_id, _ in headers:
+        rules_run.setdefault(slurm_id, []).append(rule)
+    assert sorted(rules_run) == sorted(last_attempts.values())
+    for slurm_id, rules in rules_run.items():
+        assert tuple(sorted(rules)) == by_id[slurm_id].rules, (slurm_id, by_id[slurm_id].sbatch)
     jobs = cluster_jobs()
     for rule, slurm_id, cuda_visible_devices in headers:
         sub = by_id[slurm_id]
-        assert sub.rule == rule
         asked = bool(GPU_SBATCH_FLAG.search(sub.sbatch))
         granted = "TresPerJob=gres:gpu" in jobs[slurm_id]
         saw_gpu = cuda_visible_devices != "unset"
@@ -207,6 +237,15 @@ def test_workflow_on_slurm_equals_local_run(slurm_cluster, tmp_path):
     # toy_pretrain_log (joining the pretraining segments' log parts) is a localrule: it runs on the submitting machine.
     submissions = assert_every_job_on_slurm(slurm_dir, log, local_rules=frozenset({"toy_pretrain_log"}))
     assert {s.gpu_declared for s in submissions} == {True, False}
+    # The profile's light analysis rules ran as one group job: the DAG's 165 jobs, less `all` and toy_pretrain_log
+    # (local), less the 57 analysis jobs, plus their group job, are 107 sbatch jobs (more sbatch calls only on retries).
+    assert len({s.job for s in submissions}) == 107
+    groups = {s.job: s for s in submissions if s.group}
+    assert [s.group for s in groups.values()] == ["analysis"]
+    analysis = {entry.split("=")[0] for entry in profile()["groups"] if entry.endswith("=analysis")}
+    local_rules_run = [rule for rule, _, _ in job_headers(local_dir)]
+    expected = sorted(rule for rule in local_rules_run if rule in analysis)
+    assert list(next(iter(groups.values())).rules) == expected and len(expected) == 57
 
     losses = sorted((local_dir / "results" / run / "seed0" / "memorization").glob("*/loss.npz"))
     assert losses
@@ -220,6 +259,8 @@ def test_workflow_on_slurm_equals_local_run(slurm_cluster, tmp_path):
     expected = pd.read_csv(local_dir / table, sep="\t")
     assert expected.select_dtypes("number").notna().any().any()  # not a table of NaN only
     pd.testing.assert_frame_equal(pd.read_csv(slurm_dir / table, sep="\t"), expected, check_exact=True)
+    claims = Path("results") / run / "verdicts" / "claims.tsv"
+    assert (slurm_dir / claims).read_bytes() == (local_dir / claims).read_bytes()
 
 
 @pytest.mark.paper  # make test-paper
@@ -235,7 +276,7 @@ def test_paper_stand_in_on_slurm(slurm_cluster, tmp_path):
     env = slurm_env(mem_mb="2000")
     log = snakemake(REPO / "Snakefile", tmp_path, "--configfile", str(config), env=env, timeout=5400)  # ~107 jobs
     submissions = assert_every_job_on_slurm(tmp_path, log, local_rules=frozenset({"preflight"}))
-    assert {s.rule for s in submissions if s.gpu_declared} == GPU_RULES
+    assert {rule for s in submissions if s.gpu_declared for rule in s.rules} == GPU_RULES
     run_snakemake(tmp_path, "--cores", "1", "--report", str(tmp_path / "report.html"), configfile=config)
     check_records(tmp_path)
     check_results(tmp_path, tmp_path / "report.html")
