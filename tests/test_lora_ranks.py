@@ -7,14 +7,13 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import run_snakemake
+from helpers.dag import Job, job_counts, planned_jobs
 
 from grokmon.workflow.config import lora_ranks, tuning_keys, validate_config
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = REPO / "workflow/schemas/config.schema.yaml"
 DEMO = yaml.safe_load((REPO / "config/config.yaml").read_text())
-JOB_BLOCK = re.compile(r"^(?:local)?rule (\w+):\n((?:    .*\n)+)", re.M)
 
 
 def demo_with(**lora_ranks_section) -> dict:
@@ -43,57 +42,42 @@ def test_the_ablation_is_off_by_default():
     assert lora_ranks(config) == []
 
 
-def _dry_run(tmp_path, config) -> list[tuple[str, str]]:
+def _dry_run(tmp_path, config) -> list[Job]:
     path = tmp_path / "ranks.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
-    return JOB_BLOCK.findall(run_snakemake(tmp_path, "-n", configfile=path).stdout)
-
-
-def _counts(jobs) -> dict[str, int]:
-    counts = {}
-    for rule, _ in jobs:
-        counts[rule] = counts.get(rule, 0) + 1
-    return counts
-
-
-def _wildcards(body) -> dict[str, str]:
-    return dict(re.findall(r"(\w+)=([^,\s]+)", re.search(r"^    wildcards: (.*)$", body, re.M).group(1)))
+    return planned_jobs(tmp_path, path)
 
 
 @pytest.mark.slow  # three dry runs of the demo, about 15 s each
 def test_demo_dry_run_plans_exactly_the_extra_ranks_jobs(tmp_path):
     steps = DEMO["checkpoints"]["steps"]
     ranks = _dry_run(tmp_path, DEMO)
-    off = _counts(_dry_run(tmp_path, demo_with(ranks=[])))
-    main_only = _counts(_dry_run(tmp_path, demo_with(ranks=[32])))
-    extra = {rule: n - off.get(rule, 0) for rule, n in _counts(ranks).items() if n != off.get(rule, 0)}
+    off = job_counts(_dry_run(tmp_path, demo_with(ranks=[])))
+    main_only = job_counts(_dry_run(tmp_path, demo_with(ranks=[32])))
+    extra = {rule: n - off.get(rule, 0) for rule, n in job_counts(ranks).items() if n != off.get(rule, 0)}
     # rank 64 on commonsense: one lora and one evaluate job per checkpoint, then its t#, series and Table 4
     assert extra == {"lora": len(steps), "evaluate": len(steps), "generalization": 1, "series": 1, "table4": 1}
     assert main_only == {**off, "table4": 1}  # the main rank reuses the main adapters
     r64 = lora_ranks(validate_config(DEMO, SCHEMA))[1].tunings["commonsense"]
     tuned = sorted(
-        (int(w["step"]), w["tuning"])
-        for rule, body in ranks
-        if rule == "lora"
-        for w in [_wildcards(body)]
-        if w["tuning"] == r64
+        (int(job.wildcards["step"]), job.wildcards["tuning"])
+        for job in ranks
+        if job.rule == "lora" and job.wildcards["tuning"] == r64
     )
     assert tuned == [(s, r64) for s in steps]
     evaluated = sorted(
-        (int(w["step"]), w["domain"])
-        for rule, body in ranks
-        if rule == "evaluate"
-        for w in [_wildcards(body)]
-        if w["source"] == "lora_r64"
+        (int(job.wildcards["step"]), job.wildcards["domain"])
+        for job in ranks
+        if job.rule == "evaluate" and job.wildcards["source"] == "lora_r64"
     )
     assert evaluated == [(s, "commonsense") for s in steps]
     adapters = {
-        re.search(r"lora/\d+/(sft-\w+)", body).group(1)
-        for rule, body in ranks
-        if rule == "evaluate" and _wildcards(body)["source"] == "lora_r64"
+        re.search(r"lora/\d+/(sft-\w+)", " ".join(job.input)).group(1)
+        for job in ranks
+        if job.rule == "evaluate" and job.wildcards["source"] == "lora_r64"
     }
     assert adapters == {r64}
-    table4 = next(body for rule, body in ranks if rule == "table4")
+    table4 = next(" ".join(job.input) for job in ranks if job.rule == "table4")
     assert (
         "correlation/lora/commonsense.series.tsv" in table4 and "correlation/lora_r64/commonsense.series.tsv" in table4
     )

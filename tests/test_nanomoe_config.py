@@ -3,7 +3,6 @@ real zero-shot run through Table 1 and the verdicts on tiny stand-ins: a tiny OL
 directories, and local copies of ARC-Easy, ARC-Challenge, HellaSwag and OpenBookQA in their hub formats."""
 
 import copy
-import re
 
 import datasets as hf_datasets
 import pandas as pd
@@ -12,6 +11,7 @@ import torch
 import yaml
 from conftest import REPO, run_snakemake
 from helpers.configs import SCHEMA, assert_config_error
+from helpers.dag import job_counts, planned_jobs
 from helpers.formats import jsonl, parquet
 from tiny_models import tiny_olmoe, tiny_tokenizer
 
@@ -88,8 +88,7 @@ def test_figures_draw_the_chosen_groups_that_exist():
 def test_dry_run_evaluates_every_checkpoint_and_task_without_tuning(tmp_path):
     for step in PAPER_STEPS:
         (tmp_path / CONFIG["checkpoints"]["path_pattern"].format(step=step)).mkdir(parents=True)
-    proc = run_snakemake(tmp_path, "-n", "--quiet", "rules", configfile=NANOMOE)
-    counts = {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", proc.stdout, re.M)}
+    counts = job_counts(planned_jobs(tmp_path, NANOMOE))
     n_steps, n_tasks = len(PAPER_STEPS), len(NANOMOE_TASKS)
     expected = (
         {r: n_steps for r in ("local_checkpoint", "router_matrices")}
@@ -198,6 +197,12 @@ def _checkpoints(d) -> None:
         tok.save_pretrained(d / f"step{step}")
 
 
+def on_the_real_run(test):
+    """Mark `test` slow (a real zero-shot run through Table 1 and the verdicts: 73 jobs, ~9 CPU minutes) and paper
+    (opt-in: make test-paper, as the OLMoE config's end-to-end run)."""
+    return pytest.mark.slow(pytest.mark.paper(test))
+
+
 @pytest.fixture(scope="module")
 def nanomoe_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("nanomoe")
@@ -230,8 +235,7 @@ def nanomoe_run(tmp_path_factory):
     return root / "results" / "nanomoe"
 
 
-@pytest.mark.slow  # a real zero-shot run through Table 1 and the verdicts: 73 jobs, ~9 CPU minutes
-@pytest.mark.paper  # opt-in (make test-paper), as the OLMoE config's end-to-end run
+@on_the_real_run
 def test_benchmark_items_in_lm_evals_doc_order(nanomoe_run):
     data = nanomoe_run / "seed0" / "data"
     for prefix, task, n in (("ae", "arc_easy", 4), ("ac", "arc_challenge", 5)):
@@ -265,8 +269,7 @@ def test_benchmark_items_in_lm_evals_doc_order(nanomoe_run):
         assert read_jsonl(data / task / "sft.jsonl") == []
 
 
-@pytest.mark.slow  # a real zero-shot run through Table 1 and the verdicts: 73 jobs, ~9 CPU minutes
-@pytest.mark.paper  # opt-in (make test-paper), as the OLMoE config's end-to-end run
+@on_the_real_run
 def test_zero_shot_records_per_item_checkpoint_and_task(nanomoe_run):
     seed = nanomoe_run / "seed0"
     assert not (seed / "lora").exists() and not (seed / "eval" / "lora").exists()
@@ -288,8 +291,7 @@ def test_zero_shot_records_per_item_checkpoint_and_task(nanomoe_run):
     assert sizes.get(30000, 0) >= 2 and sizes.get(35000, 0) >= 2  # the groups of Figs. 14-15 (none at T)
 
 
-@pytest.mark.slow  # a real zero-shot run through Table 1 and the verdicts: 73 jobs, ~9 CPU minutes
-@pytest.mark.paper  # opt-in (make test-paper), as the OLMoE config's end-to-end run
+@on_the_real_run
 def test_table5_layout_and_verdicts(nanomoe_run):
     table = read_tsv(nanomoe_run / "seed0" / "correlation" / "table1.tsv")
     assert set(table["accuracy_source"]) == {"none"}

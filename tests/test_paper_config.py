@@ -8,11 +8,11 @@ from pathlib import Path
 
 import datasets as hf_datasets
 import numpy as np
-import pandas as pd
 import pytest
 import yaml
 from conftest import REPO, run_snakemake
 from helpers.configs import SCHEMA, assert_config_error
+from helpers.dag import job_counts, planned_jobs
 from helpers.hub_cache import HUB_REPO, place_in_hub_cache, tiny_cache
 from helpers.paper_config import GPU_RULES, HUMANEVAL, NO_FIGURE_GROUPS, OLMOE, PAPER, domains
 from huggingface_hub import scan_cache_dir
@@ -45,7 +45,6 @@ PER_DOMAIN = {
     "series",
     "fig2",
 }
-JOB_BLOCK = re.compile(r"^(?:local)?rule (\w+):\n((?:    .*\n)+)", re.M)
 
 
 @pytest.fixture(autouse=True)
@@ -175,18 +174,12 @@ def test_paper_semantic_checks_name_the_key(edit, expected):
 
 @pytest.fixture(scope="module")
 def paper_dry_run(tmp_path_factory):
-    """Jobs of `snakemake -n --configfile config/olmoe.yaml` (offline): [(rule, body of its block)]."""
-    proc = run_snakemake(tmp_path_factory.mktemp("olmoe_dry"), "-n", configfile=OLMOE)
-    return JOB_BLOCK.findall(proc.stdout)
-
-
-def _files(body, key):
-    line = re.search(rf"^    {key}: (.*)$", body, re.M)
-    return line.group(1).split(", ") if line else []
+    """Jobs of `snakemake -n --configfile config/olmoe.yaml` (offline), from its DAG."""
+    return planned_jobs(tmp_path_factory.mktemp("olmoe_dry"), OLMOE)
 
 
 def test_paper_dag_has_every_job_per_checkpoint_and_domain(paper_dry_run):
-    counts = pd.Series([rule for rule, _ in paper_dry_run]).value_counts().to_dict()
+    counts = job_counts(paper_dry_run)
     n_steps, n_domains = len(PAPER_STEPS), len(PAPER["domains"])
     n_ranked = len(RANK_DOMAINS)  # (domain, rank) pairs of the ablation beyond the main rank
     expected = (
@@ -201,8 +194,8 @@ def test_paper_dag_has_every_job_per_checkpoint_and_domain(paper_dry_run):
     assert {"toy_world", "toy_pretrain", "local_checkpoint"}.isdisjoint(counts)
     routes = {
         (m.group(1), m.group(2))
-        for _, body in paper_dry_run
-        for m in [re.search(r"routes/(\d+)/(\w+)/train\.npz", " ".join(_files(body, "output")))]
+        for job in paper_dry_run
+        for m in [re.search(r"routes/(\d+)/(\w+)/train\.npz", " ".join(job.output))]
         if m
     }
     assert routes == {(str(s), d) for s in PAPER_STEPS for d in PAPER["domains"]}
@@ -211,10 +204,10 @@ def test_paper_dag_has_every_job_per_checkpoint_and_domain(paper_dry_run):
 def _adapters(paper_dry_run) -> dict[tuple[str, str, str], str]:
     """(source, step, domain) -> the adapter its evaluate job reads."""
     adapters = {}
-    for rule, body in paper_dry_run:
-        if rule == "evaluate":
-            records = _files(body, "output")[0]  # results/olmoe/seed0/eval/{source}/{step}/{domain}.jsonl
-            adapter = [f for f in _files(body, "input") if "/lora/" in f]
+    for job in paper_dry_run:
+        if job.rule == "evaluate":
+            records = job.output[0]  # results/olmoe/seed0/eval/{source}/{step}/{domain}.jsonl
+            adapter = [f for f in job.input if "/lora/" in f]
             adapters[tuple(records.removesuffix(".jsonl").split("/")[-3:])] = adapter[0]
     return adapters
 
@@ -241,7 +234,7 @@ def test_table4_tunes_commonsense_at_rank_64_beside_the_main_adapters(paper_dry_
         for s in PAPER_STEPS
     }
     assert set(ranked.values()).isdisjoint(a for key, a in adapters.items() if key[0] == "lora")
-    table4 = [_files(body, "input") for rule, body in paper_dry_run if rule == "table4"]
+    table4 = [job.input for job in paper_dry_run if job.rule == "table4"]
     assert table4 == [
         [f"results/olmoe/seed0/correlation/{source}/commonsense.series.tsv" for source in ("lora", "lora_r64")]
     ]
@@ -255,13 +248,12 @@ def _planned_with_sources(tmp_path, sources, ranks=None):
         config["ablations"]["lora_ranks"]["ranks"] = ranks
     path = tmp_path / f"{'_'.join(sources)}_{ranks}.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
-    proc = run_snakemake(tmp_path, "-n", "--quiet", "rules", configfile=path)
-    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", proc.stdout, re.M)}
+    return job_counts(planned_jobs(tmp_path, path))
 
 
 def test_zero_shot_source_adds_evaluations_and_no_tuning(paper_dry_run, tmp_path):
     assert PAPER["evaluation"]["tuning"] == ["lora"]
-    lora = pd.Series([rule for rule, _ in paper_dry_run]).value_counts().to_dict()
+    lora = job_counts(paper_dry_run)
     both = _planned_with_sources(tmp_path, ["lora", "none"])
     n_steps, n_domains, n_ranked = len(PAPER_STEPS), len(PAPER["domains"]), len(RANK_DOMAINS)
     assert both["evaluate"] == lora["evaluate"] + 40 == (2 * n_domains + n_ranked) * n_steps  # + Table 4's rank 64
@@ -282,29 +274,25 @@ def test_zero_shot_source_adds_evaluations_and_no_tuning(paper_dry_run, tmp_path
 
 
 def test_gpu_resources_on_exactly_the_gpu_rules_with_the_configs_memory(paper_dry_run):
-    gpu = {rule for rule, body in paper_dry_run if re.search(r"^    resources: .*\bgpu=1\b", body, re.M)}
+    gpu = {job.rule for job in paper_dry_run if job.resources.get("gpu") == 1}
     assert gpu == GPU_RULES
-    for rule, body in paper_dry_run:
-        if rule in PAPER["resources"]:
-            mem, runtime = PAPER["resources"][rule]["mem_mb"], PAPER["resources"][rule]["runtime"]
-            assert re.search(rf"\bmem_mb={mem}\b", body) and re.search(rf"\bruntime={runtime}\b", body), rule
+    for job in paper_dry_run:
+        if job.rule in PAPER["resources"]:
+            mem, runtime = PAPER["resources"][job.rule]["mem_mb"], PAPER["resources"][job.rule]["runtime"]
+            assert (job.resources["mem_mb"], job.resources["runtime"]) == (mem, runtime), job.rule
 
 
 def test_eviction_waits_for_every_job_that_reads_the_checkpoint(paper_dry_run):
-    evict_inputs = {
-        re.search(r"checkpoints/(\d+)/evicted", " ".join(_files(b, "output"))).group(1): set(_files(b, "input"))
-        for r, b in paper_dry_run
-        if r == "evict_checkpoint"
-    }
+    evict_inputs = {job.wildcards["step"]: set(job.input) for job in paper_dry_run if job.rule == "evict_checkpoint"}
     readers = 0
-    for rule, body in paper_dry_run:
-        pointers = [f for f in _files(body, "input") if f.endswith("/checkpoint.json")]
-        if rule == "evict_checkpoint" or not pointers:
+    for job in paper_dry_run:
+        pointers = [f for f in job.input if f.endswith("/checkpoint.json")]
+        if job.rule == "evict_checkpoint" or not pointers:
             continue
         readers += 1
         for pointer in pointers:
             step = pointer.split("/")[-2]
-            assert set(_files(body, "output")) <= evict_inputs[step], (rule, step)
+            assert set(job.output) <= evict_inputs[step], (job.rule, step)
     n_steps, n_domains = len(PAPER_STEPS), len(PAPER["domains"])
     # routes and evaluate per domain, lora per tuning, router_matrices, Table 4's rank 64 lora and evaluate;
     # contamination at T
@@ -313,11 +301,7 @@ def test_eviction_waits_for_every_job_that_reads_the_checkpoint(paper_dry_run):
 
 def test_fetch_waits_for_an_eviction_to_keep_at_most_max_cached(paper_dry_run):
     window = PAPER["checkpoints"]["max_cached"]
-    waits = {
-        int(re.search(r"checkpoints/(\d+)/", " ".join(_files(b, "output"))).group(1)): _files(b, "input")
-        for r, b in paper_dry_run
-        if r == "fetch_checkpoint"
-    }
+    waits = {int(job.wildcards["step"]): job.input for job in paper_dry_run if job.rule == "fetch_checkpoint"}
     assert window == 3 and waits == {  # and every fetch waits for the preflight
         s: [f"results/olmoe/seed0/checkpoints/{PAPER_STEPS[i - window]}/evicted.json"] * (i >= window)
         + ["results/olmoe/preflight.json"]
@@ -357,6 +341,10 @@ def _hub_config(d: Path, cache: Path, revisions: dict, **checkpoints) -> Path:
     return path
 
 
+# The tests on hub_run: real jobs (paper_data, fetch, Min-K%++, eviction), about a minute.
+ON_HUB_RUN = pytest.mark.slow
+
+
 @pytest.fixture(scope="module")
 def hub_run(tmp_path_factory):
     """The hub config's pointers, data of the four domains and one contamination table, made by the real rules."""
@@ -371,7 +359,7 @@ def hub_run(tmp_path_factory):
     return root, cache, config, results
 
 
-@pytest.mark.slow  # real jobs (paper_data, fetch, Min-K%++, eviction): about a minute
+@ON_HUB_RUN
 def test_fetch_points_at_the_cached_snapshot_of_each_revision(hub_run):
     _, cache, _, results = hub_run
     repo_dir = cache / "models--allenai--OLMoE-1B-7B-0924"
@@ -381,7 +369,7 @@ def test_fetch_points_at_the_cached_snapshot_of_each_revision(hub_run):
         assert pointer == {"step": step, "revision": branch_name(step), "path": str(repo_dir / "snapshots" / commit)}
 
 
-@pytest.mark.slow  # real jobs (paper_data, fetch, Min-K%++, eviction): about a minute
+@ON_HUB_RUN
 def test_missing_revision_fails_naming_it(hub_run, tmp_path):
     _, cache, _, _ = hub_run
     config = _hub_config(tmp_path, cache, {5000: branch_name(5000), 245000: "step245000-tokens1027B"})
@@ -399,7 +387,7 @@ def test_missing_revision_fails_naming_it(hub_run, tmp_path):
     assert proc.returncode != 0 and "has no revision for step(s) [245000]" in proc.stdout + proc.stderr
 
 
-@pytest.mark.slow  # real jobs (paper_data, fetch, Min-K%++, eviction): about a minute
+@ON_HUB_RUN
 def test_paper_data_from_local_files_of_the_real_formats(hub_run):
     _, _, _, results = hub_run
     data = results / "data"
@@ -442,7 +430,7 @@ def test_paper_data_from_local_files_of_the_real_formats(hub_run):
     ]
 
 
-@pytest.mark.slow  # real jobs (paper_data, fetch, Min-K%++, eviction): about a minute
+@ON_HUB_RUN
 def test_contamination_drops_the_top_scores_under_the_last_checkpoint(hub_run):
     _, _, _, results = hub_run
     table = read_tsv(results / "contamination/commonsense.tsv")
@@ -479,7 +467,7 @@ def _fake_model_outputs(workdir: Path, config: Path, step: int, eval_correct: di
     return made
 
 
-@pytest.mark.slow  # real jobs (paper_data, fetch, Min-K%++, eviction): about a minute
+@ON_HUB_RUN
 def test_eviction_after_use_and_the_filter_feeding_generalization(hub_run):
     root, cache, config, results = hub_run
     # every model artifact of both checkpoints exists and is marked up to date (no model runs here)
@@ -505,20 +493,9 @@ def test_eviction_after_use_and_the_filter_feeding_generalization(hub_run):
     t_sharp = read_tsv(results / "generalization/lora/commonsense/t_sharp.tsv")
     assert t_sharp["doc_id"].tolist() == [i for i in range(3) if keep[i]]
     # the pointer stays: nothing to redo, and a job that must rerun does not refetch (nor rerun the others)
-    proc = run_snakemake(root, "-n", "results/hub/seed0/checkpoints/5000/evicted.json", configfile=config)
-    assert "Nothing to be done" in proc.stdout + proc.stderr
-    proc = run_snakemake(
-        root,
-        "-n",
-        "--quiet",
-        "rules",
-        "--forcerun",
-        "lora",
-        "--",
-        "results/hub/seed0/eval/lora/5000/math.jsonl",
-        configfile=config,
-    )
-    assert dict(re.findall(r"^(\w+)\s+(\d+)$", proc.stdout, re.M)) == {"lora": "1", "evaluate": "1", "total": "2"}
+    assert planned_jobs(root, config, "results/hub/seed0/checkpoints/5000/evicted.json") == []
+    rerun = planned_jobs(root, config, "results/hub/seed0/eval/lora/5000/math.jsonl", forcerun=["lora"])
+    assert job_counts(rerun) == {"lora": 1, "evaluate": 1}  # 2 jobs in all
     # ... once the revision is in the cache again (same commit, same snapshot path), as before eviction
     place_in_hub_cache(cache, HUB_REPO, branch_name(5000), root / "model5000")
     assert model_dir.is_dir() and (model_dir / "model.safetensors").is_file()

@@ -1,12 +1,11 @@
 """Pretraining in segments (grokmon.workflow.toy.pretrain resume_from / stop_at / state_path) and the workflow's one
 toy_pretrain job per analysed step."""
 
-import re
-
 import pandas as pd
 import pytest
 import yaml
-from conftest import REPO, TEST_CONFIG, run_snakemake
+from conftest import REPO, TEST_CONFIG
+from helpers.dag import planned_jobs
 
 from grokmon.monitor.pathway_monitor import PathwayMonitor
 from grokmon.workflow import io
@@ -69,16 +68,10 @@ def test_resuming_with_other_settings_or_no_step_left_raises(corpus, tokenizer, 
 
 
 def _dag(tmp_path, configfile):
-    """(jobs: node id -> (rule, wildcards), parents: node id -> set of node ids) of the workflow's dry-run DAG."""
-    dot = run_snakemake(tmp_path, "--dag", configfile=configfile).stdout
-    jobs = {}
-    for node, label in re.findall(r'^\s*(\d+)\[label = "([^"]*)"', dot, re.M):
-        rule, *wildcards = label.split("\\n")
-        jobs[node] = (rule, dict(w.split(": ", 1) for w in wildcards))
-    parents = {node: set() for node in jobs}
-    for parent, child in re.findall(r"^\s*(\d+) -> (\d+)$", dot, re.M):
-        parents[child].add(parent)
-    return jobs, parents
+    """(jobs: node -> (rule, wildcards), parents: node -> set of nodes) of the workflow's planned DAG."""
+    planned = planned_jobs(tmp_path, configfile)
+    jobs = {node: (job.rule, job.wildcards) for node, job in enumerate(planned)}
+    return jobs, {node: set(job.parents) for node, job in enumerate(planned)}
 
 
 def _ancestors(node, parents):
@@ -104,7 +97,7 @@ def test_demo_plans_one_pretrain_job_per_analysed_step_and_each_checkpoint_waits
     pretrain_step = {node: int(w["step"]) for node, (rule, w) in jobs.items() if rule == "toy_pretrain"}
     assert sorted(pretrain_step.values()) == steps
     assert not any(rule == "toy_pretrain_rest" for rule, _ in jobs.values())  # the demo trains up to its last step
-    for node, (rule, _) in jobs.items():  # a label names only the wildcards a job adds: step is its segment's
+    for node, (rule, _) in jobs.items():
         if rule in ("toy_pretrain", "routes", "router_matrices", "lora"):
             own = _segment(node, parents, pretrain_step)
             waits_for = sorted(pretrain_step[a] for a in _ancestors(node, parents) if a in pretrain_step)
@@ -123,5 +116,5 @@ def test_steps_after_the_last_analysed_one_are_the_rest_segment_joined_into_the_
     (rest,) = [node for node, (rule, _) in jobs.items() if rule == "toy_pretrain_rest"]
     (joined,) = [node for node, (rule, _) in jobs.items() if rule == "toy_pretrain_log"]
     last = config["checkpoints"]["steps"][-1]
-    assert ("toy_pretrain", {"step": str(last)}) in [jobs[p] for p in parents[rest]]
+    assert ("toy_pretrain", str(last)) in [(jobs[p][0], jobs[p][1].get("step")) for p in parents[rest]]
     assert rest in parents[joined]

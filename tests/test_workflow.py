@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 import yaml
 from conftest import REPO, TEST_CONFIG, run_snakemake, snakemake_cmd
+from helpers.dag import job_counts, planned_jobs
 
 from grokmon.claims.verdicts import CORRELATION_CLAIMS, VerdictSettings, claim_verdicts
 from grokmon.files.atomic import load_npz
@@ -151,17 +152,6 @@ def test_every_rule_wrote_its_log_header(workflow_run):
         )
 
 
-def planned_jobs(workdir, config_path):
-    """Rule -> number of jobs a dry run plans."""
-    proc = run_snakemake(workdir, "-n", "--quiet", "rules", configfile=config_path)
-    counts = {}
-    for line in proc.stdout.splitlines():
-        m = re.match(r"^(\w+)\s+(\d+)$", line.strip())
-        if m and m.group(1) not in ("job", "total"):
-            counts[m.group(1)] = int(m.group(2))
-    return counts
-
-
 def changed_config(tmp_path, section, key, value):
     config = yaml.safe_load(TEST_CONFIG.read_text())
     config[section][key] = value
@@ -171,18 +161,18 @@ def changed_config(tmp_path, section, key, value):
 
 
 def test_up_to_date_run_plans_nothing(workflow_run):
-    assert planned_jobs(workflow_run, TEST_CONFIG) == {}
+    assert job_counts(planned_jobs(workflow_run, TEST_CONFIG)) == {}
 
 
 def test_lora_learning_rate_change_reruns_only_tuning_and_after(workflow_run, tmp_path):
-    jobs = planned_jobs(workflow_run, changed_config(tmp_path, "lora", "lr", 0.001))
+    jobs = job_counts(planned_jobs(workflow_run, changed_config(tmp_path, "lora", "lr", 0.001)))
     ranked = len(STEPS) * len(RANKS["domains"])  # Table 4's rank 8 shares the recipe's lr
     assert jobs["lora"] == jobs["evaluate"] == len(STEPS) * len(DOMAINS) + ranked and "table4" in jobs
     assert {"toy_world", "toy_pretrain", "routes", "router_matrices", "memorization", "pathways"}.isdisjoint(jobs)
 
 
 def test_epsilon_change_reruns_only_memorization_and_after(workflow_run, tmp_path):
-    jobs = planned_jobs(workflow_run, changed_config(tmp_path, "memorization", "epsilon", 9.0))
+    jobs = job_counts(planned_jobs(workflow_run, changed_config(tmp_path, "memorization", "epsilon", 9.0)))
     assert jobs["memorization"] == len(DOMAINS) and "table1" in jobs
     assert {"toy_world", "toy_pretrain", "routes", "lora", "evaluate", "generalization"}.isdisjoint(jobs)
 
@@ -262,11 +252,12 @@ def test_more_seeds_plan_only_the_new_replicates_and_the_pooled_verdicts(workflo
     config["seeds"] = [0, 1, 2]
     path = tmp_path / "seeds.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
-    proc = run_snakemake(workflow_run, "-n", configfile=path)
-    outputs = [line for line in proc.stdout.splitlines() if line.strip().startswith("output:")]
-    planned = {seed for line in outputs for seed in re.findall(r"results/test/(seed\d+)/", line)}
-    assert planned == {"seed1", "seed2"}
-    jobs = planned_jobs(workflow_run, path)
+    planned = planned_jobs(workflow_run, path)
+    assert {seed for job in planned for seed in re.findall(r"results/test/(seed\d+)/", " ".join(job.output))} == {
+        "seed1",
+        "seed2",
+    }
+    jobs = job_counts(planned)
     assert (
         jobs["toy_pretrain"] == 2 * len(STEPS)
         and jobs["routes"] == 2 * len(STEPS) * len(DOMAINS)

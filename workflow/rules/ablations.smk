@@ -17,12 +17,7 @@ rule fig3:
         routes=each(out(f"routes/{{step}}/{DOMAINS[0]}/train.npz"), step=STEPS),
         routers=each(out("routes/{step}/routers.npz"), step=STEPS),
     output:
-        figure=report(
-            out("figures/fig3_schematic.png"),
-            caption="../report/fig3.rst",
-            category="Figures",
-            subcategory="seed {seed}",
-        ),
+        figure=reported(out("figures/fig3_schematic.png"), "fig3"),
         table=out("pathways/fig3_example.tsv"),
     log:
         out("logs/figures/fig3.log"),
@@ -40,12 +35,7 @@ rule fig3:
 
 rule theory:
     output:
-        figure=report(
-            out("figures/fig8_theory.png"),
-            caption="../report/fig8.rst",
-            category="Figures",
-            subcategory="seed {seed}",
-        ),
+        figure=reported(out("figures/fig8_theory.png"), "fig8"),
         seeds=out("theory/fig8_seeds.tsv"),
         correlation=out("theory/fig8_correlation.tsv"),
     log:
@@ -71,12 +61,7 @@ rule threshold_sweep:
             for p in each(out(f"routes/{{step}}/{d}/train.npz"), step=STEPS)
         ],
     output:
-        figure=report(
-            out("figures/threshold_sweep_{sweep}.png"),
-            caption="../report/threshold_sweep.rst",
-            category="Figures",
-            subcategory="seed {seed}",
-        ),
+        figure=reported(out("figures/threshold_sweep_{sweep}.png"), "threshold_sweep"),
         groups=out("ablations/{sweep}_sweep.tsv"),
         summary=out("ablations/{sweep}_summary.tsv"),
         series=out("ablations/{sweep}_series.tsv"),
@@ -102,12 +87,7 @@ rule table3:
     input:
         norms=each(out("routes/{step}/parameters.tsv"), step=STEPS),
     output:
-        figure=report(
-            out("figures/table3_parameters.png"),
-            caption="../report/table3.rst",
-            category="Figures",
-            subcategory="seed {seed}",
-        ),
+        figure=reported(out("figures/table3_parameters.png"), "table3"),
         table=out("parameters/table3.tsv"),
         changes=out("parameters/norms.tsv"),
     log:
@@ -131,12 +111,7 @@ rule table4:
             for domain in r.tunings
         ],
     output:
-        report(
-            out("correlation/table4.tsv"),
-            caption="../report/table4.rst",
-            category="Table 4: LoRA rank",
-            subcategory="seed {seed}",
-        ),
+        reported(out("correlation/table4.tsv"), "table4", "Table 4: LoRA rank"),
     log:
         out("logs/table4.log"),
     benchmark:

@@ -46,11 +46,8 @@ if config["checkpoints"]["source"] == "toy":
         script:
             "../scripts/toy_pretrain.py"
 
-    rule toy_pretrain_rest:
-        input:
-            corpus=out("data/corpus.jsonl"),
-            probes=each(out("data/{domain}/train.jsonl"), domain=DOMAINS),
-            state=previous_train_state,
+    # The rest segment: toy_pretrain's job after the last analysed step, to the end of pretraining (no checkpoint).
+    use rule toy_pretrain as toy_pretrain_rest with:
         output:
             log_tsv=out("checkpoints/segments/rest/pretrain_log.tsv"),
             monitor=out("checkpoints/segments/rest/monitor.csv"),
@@ -58,19 +55,8 @@ if config["checkpoints"]["source"] == "toy":
             out("logs/toy_pretrain/rest.log"),
         benchmark:
             out("benchmarks/toy_pretrain/rest.tsv")
-        conda:
-            "../../envs/torch.yaml"
-        resources:
-            **rule_resources("toy_pretrain", gpu=True),
         params:
-            toy=section("toy"),
-            virtual_experts=section("virtual_experts"),
-            steps=STEPS,
-            seed=replicate_seed,
             stop_at=TOY_STEPS,
-            models=lambda wc: out("checkpoints/models").format(seed=wc.seed),
-        script:
-            "../scripts/toy_pretrain.py"
 
     rule toy_pretrain_log:
         input:

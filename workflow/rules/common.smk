@@ -99,6 +99,16 @@ PREFLIGHT = (
 )
 
 
+def reported(path, caption, category="Figures", subcategory="seed {seed}"):
+    """`path` as a report entry: caption workflow/report/<caption>.rst, under `category` and `subcategory` (None: none)."""
+    return report(
+        path,
+        caption=f"../report/{caption}.rst",
+        category=category,
+        subcategory=subcategory,
+    )
+
+
 def each(pattern, **values):
     """expand() of `pattern` over `values`, leaving the other wildcards ({seed}, {{step}}) in place."""
     return expand(pattern, allow_missing=True, **values)

@@ -12,10 +12,11 @@ if COMPARE_WITH:
             other_table1=f"results/{COMPARE_WITH}/seed{SEEDS[0]}/correlation/table1.tsv",
             other_verdicts=f"results/{COMPARE_WITH}/verdicts/claims.tsv",
         output:
-            report(
+            reported(
                 run_out(f"comparison/{COMPARE_WITH}.md"),
-                caption="../report/comparison.rst",
-                category="Comparison with another run",
+                "comparison",
+                "Comparison with another run",
+                subcategory=None,
             ),
         log:
             run_out(f"logs/comparison/{COMPARE_WITH}.log"),

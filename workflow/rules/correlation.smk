@@ -31,11 +31,10 @@ rule table1:
             domain=DOMAINS,
         ),
     output:
-        report(
+        reported(
             out("correlation/table1.tsv"),
-            caption="../report/table1.rst",
-            category="Table 1: correlation with accuracy",
-            subcategory="seed {seed}",
+            "table1",
+            "Table 1: correlation with accuracy",
         ),
     log:
         out("logs/table1.log"),
@@ -47,6 +46,7 @@ rule table1:
         correlation=section("correlation"),
         sources=SOURCES,
         domains=DOMAINS,
+        ranks=None,  # one long table over the sources (table4: side by side per rank)
     script:
         "../scripts/table1.py"
 
@@ -78,10 +78,11 @@ rule verdicts:
         ),
     output:
         tsv=run_out("verdicts/claims.tsv"),
-        md=report(
+        md=reported(
             run_out("verdicts/claims.md"),
-            caption="../report/verdicts.rst",
-            category="Does the paper's claim hold in this run?",
+            "verdicts",
+            "Does the paper's claim hold in this run?",
+            subcategory=None,
         ),
     log:
         run_out("logs/verdicts.log"),

@@ -28,12 +28,7 @@ rule fig1:
             domain=DOMAINS,
         ),
     output:
-        report(
-            out("figures/fig1_memorization.png"),
-            caption="../report/fig1.rst",
-            category="Figures",
-            subcategory="seed {seed}",
-        ),
+        reported(out("figures/fig1_memorization.png"), "fig1"),
     log:
         out("logs/figures/fig1.log"),
     benchmark:
@@ -44,7 +39,7 @@ rule fig1:
         sources=SOURCES,
         domains=DOMAINS,
     script:
-        "../scripts/figures.py"
+        "../scripts/fig1.py"
 
 
 rule fig2:
@@ -55,10 +50,9 @@ rule fig2:
         t_sharp=out("generalization/{source}/{domain}/t_sharp.tsv"),
         matching=out("matching/{source}/{domain}.tsv"),
     output:
-        report(
+        reported(
             out("figures/{source}/fig2_matched_pairs_{domain}.png"),
-            caption="../report/fig2.rst",
-            category="Figures",
+            "fig2",
             subcategory="seed {seed}, accuracy source {source}",
         ),
     log:
@@ -68,7 +62,7 @@ rule fig2:
     conda:
         "../../envs/report.yaml"
     script:
-        "../scripts/figures.py"
+        "../scripts/fig2.py"
 
 
 rule pathway_figures:
@@ -78,30 +72,10 @@ rule pathway_figures:
         loss=per_domain(out("memorization/{domain}/loss.npz")),
         t_star=per_domain(out("memorization/{domain}/t_star.tsv")),
     output:
-        fig4=report(
-            out("figures/fig4_distance.png"),
-            caption="../report/fig4.rst",
-            category="Figures",
-            subcategory="seed {seed}",
-        ),
-        fig5=report(
-            out("figures/fig5_layers.png"),
-            caption="../report/fig5.rst",
-            category="Figures",
-            subcategory="seed {seed}",
-        ),
-        fig6=report(
-            out("figures/fig6_consistency.png"),
-            caption="../report/fig6.rst",
-            category="Figures",
-            subcategory="seed {seed}",
-        ),
-        fig9=report(
-            out("figures/fig9_cut_sweep.png"),
-            caption="../report/fig9.rst",
-            category="Figures",
-            subcategory="seed {seed}",
-        ),
+        fig4=reported(out("figures/fig4_distance.png"), "fig4"),
+        fig5=reported(out("figures/fig5_layers.png"), "fig5"),
+        fig6=reported(out("figures/fig6_consistency.png"), "fig6"),
+        fig9=reported(out("figures/fig9_cut_sweep.png"), "fig9"),
     log:
         out("logs/figures/pathway_figures.log"),
     benchmark:
@@ -113,17 +87,16 @@ rule pathway_figures:
         # the paper's groups (figures.*), or null: the largest
         chosen=section("figures"),
     script:
-        "../scripts/figures.py"
+        "../scripts/pathway_figures.py"
 
 
 rule fig7:
     input:
         series=per_domain(out("correlation/{source}/{domain}.series.tsv")),
     output:
-        report(
+        reported(
             out("figures/{source}/fig7_scatter.png"),
-            caption="../report/fig7.rst",
-            category="Figures",
+            "fig7",
             subcategory="seed {seed}, accuracy source {source}",
         ),
     log:
@@ -135,19 +108,14 @@ rule fig7:
     params:
         domains=DOMAINS,
     script:
-        "../scripts/figures.py"
+        "../scripts/fig7.py"
 
 
 rule fig_monitor:
     input:
         monitor=out("checkpoints/monitor.csv"),
     output:
-        report(
-            out("figures/monitor.png"),
-            caption="../report/monitor.rst",
-            category="Figures",
-            subcategory="seed {seed}",
-        ),
+        reported(out("figures/monitor.png"), "monitor"),
     log:
         out("logs/figures/monitor.log"),
     benchmark:
@@ -157,19 +125,14 @@ rule fig_monitor:
     params:
         steps=STEPS,
     script:
-        "../scripts/figures.py"
+        "../scripts/fig_monitor.py"
 
 
 rule fig12:
     input:
         tables=each(out("pathways/{step}/cross_domain.tsv"), step=STEPS),
     output:
-        report(
-            out("figures/fig12_cross_domain.png"),
-            caption="../report/fig12.rst",
-            category="Figures",
-            subcategory="seed {seed}",
-        ),
+        reported(out("figures/fig12_cross_domain.png"), "fig12"),
     log:
         out("logs/figures/fig12.log"),
     benchmark:
@@ -179,7 +142,7 @@ rule fig12:
     params:
         steps=STEPS,
     script:
-        "../scripts/figures.py"
+        "../scripts/fig12.py"
 
 
 # Control: does routing entropy (load balancing) explain pathway distance? Paper Fig. 13, at the last checkpoint.
@@ -187,12 +150,7 @@ rule fig13:
     input:
         train=each(out(f"routes/{STEPS[-1]}/{{domain}}/train.npz"), domain=DOMAINS),
     output:
-        figure=report(
-            out("figures/fig13_entropy_distance.png"),
-            caption="../report/fig13.rst",
-            category="Figures",
-            subcategory="seed {seed}",
-        ),
+        figure=reported(out("figures/fig13_entropy_distance.png"), "fig13"),
         table=out("controls/entropy_distance.tsv"),
     log:
         out("logs/figures/fig13.log"),

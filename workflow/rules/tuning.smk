@@ -26,6 +26,7 @@ rule lora:
         seed=replicate_seed,
         device=config["device"],
         dtype=config["dtype"],
+        full=False,  # the adapter only
     script:
         "../scripts/lora.py"
 
@@ -53,5 +54,6 @@ rule full_tune:
         seed=replicate_seed,
         device=config["device"],
         dtype=config["dtype"],
+        full=True,  # the whole model, without the LoRA-only keys of the recipe
     script:
         "../scripts/lora.py"

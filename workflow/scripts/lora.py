@@ -1,5 +1,5 @@
 """Instruction tuning of one checkpoint on one domain's SFT pairs: LoRA (rule lora, the adapter only) or full
-fine-tuning with the same recipe (rule full_tune, the whole model)."""
+fine-tuning with the same recipe (rule full_tune: params.full, the whole model)."""
 
 from grokmon.workflow.job_server import hand_off
 
@@ -14,7 +14,7 @@ from grokmon.workflow.tuning import LORA_ONLY, train_full, train_lora
 
 def main(snakemake):
     start_job(snakemake, seed=snakemake.params.seed)
-    params, full = snakemake.params, snakemake.rule == "full_tune"
+    params, full = snakemake.params, snakemake.params.full
     recipe = {k: v for k, v in params.lora.items() if not (full and k in LORA_ONLY)}
     (train_full if full else train_lora)(
         read_checkpoint_pointer(snakemake.input.checkpoint)["path"],

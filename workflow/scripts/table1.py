@@ -1,5 +1,6 @@
 """Table 1: Pearson and Spearman correlation of every metric with benchmark accuracy, per accuracy source and domain
-(rule table1, long form); or Table 4 (rule table4): the same per LoRA rank, one source per rank, side by side."""
+(params.ranks None: rule table1, long form); or Table 4 (params.ranks, rule table4): the same per LoRA rank, one
+source per rank, side by side."""
 
 from grokmon.workflow.job_server import hand_off
 
@@ -27,7 +28,7 @@ def main(snakemake):
             loss_samples=params["loss_samples"],
         )
         tables.append(table)
-    if snakemake.rule == "table4":
+    if snakemake.params.ranks is not None:
         table = rank_table(dict(zip(snakemake.params.ranks, tables)))
     else:
         table = pd.concat(tables, keys=sources, names=["accuracy_source", None]).reset_index(0)

@@ -5,18 +5,21 @@ from __future__ import annotations
 import math
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TypeVar
 
 import huggingface_hub
 from huggingface_hub.errors import LocalEntryNotFoundError, RevisionNotFoundError
 
 from grokmon.workflow import io
+from grokmon.workflow.jobs import start_job
 
 TOKENS_PER_STEP = 4_194_304
 _BRANCH = re.compile(r"step(\d+)-tokens(\d+)B")
 _POINTER_KEYS = ("step", "revision", "path")
 CHECKPOINT_FILES = ("*.json", "*.safetensors", "tokenizer*")  # what a fetch downloads of a revision
+T = TypeVar("T")
 
 
 def branch_name(step: int, tokens_per_step: int = TOKENS_PER_STEP) -> str:
@@ -106,6 +109,17 @@ def evict_checkpoint(repo_id: str, revision: str, cache_dir: str | os.PathLike |
     strategy = cache.delete_revisions(*commits)
     strategy.execute()
     return int(strategy.expected_freed_size)
+
+
+def revision_job(snakemake, action: Callable[..., T]) -> tuple[int, T]:
+    """Start a fetch_checkpoint or evict_checkpoint job and run `action` (fetch_hub_checkpoint or evict_checkpoint)
+    on its hub revision (params repo, revision, cache_dir); return (the {step} wildcard, what `action` returned),
+    logged."""
+    log = start_job(snakemake)
+    params, step = snakemake.params, int(snakemake.wildcards.step)
+    result = action(params.repo, params.revision, cache_dir=params.cache_dir)
+    log.info("step %d: %s %s@%s: %s", step, action.__name__, params.repo, params.revision, result)
+    return step, result
 
 
 def write_checkpoint_pointer(path: str | os.PathLike, step: int, revision: str, model_path: str | os.PathLike) -> None:
