@@ -346,6 +346,18 @@ def _direction(test, sign: int, margin: float, alpha: float) -> str:
     return "inconclusive"
 
 
+def _unless_supported(
+    test, sign: int, margin: float, alpha: float, against: tuple[str, str], inconclusive: str, evidence, numbers
+) -> dict | None:
+    """None when `test` supports the claim (`_direction`); else the result of its outcome: `against`
+    (verdict, decided_by) when it goes against it, ("undecided", `inconclusive`) when it is inconclusive."""
+    direction = _direction(test, sign, margin, alpha)
+    if direction == "supports":
+        return None
+    verdict, decided_by = against if direction == "against" else ("undecided", inconclusive)
+    return _result(verdict, decided_by, evidence, **numbers)
+
+
 def _fdr(p: np.ndarray) -> np.ndarray:
     """Benjamini-Hochberg adjusted p (scipy.stats.false_discovery_control) of the finite entries; NaN elsewhere."""
     q = np.full(p.shape, np.nan)
@@ -456,27 +468,22 @@ def trend_verdict(groups: Sequence[GroupSeries], claim: Claim, settings: Verdict
             f"one-sided p {numbers['p_value']:.2g}, {main.df + 1} changes, weights = group sizes)"
         )
     ]
-    verdict = _direction(main, sign, s.trend_margin, s.alpha)
-    if verdict == "against":
-        return _result(
-            "does not hold",
-            _against_reason(main, sign, s.alpha, f"{s.trend_margin:.1%} per checkpoint"),
-            evidence,
-            **numbers,
-        )
-    if verdict == "inconclusive":
-        return _result("undecided", "trend test not significant", evidence, **numbers)
+    against = ("does not hold", _against_reason(main, sign, s.alpha, f"{s.trend_margin:.1%} per checkpoint"))
+    if done := _unless_supported(
+        main, sign, s.trend_margin, s.alpha, against, "trend test not significant", evidence, numbers
+    ):
+        return done
     if claim.length_metric:
         length = _change_test(eligible, lambda g: g.controlled)
         numbers["length_control"] = length.estimate
         evidence.append(
             f"length-normalized distance changes {length.estimate:+.2%} per checkpoint (p {length.p_value(sign):.2g})"
         )
-        verdict = _direction(length, sign, s.trend_margin, s.alpha)
-        if verdict == "against":
-            return _result("explained by a control", LENGTH_CONTROL, evidence, **numbers)
-        if verdict == "inconclusive":
-            return _result("undecided", "length control inconclusive", evidence, **numbers)
+        control = ("explained by a control", LENGTH_CONTROL)
+        if done := _unless_supported(
+            length, sign, s.trend_margin, s.alpha, control, "length control inconclusive", evidence, numbers
+        ):
+            return done
     paired = [g for g in eligible if (np.isfinite(g.heldout) & np.isfinite(g.controlled))[g.t_index :].sum() >= 2]
     if not paired:
         evidence.append("no held-out (validation) values over the groups' checkpoints")
@@ -644,16 +651,18 @@ def correlation_verdict(
             f"differences {main.p_diff[sign]:.2g}"
         )
     ]
-    verdict = _direction(main, sign, s.correlation_margin, s.alpha)
-    if verdict == "against":
-        return _result(
-            "does not hold",
-            _against_reason(main, sign, s.alpha, f"|r| < {s.correlation_margin:g}"),
-            evidence,
-            **numbers,
-        )
-    if verdict == "inconclusive":
-        return _result("undecided", "not significant in both levels and first differences", evidence, **numbers)
+    against = ("does not hold", _against_reason(main, sign, s.alpha, f"|r| < {s.correlation_margin:g}"))
+    if done := _unless_supported(
+        main,
+        sign,
+        s.correlation_margin,
+        s.alpha,
+        against,
+        "not significant in both levels and first differences",
+        evidence,
+        numbers,
+    ):
+        return done
     controlled = claim.length_metric or claim.metric
     if claim.length_metric:
         length, _ = (
@@ -667,11 +676,11 @@ def correlation_verdict(
             f"length-normalized distance r = {length.r:+.2f} "
             f"(differences {length.r_diff:+.2f}, p {length.p_value(sign):.2g})"
         )
-        verdict = _direction(length, sign, s.correlation_margin, s.alpha)
-        if verdict == "against":
-            return _result("explained by a control", LENGTH_CONTROL, evidence, **numbers)
-        if verdict == "inconclusive":
-            return _result("undecided", "length control inconclusive", evidence, **numbers)
+        control = ("explained by a control", LENGTH_CONTROL)
+        if done := _unless_supported(
+            length, sign, s.correlation_margin, s.alpha, control, "length control inconclusive", evidence, numbers
+        ):
+            return done
     heldout_column = "validation_" + controlled
     heldout = _correlation(columns, accuracy, heldout_column, s)[0] if heldout_column in columns else None
     if heldout is None:
