@@ -228,7 +228,6 @@ def _default(function, name):
 @pytest.mark.parametrize(
     "section, key, function, name",
     [
-        ("routes", "include_special_tokens", capture.capture_routes, "include_special_tokens"),
         ("routes", "include_special_tokens", capture.iter_capture, "include_special_tokens"),
         ("memorization", "include_final", memorization_index, "include_final"),
         ("generalization", "include_final", generalization_index, "include_final"),

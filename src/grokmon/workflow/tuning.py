@@ -34,6 +34,8 @@ PROMPT_FIELD = "{prompt}"
 IGNORE_INDEX = -100
 TARGET_DELIMITER = " "
 _OPTIMIZERS = {"adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
+PathLike = str | os.PathLike
+Rows = Sequence[Mapping[str, str]]  # SFT pairs: {"prompt": ..., "response": ...} each
 
 
 @dataclass(frozen=True)
@@ -176,11 +178,7 @@ def causal_lm_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
 
 
 def train_lora(
-    base_path: str | os.PathLike,
-    sft_rows: Sequence[Mapping[str, str]],
-    out_dir: str | os.PathLike,
-    settings: LoraSettings | None = None,
-    **fields,
+    base_path: PathLike, sft_rows: Rows, out_dir: PathLike, settings: LoraSettings | None = None, **fields
 ) -> dict:
     """LoRA-tune the HF model dir `base_path` on {"prompt","response"} rows; adapter + train_stats.json -> `out_dir`.
 
@@ -205,11 +203,7 @@ def train_lora(
 
 
 def train_full(
-    base_path: str | os.PathLike,
-    sft_rows: Sequence[Mapping[str, str]],
-    out_dir: str | os.PathLike,
-    settings: TuningSettings | None = None,
-    **fields,
+    base_path: PathLike, sft_rows: Rows, out_dir: PathLike, settings: TuningSettings | None = None, **fields
 ) -> dict:
     """Fine-tune every parameter of the HF model dir `base_path` with the LoRA recipe; model + tokenizer -> `out_dir`.
 
