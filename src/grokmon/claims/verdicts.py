@@ -358,6 +358,22 @@ def _unless_supported(
     return _result(verdict, decided_by, evidence, **numbers)
 
 
+def _heldout_outcome(
+    contrast, heldout, sign: int, alpha: float, claim: Claim, main: str, evidence: list[str], numbers, alone=None
+) -> dict:
+    """The result of the held-out control, the last step of a trend or correlation claim: holds when the memorized
+    minus held-out `contrast` supports the claim (`main`: the main test's name), explained by a control when the
+    `heldout` series alone does, else undecided; the evidence line `alone`, if any, joins once the contrast fails."""
+    if contrast.p_value(sign) < alpha:
+        passed = "length and held-out controls" if claim.length_metric else "held-out control"
+        return _result("holds", f"{main}; passed {passed}", evidence, **numbers)
+    if alone is not None:
+        evidence.append(alone)
+    if heldout.p_value(sign) < alpha:
+        return _result("explained by a control", HELDOUT_CONTROL, evidence, **numbers)
+    return _result("undecided", "held-out control inconclusive", evidence, **numbers)
+
+
 def _fdr(p: np.ndarray) -> np.ndarray:
     """Benjamini-Hochberg adjusted p (scipy.stats.false_discovery_control) of the finite entries; NaN elsewhere."""
     q = np.full(p.shape, np.nan)
@@ -453,18 +469,13 @@ def trend_verdict(groups: Sequence[GroupSeries], claim: Claim, settings: Verdict
     ends = [_end_change(g.metric[g.t_index :]) for g in eligible]
     word = "fall" if sign < 0 else "rise"
     half = special.stdtrit(main.df, 0.975) * main.se if main.df >= 1 else np.nan
-    numbers.update(
-        fraction=float(np.mean([sign * c > 0 for c in ends])),
-        estimate=main.estimate,
-        ci_low=main.estimate - half,
-        ci_high=main.estimate + half,
-        p_value=main.p_value(sign),
-    )
+    low, high = main.estimate - half, main.estimate + half
+    fraction = float(np.mean([sign * c > 0 for c in ends]))
+    numbers.update(fraction=fraction, estimate=main.estimate, ci_low=low, ci_high=high, p_value=main.p_value(sign))
     evidence = [
         (
             f"{sum(sign * c > 0 for c in ends)}/{len(eligible)} groups {word} from t* to the end; weighted mean change "
-            f"{main.estimate:+.2%} of the t* value per checkpoint "
-            f"(95% CI [{numbers['ci_low']:+.2%}, {numbers['ci_high']:+.2%}], "
+            f"{main.estimate:+.2%} of the t* value per checkpoint (95% CI [{low:+.2%}, {high:+.2%}], "
             f"one-sided p {numbers['p_value']:.2g}, {main.df + 1} changes, weights = group sizes)"
         )
     ]
@@ -495,16 +506,9 @@ def trend_verdict(groups: Sequence[GroupSeries], claim: Claim, settings: Verdict
         f"group minus held-out items ({name}) changes {contrast.estimate:+.2%} per checkpoint "
         f"(p {contrast.p_value(sign):.2g})"
     )
-    if contrast.p_value(sign) < s.alpha:
-        passed = "length and held-out controls" if claim.length_metric else "held-out control"
-        return _result("holds", f"weighted trend test; passed {passed}", evidence, **numbers)
     heldout = _heldout_test(paired)
-    evidence.append(
-        f"held-out items alone change {heldout.estimate:+.2%} per checkpoint (p {heldout.p_value(sign):.2g})"
-    )
-    if heldout.p_value(sign) < s.alpha:
-        return _result("explained by a control", HELDOUT_CONTROL, evidence, **numbers)
-    return _result("undecided", "held-out control inconclusive", evidence, **numbers)
+    alone = f"held-out items alone change {heldout.estimate:+.2%} per checkpoint (p {heldout.p_value(sign):.2g})"
+    return _heldout_outcome(contrast, heldout, sign, s.alpha, claim, "weighted trend test", evidence, numbers, alone)
 
 
 def _change_test(groups: Sequence[GroupSeries], values, scale_values=None) -> controls.MeanTest:
@@ -692,12 +696,7 @@ def correlation_verdict(
         f"memorized minus held-out {controlled} r = {contrast.r:+.2f} (p {contrast.p_value(sign):.2g}); "
         f"held-out alone r = {heldout.r:+.2f} (p {heldout.p_value(sign):.2g})"
     )
-    if contrast.p_value(sign) < s.alpha:
-        passed = "length and held-out controls" if claim.length_metric else "held-out control"
-        return _result("holds", f"levels and first differences; passed {passed}", evidence, **numbers)
-    if heldout.p_value(sign) < s.alpha:
-        return _result("explained by a control", HELDOUT_CONTROL, evidence, **numbers)
-    return _result("undecided", "held-out control inconclusive", evidence, **numbers)
+    return _heldout_outcome(contrast, heldout, sign, s.alpha, claim, "levels and first differences", evidence, numbers)
 
 
 def loss_verdict(columns: Mapping[str, np.ndarray], accuracy: np.ndarray, settings: VerdictSettings) -> dict:
