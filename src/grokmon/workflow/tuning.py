@@ -2,8 +2,9 @@
 
 The paper fixes rank 32, dropout 0.1, lr 5e-5, batch 4, 3 epochs, max length 2048 and q/k/v targets.
 Its alpha, optimizer, scheduler, warmup, precision and prompt template are UNKNOWN; every one is a
-parameter here. Defaults for those follow the common peft + HF Trainer recipe: alpha = 2 * rank,
-AdamW without weight decay, linear decay, no warmup, bf16 on CUDA / float32 on CPU, template "{prompt}".
+field of `LoraSettings` (the shared recipe `TuningSettings` plus the adapter), the one home of the defaults.
+Those follow the common peft + HF Trainer recipe: alpha = 2 * rank, AdamW without weight decay, linear decay,
+no warmup, bf16 on CUDA / float32 on CPU, template "{prompt}".
 
 An SFT pair is tokenized exactly as lm-evaluation-harness scores a benchmark answer (`_encode_pair`):
 context = the template applied to the prompt (tokenizer's default special tokens), continuation =
@@ -178,7 +179,7 @@ def causal_lm_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
 
 
 def train_lora(
-    base_path: PathLike, sft_rows: Rows, out_dir: PathLike, settings: LoraSettings | None = None, **fields
+    base_path: PathLike, sft_rows: Rows, out_dir: PathLike, settings: LoraSettings | None = None, **overrides
 ) -> dict:
     """LoRA-tune the HF model dir `base_path` on {"prompt","response"} rows; adapter + train_stats.json -> `out_dir`.
 
@@ -188,7 +189,7 @@ def train_lora(
     """
     from peft import LoraConfig, get_peft_model
 
-    s = with_fields(settings or LoraSettings(), **fields)
+    s = with_fields(settings or LoraSettings(), **overrides)
     lora = LoraConfig(
         r=s.rank,
         lora_alpha=s.lora_alpha,
@@ -203,7 +204,7 @@ def train_lora(
 
 
 def train_full(
-    base_path: PathLike, sft_rows: Rows, out_dir: PathLike, settings: TuningSettings | None = None, **fields
+    base_path: PathLike, sft_rows: Rows, out_dir: PathLike, settings: TuningSettings | None = None, **overrides
 ) -> dict:
     """Fine-tune every parameter of the HF model dir `base_path` with the LoRA recipe; model + tokenizer -> `out_dir`.
 
@@ -212,7 +213,7 @@ def train_full(
     and alpha).
     """
     model, tokenizer, stats = _tune(
-        base_path, sft_rows, lambda base: base, with_fields(settings or TuningSettings(), **fields)
+        base_path, sft_rows, lambda base: base, with_fields(settings or TuningSettings(), **overrides)
     )
     _save(out_dir, stats, model, tokenizer)
     return stats
