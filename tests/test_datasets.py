@@ -219,6 +219,11 @@ def test_humanevalplus(tmp_path):
     assert _by_id(gd.load_text_samples(spec, seed=0)) == [{"id": r["task_id"], "text": r["prompt"]} for r in rows]
 
 
+def split_files(root: Path, *splits: str) -> dict[str, str]:
+    """data_files of a hub-style parquet dataset under `root`: {split: "root/data/{split}-*.parquet"}."""
+    return {split: str(root / "data" / f"{split}-*.parquet") for split in splits}
+
+
 def test_commonsense_qa_validation(tmp_path):
     rows = [
         {
@@ -238,16 +243,8 @@ def test_commonsense_qa_validation(tmp_path):
     ]
     parquet(tmp_path / "data" / "validation-00000-of-00001.parquet", rows)
     parquet(tmp_path / "data" / "train-00000-of-00001.parquet", rows[:1])
-    spec = {
-        "data_files": {
-            "train": str(tmp_path / "data" / "train-*.parquet"),
-            "validation": str(tmp_path / "data" / "validation-*.parquet"),
-        },
-        "format": "parquet",
-        "split": "validation",
-        "text_field": "question",
-        "id_field": "id",
-    }
+    files = split_files(tmp_path, "train", "validation")
+    spec = {"data_files": files, "format": "parquet", "split": "validation", "text_field": "question", "id_field": "id"}
     assert _by_id(gd.load_text_samples(spec, seed=0)) == [
         {"id": "075e483d21c29a511267ef62bedc0461", "text": "Where would you keep a pen?"},
         {"id": "61fe6e879ff18686d7552425a36344c8", "text": "What do cats chase?"},
@@ -386,15 +383,8 @@ def test_codealpaca_parquet(tmp_path):
         [{"prompt": "Reverse a list.", "completion": "xs[::-1]"}, {"prompt": "Add.", "completion": ""}],
     )
     parquet(tmp_path / "data" / "test-00000-of-00001.parquet", [{"prompt": "Sum.", "completion": "sum(xs)"}])
-    spec = {
-        "data_files": {
-            "train": str(tmp_path / "data" / "train-*.parquet"),
-            "test": str(tmp_path / "data" / "test-*.parquet"),
-        },
-        "format": "parquet",
-        "prompt_field": "prompt",
-        "response_field": "completion",
-    }
+    files = split_files(tmp_path, "train", "test")
+    spec = {"data_files": files, "format": "parquet", "prompt_field": "prompt", "response_field": "completion"}
     assert gd.load_sft_pairs(spec, seed=0) == [{"prompt": "Reverse a list.", "response": "xs[::-1]"}]
     assert gd.load_sft_pairs({**spec, "split": "test"}, seed=0) == [{"prompt": "Sum.", "response": "sum(xs)"}]
 

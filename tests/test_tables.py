@@ -225,29 +225,29 @@ def _default(function, name):
     return inspect.signature(function).parameters[name].default
 
 
-@pytest.mark.parametrize(
-    "section, key, function, name",
-    [
-        ("routes", "include_special_tokens", capture.capture_routes, "include_special_tokens"),
-        ("routes", "include_special_tokens", capture.iter_capture, "include_special_tokens"),
-        ("memorization", "include_final", memorization_index, "include_final"),
-        ("generalization", "include_final", generalization_index, "include_final"),
-        ("matching", "max_seq_length", matching.load_embedder, "max_seq_length"),
-        ("matching", "batch_size", matching.load_embedder, "batch_size"),
-        ("matching", "min_group_size", matching_table, "min_group_size"),
-        ("pathways", "min_group_size", pathway_tables, "min_group_size"),
-        ("pathways", "min_group_size", sample_sets, "min_group_size"),
-        ("correlation", "checkpoints", correlation_table, "checkpoints"),
-        ("correlation", "checkpoints", correlation.checkpoint_window, "mode"),
-        ("correlation", "last_k", correlation_table, "last_k"),
-        ("correlation", "last_k", correlation.checkpoint_window, "last_k"),
-        ("correlation", "rise_floor", correlation_table, "rise_floor"),
-        ("correlation", "rise_floor", correlation.checkpoint_window, "rise_floor"),
-        ("correlation", "rise_floor", correlation.sustained_rise_start, "floor_fraction"),
-        ("correlation", "loss_samples", correlation_table, "loss_samples"),
-        ("correlation", "loss_samples", domain_series, "loss_samples"),
-        ("correlation", "moving_average_window", domain_series, "window"),
+# (schema section, key) -> the (function, parameter) pairs whose default restates the schema's
+RESTATED_DEFAULTS = {
+    ("routes", "include_special_tokens"): [(capture.iter_capture, "include_special_tokens")],
+    ("memorization", "include_final"): [(memorization_index, "include_final")],
+    ("generalization", "include_final"): [(generalization_index, "include_final")],
+    ("matching", "max_seq_length"): [(matching.load_embedder, "max_seq_length")],
+    ("matching", "batch_size"): [(matching.load_embedder, "batch_size")],
+    ("matching", "min_group_size"): [(matching_table, "min_group_size")],
+    ("pathways", "min_group_size"): [(pathway_tables, "min_group_size"), (sample_sets, "min_group_size")],
+    ("correlation", "checkpoints"): [(correlation_table, "checkpoints"), (correlation.checkpoint_window, "mode")],
+    ("correlation", "last_k"): [(correlation_table, "last_k"), (correlation.checkpoint_window, "last_k")],
+    ("correlation", "rise_floor"): [
+        (correlation_table, "rise_floor"),
+        (correlation.checkpoint_window, "rise_floor"),
+        (correlation.sustained_rise_start, "floor_fraction"),
     ],
+    ("correlation", "loss_samples"): [(correlation_table, "loss_samples"), (domain_series, "loss_samples")],
+    ("correlation", "moving_average_window"): [(domain_series, "window")],
+}
+
+
+@pytest.mark.parametrize(
+    "section, key, function, name", [(*where, f, n) for where, pairs in RESTATED_DEFAULTS.items() for f, n in pairs]
 )
 def test_function_defaults_are_the_schema_defaults(section, key, function, name):
     assert _default(function, name) == SCHEMA["properties"][section]["properties"][key]["default"]

@@ -101,27 +101,15 @@ def tiny_mixtral(tokenizer, seed: int = 0, **overrides) -> MixtralForCausalLM:
 
 def tiny_qwen2_moe(tokenizer, seed: int = 0, **overrides) -> Qwen2MoeForCausalLM:
     """Seeded Qwen2-MoE: 3 layers, layer 1 dense (mlp_only_layers=[1]), 6 routed experts top-2 plus a shared expert."""
-    settings = dict(
-        num_hidden_layers=3,
-        mlp_only_layers=[1],
-        num_experts=6,
-        num_experts_per_tok=2,
-        moe_intermediate_size=32,
-        shared_expert_intermediate_size=48,
-    )
+    settings = dict(num_hidden_layers=3, mlp_only_layers=[1], num_experts=6, num_experts_per_tok=2)  # routing
+    settings |= dict(moe_intermediate_size=32, shared_expert_intermediate_size=48)  # sizes
     return _build(Qwen2MoeForCausalLM, Qwen2MoeConfig, tokenizer, seed, settings, overrides)
 
 
 def tiny_qwen3_moe(tokenizer, seed: int = 0, **overrides) -> Qwen3MoeForCausalLM:
     """Seeded Qwen3-MoE: 4 layers with decoder_sparse_step=2 (MoE layers 1 and 3), 4 experts top-2."""
-    settings = dict(
-        num_hidden_layers=4,
-        decoder_sparse_step=2,
-        num_experts=4,
-        num_experts_per_tok=2,
-        moe_intermediate_size=32,
-        head_dim=8,
-    )
+    settings = dict(num_hidden_layers=4, decoder_sparse_step=2, num_experts=4, num_experts_per_tok=2)  # routing
+    settings |= dict(moe_intermediate_size=32, head_dim=8)  # sizes
     return _build(Qwen3MoeForCausalLM, Qwen3MoeConfig, tokenizer, seed, settings, overrides)
 
 

@@ -26,6 +26,7 @@ _API = {
     "pathway_strings": "grokmon.metrics.pathways",
     "mean_pairwise_distance": "grokmon.metrics.pathways",
     "per_layer_distances": "grokmon.metrics.pathways",
+    "PathwaySettings": "grokmon.metrics.pathways",
     "paper_consistency": "grokmon.metrics.consistency",
     "mean_adjacent_cosine": "grokmon.metrics.consistency",
     "correlate": "grokmon.metrics.correlation",

@@ -10,6 +10,7 @@ import pandas as pd
 
 from grokmon.claims import controls
 from grokmon.metrics import memorization, pathways
+from grokmon.metrics.pathways import PathwaySettings
 
 SWEEP_COLUMNS = [
     "epsilon",
@@ -54,9 +55,9 @@ def sweep_table(
     routing: Sequence[np.ndarray],
     steps: Sequence[int],
     settings: Sequence[tuple[float, float]],
-    cut: float = 0.7,
-    max_pairs: int | None = None,
-    seed: int = 0,
+    cut: float = PathwaySettings.cut,
+    max_pairs: int | None = PathwaySettings.max_pairs,
+    seed: int = PathwaySettings.seed,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """For each (epsilon, delta) of `settings`, from loss float[n_ckpt, n] and each checkpoint's routing float[n, L, E]:
     (one row per Pretrain@t* group with t* < T: its post-t* distance trend (`controls.post_memorization_trend`);

@@ -21,6 +21,7 @@ from rapidfuzz.distance import Levenshtein
 from scipy import special, stats
 
 from grokmon.metrics import correlation, pathways
+from grokmon.metrics.pathways import PathwaySettings
 from grokmon.metrics.validation import check_int
 
 _SUM_TOLERANCE = 1e-3
@@ -40,7 +41,10 @@ def routing_entropy(routing: np.ndarray) -> np.ndarray:
 
 
 def entropy_distance_pairs(
-    routing: np.ndarray, cut: float = 0.7, max_pairs: int | None = None, seed: int = 0
+    routing: np.ndarray,
+    cut: float = PathwaySettings.cut,
+    max_pairs: int | None = PathwaySettings.max_pairs,
+    seed: int = PathwaySettings.seed,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per pair of routing float[n, L, E]:
     (edit distance float64[p] of the paper strings at `cut`, in edits; mean entropy float64[p], nats).
@@ -59,7 +63,10 @@ def entropy_distance_pairs(
 
 
 def entropy_distance_correlation(
-    routing: np.ndarray, cut: float = 0.7, max_pairs: int | None = None, seed: int = 0
+    routing: np.ndarray,
+    cut: float = PathwaySettings.cut,
+    max_pairs: int | None = PathwaySettings.max_pairs,
+    seed: int = PathwaySettings.seed,
 ) -> dict:
     """Paper Fig. 13 over pairs of routing float[n, L, E]: correlation of pair edit distance (paper strings, edits) with
     the pair's mean entropy (nats).

@@ -346,6 +346,34 @@ def _direction(test, sign: int, margin: float, alpha: float) -> str:
     return "inconclusive"
 
 
+def _unless_supported(
+    test, sign: int, margin: float, alpha: float, against: tuple[str, str], inconclusive: str, evidence, numbers
+) -> dict | None:
+    """None when `test` supports the claim (`_direction`); else the result of its outcome: `against`
+    (verdict, decided_by) when it goes against it, ("undecided", `inconclusive`) when it is inconclusive."""
+    direction = _direction(test, sign, margin, alpha)
+    if direction == "supports":
+        return None
+    verdict, decided_by = against if direction == "against" else ("undecided", inconclusive)
+    return _result(verdict, decided_by, evidence, **numbers)
+
+
+def _heldout_outcome(
+    contrast, heldout, sign: int, alpha: float, claim: Claim, main: str, evidence: list[str], numbers, alone=None
+) -> dict:
+    """The result of the held-out control, the last step of a trend or correlation claim: holds when the memorized
+    minus held-out `contrast` supports the claim (`main`: the main test's name), explained by a control when the
+    `heldout` series alone does, else undecided; the evidence line `alone`, if any, joins once the contrast fails."""
+    if contrast.p_value(sign) < alpha:
+        passed = "length and held-out controls" if claim.length_metric else "held-out control"
+        return _result("holds", f"{main}; passed {passed}", evidence, **numbers)
+    if alone is not None:
+        evidence.append(alone)
+    if heldout.p_value(sign) < alpha:
+        return _result("explained by a control", HELDOUT_CONTROL, evidence, **numbers)
+    return _result("undecided", "held-out control inconclusive", evidence, **numbers)
+
+
 def _fdr(p: np.ndarray) -> np.ndarray:
     """Benjamini-Hochberg adjusted p (scipy.stats.false_discovery_control) of the finite entries; NaN elsewhere."""
     q = np.full(p.shape, np.nan)
@@ -441,42 +469,32 @@ def trend_verdict(groups: Sequence[GroupSeries], claim: Claim, settings: Verdict
     ends = [_end_change(g.metric[g.t_index :]) for g in eligible]
     word = "fall" if sign < 0 else "rise"
     half = special.stdtrit(main.df, 0.975) * main.se if main.df >= 1 else np.nan
-    numbers.update(
-        fraction=float(np.mean([sign * c > 0 for c in ends])),
-        estimate=main.estimate,
-        ci_low=main.estimate - half,
-        ci_high=main.estimate + half,
-        p_value=main.p_value(sign),
-    )
+    low, high = main.estimate - half, main.estimate + half
+    fraction = float(np.mean([sign * c > 0 for c in ends]))
+    numbers.update(fraction=fraction, estimate=main.estimate, ci_low=low, ci_high=high, p_value=main.p_value(sign))
     evidence = [
         (
             f"{sum(sign * c > 0 for c in ends)}/{len(eligible)} groups {word} from t* to the end; weighted mean change "
-            f"{main.estimate:+.2%} of the t* value per checkpoint "
-            f"(95% CI [{numbers['ci_low']:+.2%}, {numbers['ci_high']:+.2%}], "
+            f"{main.estimate:+.2%} of the t* value per checkpoint (95% CI [{low:+.2%}, {high:+.2%}], "
             f"one-sided p {numbers['p_value']:.2g}, {main.df + 1} changes, weights = group sizes)"
         )
     ]
-    verdict = _direction(main, sign, s.trend_margin, s.alpha)
-    if verdict == "against":
-        return _result(
-            "does not hold",
-            _against_reason(main, sign, s.alpha, f"{s.trend_margin:.1%} per checkpoint"),
-            evidence,
-            **numbers,
-        )
-    if verdict == "inconclusive":
-        return _result("undecided", "trend test not significant", evidence, **numbers)
+    against = ("does not hold", _against_reason(main, sign, s.alpha, f"{s.trend_margin:.1%} per checkpoint"))
+    if done := _unless_supported(
+        main, sign, s.trend_margin, s.alpha, against, "trend test not significant", evidence, numbers
+    ):
+        return done
     if claim.length_metric:
         length = _change_test(eligible, lambda g: g.controlled)
         numbers["length_control"] = length.estimate
         evidence.append(
             f"length-normalized distance changes {length.estimate:+.2%} per checkpoint (p {length.p_value(sign):.2g})"
         )
-        verdict = _direction(length, sign, s.trend_margin, s.alpha)
-        if verdict == "against":
-            return _result("explained by a control", LENGTH_CONTROL, evidence, **numbers)
-        if verdict == "inconclusive":
-            return _result("undecided", "length control inconclusive", evidence, **numbers)
+        control = ("explained by a control", LENGTH_CONTROL)
+        if done := _unless_supported(
+            length, sign, s.trend_margin, s.alpha, control, "length control inconclusive", evidence, numbers
+        ):
+            return done
     paired = [g for g in eligible if (np.isfinite(g.heldout) & np.isfinite(g.controlled))[g.t_index :].sum() >= 2]
     if not paired:
         evidence.append("no held-out (validation) values over the groups' checkpoints")
@@ -488,16 +506,9 @@ def trend_verdict(groups: Sequence[GroupSeries], claim: Claim, settings: Verdict
         f"group minus held-out items ({name}) changes {contrast.estimate:+.2%} per checkpoint "
         f"(p {contrast.p_value(sign):.2g})"
     )
-    if contrast.p_value(sign) < s.alpha:
-        passed = "length and held-out controls" if claim.length_metric else "held-out control"
-        return _result("holds", f"weighted trend test; passed {passed}", evidence, **numbers)
     heldout = _heldout_test(paired)
-    evidence.append(
-        f"held-out items alone change {heldout.estimate:+.2%} per checkpoint (p {heldout.p_value(sign):.2g})"
-    )
-    if heldout.p_value(sign) < s.alpha:
-        return _result("explained by a control", HELDOUT_CONTROL, evidence, **numbers)
-    return _result("undecided", "held-out control inconclusive", evidence, **numbers)
+    alone = f"held-out items alone change {heldout.estimate:+.2%} per checkpoint (p {heldout.p_value(sign):.2g})"
+    return _heldout_outcome(contrast, heldout, sign, s.alpha, claim, "weighted trend test", evidence, numbers, alone)
 
 
 def _change_test(groups: Sequence[GroupSeries], values, scale_values=None) -> controls.MeanTest:
@@ -644,16 +655,18 @@ def correlation_verdict(
             f"differences {main.p_diff[sign]:.2g}"
         )
     ]
-    verdict = _direction(main, sign, s.correlation_margin, s.alpha)
-    if verdict == "against":
-        return _result(
-            "does not hold",
-            _against_reason(main, sign, s.alpha, f"|r| < {s.correlation_margin:g}"),
-            evidence,
-            **numbers,
-        )
-    if verdict == "inconclusive":
-        return _result("undecided", "not significant in both levels and first differences", evidence, **numbers)
+    against = ("does not hold", _against_reason(main, sign, s.alpha, f"|r| < {s.correlation_margin:g}"))
+    if done := _unless_supported(
+        main,
+        sign,
+        s.correlation_margin,
+        s.alpha,
+        against,
+        "not significant in both levels and first differences",
+        evidence,
+        numbers,
+    ):
+        return done
     controlled = claim.length_metric or claim.metric
     if claim.length_metric:
         length, _ = (
@@ -667,11 +680,11 @@ def correlation_verdict(
             f"length-normalized distance r = {length.r:+.2f} "
             f"(differences {length.r_diff:+.2f}, p {length.p_value(sign):.2g})"
         )
-        verdict = _direction(length, sign, s.correlation_margin, s.alpha)
-        if verdict == "against":
-            return _result("explained by a control", LENGTH_CONTROL, evidence, **numbers)
-        if verdict == "inconclusive":
-            return _result("undecided", "length control inconclusive", evidence, **numbers)
+        control = ("explained by a control", LENGTH_CONTROL)
+        if done := _unless_supported(
+            length, sign, s.correlation_margin, s.alpha, control, "length control inconclusive", evidence, numbers
+        ):
+            return done
     heldout_column = "validation_" + controlled
     heldout = _correlation(columns, accuracy, heldout_column, s)[0] if heldout_column in columns else None
     if heldout is None:
@@ -683,12 +696,7 @@ def correlation_verdict(
         f"memorized minus held-out {controlled} r = {contrast.r:+.2f} (p {contrast.p_value(sign):.2g}); "
         f"held-out alone r = {heldout.r:+.2f} (p {heldout.p_value(sign):.2g})"
     )
-    if contrast.p_value(sign) < s.alpha:
-        passed = "length and held-out controls" if claim.length_metric else "held-out control"
-        return _result("holds", f"levels and first differences; passed {passed}", evidence, **numbers)
-    if heldout.p_value(sign) < s.alpha:
-        return _result("explained by a control", HELDOUT_CONTROL, evidence, **numbers)
-    return _result("undecided", "held-out control inconclusive", evidence, **numbers)
+    return _heldout_outcome(contrast, heldout, sign, s.alpha, claim, "levels and first differences", evidence, numbers)
 
 
 def loss_verdict(columns: Mapping[str, np.ndarray], accuracy: np.ndarray, settings: VerdictSettings) -> dict:

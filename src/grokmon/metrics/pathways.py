@@ -2,17 +2,44 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
-from grokmon.metrics.validation import check_bool, check_choice, check_int, check_number, check_routing
+from grokmon.metrics.validation import check_bool, check_choice, check_int, check_number, check_routing, with_fields
 
 MODES = ("paper", "experts")
 CUT_TOLERANCE = 1e-6
 
 
-def select_experts(weights: np.ndarray, cut: float = 0.7) -> list:
+@dataclass(frozen=True)
+class PathwaySettings:
+    """How pathways are cut and compared: the one home of these defaults (config `pathways:` sets the workflow's)."""
+
+    cut: float = 0.7
+    """Cumulative routing-weight cut in (0, 1] that selects a layer's experts (paper Sec. 4.1: 0.7)."""
+    mode: str = "paper"
+    """Sequences compared: "paper" (characters of the paper strings) or "experts" (one symbol per expert)."""
+    max_pairs: int | None = None
+    """Pairs averaged: all of them up to this many, above it a seeded random sample of this many; None: all."""
+    seed: int = 0
+    """Seed of that sample."""
+    normalize: bool = False
+    """Divide each distance by the longer sequence's length (0..1, rapidfuzz normalized_distance) instead of edits."""
+    workers: int = 1
+    """rapidfuzz threads (-1: all cores)."""
+
+    def __post_init__(self):
+        object.__setattr__(self, "cut", _check_cut(self.cut))
+        check_choice("mode", self.mode, MODES)
+        _check_pairs(self.max_pairs, self.seed)
+        check_bool("normalize", self.normalize)
+        check_int("workers", self.workers, -1)
+
+
+def select_experts(weights: np.ndarray, cut: float = PathwaySettings.cut) -> list:
     """Selected experts per layer, in rank order, from routing weights float[L, E] (-> list[L] of list[int]) or
     [n, L, E] (-> list[n] of those).
 
@@ -64,96 +91,59 @@ def _tokens(selection: list[list[int]]) -> list[int]:
     return [expert * n_layers + layer for layer, experts in enumerate(selection) for expert in experts]
 
 
-def pathway_strings(routing: np.ndarray, cut: float = 0.7) -> list[str]:
+def pathway_strings(routing: np.ndarray, cut: float = PathwaySettings.cut) -> list[str]:
     """Paper strings list[n] from routing float[n, L, E] (token-mean routing probabilities)."""
     return [_string(s) for s in _select(_check_routing(routing, "routing"), _check_cut(cut))]
 
 
-def pairwise_distances(
-    routing: np.ndarray, cut: float = 0.7, mode: str = "paper", normalize: bool = False, workers: int = 1
-) -> np.ndarray:
+def pairwise_distances(routing: np.ndarray, settings: PathwaySettings | None = None, **overrides) -> np.ndarray:
     """Levenshtein distance matrix [n, n] (int32 edits; float64 in 0..1 if normalize) between pathways of routing
-    float[n, L, E].
-
-    mode "paper": characters of the paper strings; "experts": one symbol per expert (`pathway_tokens`).
-    normalize divides each distance by the longer sequence's length (rapidfuzz normalized_distance).
-    workers: threads for rapidfuzz (-1 = all cores).
-    """
-    _check_flags(normalize, workers)
-    seqs = _sequences(_check_routing(routing, "routing"), cut, mode)
-    return process.cdist(seqs, seqs, scorer=_scorer(normalize), dtype=_dtype(normalize), workers=workers)
+    float[n, L, E]; `settings` (`PathwaySettings`, or its fields as keywords) without max_pairs and seed."""
+    s = with_fields(settings or PathwaySettings(), **overrides)
+    seqs = _sequences(_check_routing(routing, "routing"), s)
+    return process.cdist(seqs, seqs, scorer=_scorer(s.normalize), dtype=_dtype(s.normalize), workers=s.workers)
 
 
-def mean_pairwise_distance(
-    routing: np.ndarray,
-    cut: float = 0.7,
-    mode: str = "paper",
-    max_pairs: int | None = None,
-    seed: int = 0,
-    normalize: bool = False,
-    workers: int = 1,
-) -> float:
+def mean_pairwise_distance(routing: np.ndarray, settings: PathwaySettings | None = None, **overrides) -> float:
     """Mean distance (edits, or 0..1 if normalize) over unordered pairs i < j of routing float[n, L, E].
 
-    All n(n-1)/2 pairs, or a seeded random sample of `max_pairs` distinct pairs when there are more.
+    All n(n-1)/2 pairs, or a seeded random sample of `max_pairs` distinct pairs when there are more;
+    `settings` is a `PathwaySettings`, or its fields as keywords (`mean_pairwise_distance(routing, cut=0.5)`).
     """
-    routing = _check_routing(routing, "routing", min_samples=2)
-    _check_pairs(max_pairs, seed)
-    _check_flags(normalize, workers)
-    return _mean_within(_sequences(routing, cut, mode), max_pairs, seed, normalize, workers)
+    s = with_fields(settings or PathwaySettings(), **overrides)
+    return _mean_within(_sequences(_check_routing(routing, "routing", min_samples=2), s), s)
 
 
-def per_layer_distances(
-    routing: np.ndarray,
-    cut: float = 0.7,
-    mode: str = "paper",
-    max_pairs: int | None = None,
-    seed: int = 0,
-    normalize: bool = False,
-    workers: int = 1,
-) -> np.ndarray:
+def per_layer_distances(routing: np.ndarray, settings: PathwaySettings | None = None, **overrides) -> np.ndarray:
     """Mean pairwise distance float[L] of each layer's own pathway segment (paper Fig. 5);
-    same pairs for every layer."""
+    same pairs for every layer; `settings` as in `mean_pairwise_distance`."""
+    s = with_fields(settings or PathwaySettings(), **overrides)
     routing = _check_routing(routing, "routing", min_samples=2)
-    _check_pairs(max_pairs, seed)
-    _check_flags(normalize, workers)
-    encode = _encoder(mode)
-    selections = _select(routing, _check_cut(cut))
-    return np.array(
-        [
-            _mean_within([encode([s[layer]]) for s in selections], max_pairs, seed, normalize, workers)
-            for layer in range(routing.shape[1])
-        ]
-    )
+    encode = _encoder(s.mode)
+    selections = _select(routing, s.cut)
+    return np.array([_mean_within([encode([x[layer]]) for x in selections], s) for layer in range(routing.shape[1])])
 
 
 def cross_distance(
-    routing_a: np.ndarray,
-    routing_b: np.ndarray,
-    cut: float = 0.7,
-    mode: str = "paper",
-    max_pairs: int | None = None,
-    seed: int = 0,
-    normalize: bool = False,
-    workers: int = 1,
+    routing_a: np.ndarray, routing_b: np.ndarray, settings: PathwaySettings | None = None, **overrides
 ) -> float:
     """Mean distance over all pairs (a, b) of routing_a float[n_a, L, E] x routing_b float[n_b, L, E] (paper Fig. 12),
-    sampled above max_pairs."""
+    sampled above max_pairs; `settings` as in `mean_pairwise_distance`."""
+    s = with_fields(settings or PathwaySettings(), **overrides)
     routing_a, routing_b = _check_routing(routing_a, "routing_a"), _check_routing(routing_b, "routing_b")
     if routing_a.shape[1:] != routing_b.shape[1:]:
         raise ValueError(f"routing_a {routing_a.shape} and routing_b {routing_b.shape} differ in [L, E]")
-    _check_pairs(max_pairs, seed)
-    _check_flags(normalize, workers)
-    seqs_a, seqs_b = _sequences(routing_a, cut, mode), _sequences(routing_b, cut, mode)
+    seqs_a, seqs_b = _sequences(routing_a, s), _sequences(routing_b, s)
     total = len(seqs_a) * len(seqs_b)
-    if max_pairs is None or total <= max_pairs:
-        matrix = process.cdist(seqs_a, seqs_b, scorer=_scorer(normalize), dtype=_dtype(normalize), workers=workers)
-        return float(matrix.mean())
-    k = _sample(total, max_pairs, seed)
-    return _paired_mean(seqs_a, seqs_b, k // len(seqs_b), k % len(seqs_b), normalize, workers)
+    if s.max_pairs is None or total <= s.max_pairs:
+        return float(_distances(process.cdist, seqs_a, seqs_b, s).mean())
+    k = _sample(total, s.max_pairs, s.seed)
+    return _paired_mean(seqs_a, seqs_b, k // len(seqs_b), k % len(seqs_b), s)
 
 
-def sample_pairs(n: int, max_pairs: int | None = None, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def sample_pairs(
+    n: int, max_pairs: int | None = PathwaySettings.max_pairs, seed: int = PathwaySettings.seed
+) -> tuple[np.ndarray, np.ndarray]:
     """Index arrays (i, j), int64[m], i < j: all n(n-1)/2 pairs in row-major order,
     or a seeded sample of max_pairs distinct ones."""
     n = check_int("n", n, 2)
@@ -164,19 +154,23 @@ def sample_pairs(n: int, max_pairs: int | None = None, seed: int = 0) -> tuple[n
     return _unrank_pairs(_sample(total, max_pairs, seed), n)
 
 
-def _mean_within(seqs: list, max_pairs: int | None, seed: int, normalize: bool, workers: int) -> float:
+def _mean_within(seqs: list, s: PathwaySettings) -> float:
     n = len(seqs)
-    if max_pairs is None or n * (n - 1) // 2 <= max_pairs:
-        matrix = process.cdist(seqs, seqs, scorer=_scorer(normalize), dtype=_dtype(normalize), workers=workers)
+    if s.max_pairs is None or n * (n - 1) // 2 <= s.max_pairs:
+        matrix = _distances(process.cdist, seqs, seqs, s)
         return float(matrix.sum(dtype=np.float64) / (n * (n - 1)))  # zero diagonal, each pair counted twice
-    i, j = sample_pairs(n, max_pairs, seed)
-    return _paired_mean(seqs, seqs, i, j, normalize, workers)
+    i, j = sample_pairs(n, s.max_pairs, s.seed)
+    return _paired_mean(seqs, seqs, i, j, s)
 
 
-def _paired_mean(seqs_a: list, seqs_b: list, i: np.ndarray, j: np.ndarray, normalize: bool, workers: int) -> float:
+def _paired_mean(seqs_a: list, seqs_b: list, i: np.ndarray, j: np.ndarray, s: PathwaySettings) -> float:
     queries, choices = [seqs_a[x] for x in i.tolist()], [seqs_b[x] for x in j.tolist()]
-    d = process.cpdist(queries, choices, scorer=_scorer(normalize), dtype=_dtype(normalize), workers=workers)
-    return float(d.mean(dtype=np.float64))
+    return float(_distances(process.cpdist, queries, choices, s).mean(dtype=np.float64))
+
+
+def _distances(scorer_fn, queries: list, choices: list, s: PathwaySettings) -> np.ndarray:
+    """rapidfuzz's `cdist` (all pairs) or `cpdist` (element-wise) with the settings' scorer, dtype and workers."""
+    return scorer_fn(queries, choices, scorer=_scorer(s.normalize), dtype=_dtype(s.normalize), workers=s.workers)
 
 
 def _sample(total: int, max_pairs: int, seed: int) -> np.ndarray:
@@ -197,13 +191,13 @@ def _pairs_before(i: np.ndarray, n: int) -> np.ndarray:
     return i * (2 * n - i - 1) // 2
 
 
-def _sequences(routing: np.ndarray, cut: float, mode: str) -> list:
-    encode = _encoder(mode)
-    return [encode(s) for s in _select(routing, _check_cut(cut))]
+def _sequences(routing: np.ndarray, s: PathwaySettings) -> list:
+    encode = _encoder(s.mode)
+    return [encode(x) for x in _select(routing, s.cut)]
 
 
 def _encoder(mode: str):
-    return _string if check_choice("mode", mode, MODES) == "paper" else _tokens
+    return _string if mode == "paper" else _tokens
 
 
 def _scorer(normalize: bool):
@@ -225,11 +219,6 @@ def _check_cut(cut: float) -> float:
 def _check_pairs(max_pairs: int | None, seed: int) -> None:
     check_int("max_pairs", max_pairs, 1, none_ok=True)
     check_int("seed", seed, 0)
-
-
-def _check_flags(normalize: bool, workers: int) -> None:
-    check_bool("normalize", normalize)
-    check_int("workers", workers, -1)
 
 
 def _check_selection(selection) -> list[list[int]]:

@@ -6,15 +6,16 @@ from __future__ import annotations
 import numpy as np
 
 from grokmon.metrics import consistency, pathways
+from grokmon.metrics.pathways import PathwaySettings
 
 
 def routing_metrics(
     routing: np.ndarray,
     weights: np.ndarray,
     *,
-    cut: float = 0.7,
-    max_pairs: int | None = None,
-    seed: int = 0,
+    cut: float = PathwaySettings.cut,
+    max_pairs: int | None = PathwaySettings.max_pairs,
+    seed: int = PathwaySettings.seed,
 ) -> dict[str, float]:
     """Means over samples of routing float[n, L, E] with router rows weights float[L, E, d]: distance (paper strings,
     edits), distance_experts (edits), distance_normalized (paper strings, 0..1), consistency (paper C_i),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import numbers
 import warnings
 
@@ -116,6 +117,16 @@ def check_bool(name: str, value) -> bool:
     if not isinstance(value, bool | np.bool_):
         raise ValueError(f"{name}: expected True or False, got {value!r}")
     return bool(value)
+
+
+def with_fields(settings, **fields):
+    """The frozen dataclass `settings` with `fields` replaced (checked again); TypeError naming any unknown field and
+    the allowed ones."""
+    names = [f.name for f in dataclasses.fields(settings)]
+    unknown = sorted(set(fields) - set(names))
+    if unknown:
+        raise TypeError(f"{type(settings).__name__}: unknown fields {unknown}; allowed: {names}")
+    return dataclasses.replace(settings, **fields) if fields else settings
 
 
 def _range(low, high, low_open, high_open) -> str:

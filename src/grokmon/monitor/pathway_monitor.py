@@ -25,6 +25,7 @@ import torch
 from transformers import TrainerCallback
 
 from grokmon.files import atomic
+from grokmon.metrics.pathways import PathwaySettings
 from grokmon.metrics.routing_summary import routing_metrics
 from grokmon.routing.architectures import moe_routers
 from grokmon.routing.capture import capture_routes, router_weights
@@ -43,11 +44,11 @@ def probe_metrics(
     tokenizer,
     texts: Sequence[str],
     *,
-    cut: float = 0.7,
+    cut: float = PathwaySettings.cut,
     max_pairs: int | None = DEFAULT_MAX_PAIRS,
     batch_size: int = DEFAULT_BATCH_SIZE,
     max_length: int = DEFAULT_MAX_LENGTH,
-    seed: int = 0,
+    seed: int = PathwaySettings.seed,
 ) -> dict[str, float]:
     """`routing_metrics` of `texts` (n >= 2) under `model`, plus loss:
     mean over texts of the per-text mean NLL (nats/token)."""
@@ -108,13 +109,13 @@ class PathwayMonitor:
         tokenizer,
         *,
         every: int = 100,
-        cut: float = 0.7,
+        cut: float = PathwaySettings.cut,
         max_pairs: int | None = DEFAULT_MAX_PAIRS,
         batch_size: int = DEFAULT_BATCH_SIZE,
         max_length: int = DEFAULT_MAX_LENGTH,
         csv_path: str | os.PathLike | None = None,
         loggers: Iterable = (),
-        seed: int = 0,
+        seed: int = PathwaySettings.seed,
         model=None,
     ):
         _check_positive("every", every)

@@ -89,36 +89,11 @@ class RouteCapture:
         )
 
 
-def capture_routes(
-    model,
-    tokenizer,
-    texts: Sequence[str],
-    *,
-    batch_size: int = 8,
-    max_length: int = 512,
-    device=None,
-    progress: bool = True,
-    add_eos: bool = False,
-    answer_chars: Sequence[int] | None = None,
-    include_special_tokens: bool = False,
-) -> RouteCapture:
-    """Capture all `texts` at once (see `iter_capture`): nll float32[n], n_tokens int64[n], routing float32[n, L, E],
-    and answer_nll float32[n] when `answer_chars` is given."""
+def capture_routes(model, tokenizer, texts: Sequence[str], **options) -> RouteCapture:
+    """Capture all `texts` at once, as one shard of `iter_capture` (`options`: its keywords but shard_size): nll
+    float32[n], n_tokens int64[n], routing float32[n, L, E], and answer_nll float32[n] when `answer_chars` is given."""
     texts = list(texts)
-    parts = iter_capture(
-        model,
-        tokenizer,
-        texts,
-        shard_size=len(texts),
-        batch_size=batch_size,
-        max_length=max_length,
-        device=device,
-        progress=progress,
-        add_eos=add_eos,
-        answer_chars=answer_chars,
-        include_special_tokens=include_special_tokens,
-    )
-    return RouteCapture.concat(list(parts))
+    return RouteCapture.concat(list(iter_capture(model, tokenizer, texts, shard_size=len(texts), **options)))
 
 
 def iter_capture(

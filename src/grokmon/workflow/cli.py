@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from grokmon.files.atomic import atomic_path
+from grokmon.metrics.pathways import PathwaySettings
 from grokmon.monitor.pathway_monitor import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_MAX_LENGTH,
@@ -231,11 +232,16 @@ def _parser() -> argparse.ArgumentParser:
     for sub in (one, many):
         sub.add_argument("--data", required=True, help="JSONL file, one probe text per row")
         sub.add_argument("--text-field", default="text", help="field of each row holding the text (default: text)")
-        sub.add_argument("--cut", type=_fraction, default=0.7, help="cumulative routing-weight cut (default: 0.7)")
+        sub.add_argument(
+            "--cut",
+            type=_fraction,
+            default=PathwaySettings.cut,
+            help="cumulative routing-weight cut (default: %(default)s)",
+        )
         sub.add_argument("--max-pairs", type=_positive, default=DEFAULT_MAX_PAIRS, help="pairs sampled for distances")
         sub.add_argument("--batch-size", type=_positive, default=DEFAULT_BATCH_SIZE)
         sub.add_argument("--max-length", type=_at_least_2, default=DEFAULT_MAX_LENGTH, help="tokens per text (>= 2)")
-        sub.add_argument("--seed", type=_natural, default=0, help="seed of the pair sample (>= 0)")
+        sub.add_argument("--seed", type=_natural, default=PathwaySettings.seed, help="seed of the pair sample (>= 0)")
         sub.add_argument("--device", help="torch device (default: cuda if available, else cpu)")
     return parser
 

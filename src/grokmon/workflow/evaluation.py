@@ -142,10 +142,7 @@ def evaluate(
             log_samples=True,
             bootstrap_iters=0,
             confirm_run_unsafe_code=confirm_run_unsafe_code,
-            random_seed=seed,
-            numpy_random_seed=seed,
-            torch_random_seed=seed,
-            fewshot_random_seed=seed,
+            **dict.fromkeys(("random_seed", "numpy_random_seed", "torch_random_seed", "fewshot_random_seed"), seed),
         )
     return {task: item_records(samples) for task, samples in res["samples"].items()}
 

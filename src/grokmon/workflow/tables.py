@@ -10,6 +10,7 @@ import pandas as pd
 from grokmon.claims import controls
 from grokmon.metrics import correlation, matching, pathways
 from grokmon.metrics.memorization import groups
+from grokmon.metrics.pathways import PathwaySettings
 from grokmon.metrics.routing_summary import routing_metrics
 
 # Table 1 rows: series column -> the paper's metric name.
@@ -45,10 +46,10 @@ def pathway_tables(
     routing: Mapping[str, np.ndarray],
     router_weights: np.ndarray,
     t_star: pd.DataFrame,
-    cut: float = 0.7,
+    cut: float = PathwaySettings.cut,
     cut_sweep: Sequence[float] = (),
-    max_pairs: int | None = None,
-    seed: int = 0,
+    max_pairs: int | None = PathwaySettings.max_pairs,
+    seed: int = PathwaySettings.seed,
     min_group_size: int = 5,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per sample set of `sample_sets`: both distance modes, normalized distance, C_i, raw cosine, length, entropy; and
@@ -76,7 +77,10 @@ def pathway_tables(
 
 
 def cross_domain_table(
-    routing: Mapping[str, np.ndarray], cut: float = 0.7, max_pairs: int | None = None, seed: int = 0
+    routing: Mapping[str, np.ndarray],
+    cut: float = PathwaySettings.cut,
+    max_pairs: int | None = PathwaySettings.max_pairs,
+    seed: int = PathwaySettings.seed,
 ) -> pd.DataFrame:
     """Mean pathway distance within each domain and across each pair of domains (paper Fig. 12), both string forms."""
     rows = []

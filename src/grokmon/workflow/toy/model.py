@@ -18,6 +18,7 @@ from transformers import Olmo2Config, OlmoeConfig, PretrainedConfig, PreTrainedT
 from grokmon.routing.virtual_experts import set_virtual_experts
 
 PAD, EOS, UNK = "<|pad|>", "<|endoftext|>", "<|unk|>"
+SPECIAL_TOKENS = {"bos_token": EOS, "eos_token": EOS, "pad_token": PAD, "unk_token": UNK}
 
 
 def train_tokenizer(
@@ -45,13 +46,7 @@ def train_tokenizer(
     tok.train_from_iterator(texts, trainer)
     tok.post_processor = processors.TemplateProcessing(single=f"{EOS} $A", special_tokens=[(EOS, tok.token_to_id(EOS))])
     return PreTrainedTokenizerFast(
-        tokenizer_object=tok,
-        bos_token=EOS,
-        eos_token=EOS,
-        pad_token=PAD,
-        unk_token=UNK,
-        model_max_length=model_max_length,
-        padding_side=padding_side,
+        tokenizer_object=tok, model_max_length=model_max_length, padding_side=padding_side, **SPECIAL_TOKENS
     )
 
 
@@ -65,6 +60,21 @@ def toy_model_config(tokenizer: PreTrainedTokenizerFast, kind: str = "moe", **si
     return (tiny_olmoe_config if kind == "moe" else tiny_dense_config)(tokenizer, **sizes)
 
 
+# OlmoeConfig fields that the dense twin takes over unchanged.
+_DENSE_SHARED = (
+    "vocab_size",
+    "hidden_size",
+    "num_hidden_layers",
+    "num_attention_heads",
+    "num_key_value_heads",
+    "max_position_embeddings",
+    "pad_token_id",
+    "bos_token_id",
+    "eos_token_id",
+    "tie_word_embeddings",
+)
+
+
 def tiny_dense_config(tokenizer: PreTrainedTokenizerFast, **sizes) -> Olmo2Config:
     """Dense OLMo2 twin of ``tiny_olmoe_config(tokenizer, **sizes)`` (same arguments; top_k and aux_loss_coef have no
     effect): one MLP of num_experts * expert_size neurons per layer, so the MoE's parameters minus its routers
@@ -72,17 +82,7 @@ def tiny_dense_config(tokenizer: PreTrainedTokenizerFast, **sizes) -> Olmo2Confi
     (stored in the config, see `grokmon.routing.virtual_experts`)."""
     moe = tiny_olmoe_config(tokenizer, **sizes)
     config = Olmo2Config(
-        vocab_size=moe.vocab_size,
-        hidden_size=moe.hidden_size,
-        intermediate_size=moe.num_experts * moe.intermediate_size,
-        num_hidden_layers=moe.num_hidden_layers,
-        num_attention_heads=moe.num_attention_heads,
-        num_key_value_heads=moe.num_key_value_heads,
-        max_position_embeddings=moe.max_position_embeddings,
-        pad_token_id=moe.pad_token_id,
-        bos_token_id=moe.bos_token_id,
-        eos_token_id=moe.eos_token_id,
-        tie_word_embeddings=moe.tie_word_embeddings,
+        intermediate_size=moe.num_experts * moe.intermediate_size, **{k: getattr(moe, k) for k in _DENSE_SHARED}
     )
     set_virtual_experts(config, n_experts=moe.num_experts, partition="contiguous")
     return config

@@ -56,11 +56,7 @@ DEMO_SIZES = ToySizes(
     benchmark=150,
 )
 TEST_SIZES = ToySizes(
-    corpus={"math": 150, "code": 150, "commonsense": 80, "domain": 60},
-    train=30,
-    validation=10,
-    sft=16,
-    benchmark=12,
+    corpus={"math": 150, "code": 150, "commonsense": 80, "domain": 60}, train=30, validation=10, sft=16, benchmark=12
 )
 
 
