@@ -34,7 +34,7 @@ def correlate(metric: np.ndarray, accuracy: np.ndarray) -> dict:
 def moving_average(x: np.ndarray, window: int) -> np.ndarray:
     """Trailing moving average float64[n] of x float[n]: y[t] = mean(x[max(0, t - window + 1) : t + 1])."""
     x = _check_series(x, "x")
-    window = check_int("window", window, 1)
+    window = min(check_int("window", window, 1), x.size)  # a window longer than x averages all of x so far
     csum = np.concatenate([[0.0], np.cumsum(x)])
     t = np.arange(x.size)
     lo = np.maximum(0, t - window + 1)

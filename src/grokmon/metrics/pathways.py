@@ -10,6 +10,8 @@ from grokmon.metrics.validation import check_bool, check_choice, check_int, chec
 
 MODES = ("paper", "experts")
 CUT_TOLERANCE = 1e-6
+MAX_WORKERS = int(np.iinfo(np.intc).max)  # rapidfuzz's thread count is a C integer
+MAX_SAMPLES = 2**31  # so that i * (2n - i - 1), a pair's rank times 2, fits an int64 (_pairs_before)
 
 
 def select_experts(weights: np.ndarray, cut: float = 0.7) -> list:
@@ -156,7 +158,7 @@ def cross_distance(
 def sample_pairs(n: int, max_pairs: int | None = None, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Index arrays (i, j), int64[m], i < j: all n(n-1)/2 pairs in row-major order,
     or a seeded sample of max_pairs distinct ones."""
-    n = check_int("n", n, 2)
+    n = check_int("n", n, 2, MAX_SAMPLES)
     _check_pairs(max_pairs, seed)
     total = n * (n - 1) // 2
     if max_pairs is None or total <= max_pairs:
@@ -229,7 +231,7 @@ def _check_pairs(max_pairs: int | None, seed: int) -> None:
 
 def _check_flags(normalize: bool, workers: int) -> None:
     check_bool("normalize", normalize)
-    check_int("workers", workers, -1)
+    check_int("workers", workers, -1, MAX_WORKERS)
 
 
 def _check_selection(selection) -> list[list[int]]:
