@@ -76,7 +76,7 @@ def checkpoint_window(
     accuracy = _check_series(accuracy, "accuracy")
     check_choice("mode", mode, CHECKPOINT_WINDOWS)
     if mode == "after_rise":
-        return sustained_rise_start(accuracy, rise_floor)
+        return sustained_rise_start(accuracy, check_number("rise_floor", rise_floor, 0, 1, high_open=True))
     if mode == "last":
         return max(0, accuracy.size - check_int("last_k", last_k, 2))
     return 0

@@ -8,6 +8,8 @@ import numpy as np
 
 from grokmon.metrics.validation import as_array, check_bool, check_choice, check_finite, check_int, check_number
 
+MAX_GRID = 100_000  # epsilon values calibrate_epsilon tries at most (the paper's 0.1-nat steps up to 10 nats: 100)
+
 
 @dataclass(frozen=True)
 class EpsilonCalibration:
@@ -89,9 +91,14 @@ def calibrate_epsilon(
     max_epsilon = float(loss.max()) + step if max_epsilon is None else check_number("max_epsilon", max_epsilon)
     if max_epsilon < start:
         raise ValueError(f"start, max_epsilon: the epsilon grid is empty (start {start} > max_epsilon {max_epsilon})")
-    n_steps = int(np.floor(round((max_epsilon - start) / step, 10))) + 1
+    n_steps = np.floor(round((max_epsilon - start) / step, 10)) + 1  # a float: inf for a tiny step
+    if n_steps > MAX_GRID:
+        raise ValueError(
+            f"step: the epsilon grid from start {start} to max_epsilon {max_epsilon} (default: max loss + step) has "
+            f"{n_steps:.3g} values, more than {MAX_GRID}; use a larger step or a smaller max_epsilon"
+        )
     best = None
-    for k in range(max(n_steps, 0)):
+    for k in range(int(n_steps)):
         epsilon = round(start + k * step, 10)
         fraction = memorized_fraction_before_final(memorization_index(loss, epsilon, delta), loss.shape[0])
         if fraction >= low:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
@@ -10,7 +12,6 @@ from grokmon.metrics.validation import check_bool, check_choice, check_int, chec
 
 MODES = ("paper", "experts")
 CUT_TOLERANCE = 1e-6
-MAX_WORKERS = int(np.iinfo(np.intc).max)  # rapidfuzz's thread count is a C integer
 MAX_SAMPLES = 2**31  # so that i * (2n - i - 1), a pair's rank times 2, fits an int64 (_pairs_before)
 
 
@@ -79,9 +80,9 @@ def pairwise_distances(
 
     mode "paper": characters of the paper strings; "experts": one symbol per expert (`pathway_tokens`).
     normalize divides each distance by the longer sequence's length (rapidfuzz normalized_distance).
-    workers: threads for rapidfuzz (-1 = all cores).
+    workers: threads for rapidfuzz (-1 = all cores; more than the machine's cores are capped at its cores).
     """
-    _check_flags(normalize, workers)
+    workers = _check_flags(normalize, workers)
     seqs = _sequences(_check_routing(routing, "routing"), cut, mode)
     return process.cdist(seqs, seqs, scorer=_scorer(normalize), dtype=_dtype(normalize), workers=workers)
 
@@ -101,7 +102,7 @@ def mean_pairwise_distance(
     """
     routing = _check_routing(routing, "routing", min_samples=2)
     _check_pairs(max_pairs, seed)
-    _check_flags(normalize, workers)
+    workers = _check_flags(normalize, workers)
     return _mean_within(_sequences(routing, cut, mode), max_pairs, seed, normalize, workers)
 
 
@@ -118,7 +119,7 @@ def per_layer_distances(
     same pairs for every layer."""
     routing = _check_routing(routing, "routing", min_samples=2)
     _check_pairs(max_pairs, seed)
-    _check_flags(normalize, workers)
+    workers = _check_flags(normalize, workers)
     encode = _encoder(mode)
     selections = _select(routing, _check_cut(cut))
     return np.array(
@@ -145,7 +146,7 @@ def cross_distance(
     if routing_a.shape[1:] != routing_b.shape[1:]:
         raise ValueError(f"routing_a {routing_a.shape} and routing_b {routing_b.shape} differ in [L, E]")
     _check_pairs(max_pairs, seed)
-    _check_flags(normalize, workers)
+    workers = _check_flags(normalize, workers)
     seqs_a, seqs_b = _sequences(routing_a, cut, mode), _sequences(routing_b, cut, mode)
     total = len(seqs_a) * len(seqs_b)
     if max_pairs is None or total <= max_pairs:
@@ -229,9 +230,10 @@ def _check_pairs(max_pairs: int | None, seed: int) -> None:
     check_int("seed", seed, 0)
 
 
-def _check_flags(normalize: bool, workers: int) -> None:
+def _check_flags(normalize: bool, workers: int) -> int:
+    """workers as rapidfuzz takes it (at most the machine's cores) after checking both flags."""
     check_bool("normalize", normalize)
-    check_int("workers", workers, -1, MAX_WORKERS)
+    return min(check_int("workers", workers, -1), os.cpu_count() or 1)  # rapidfuzz starts that many threads
 
 
 def _check_selection(selection) -> list[list[int]]:
