@@ -160,3 +160,9 @@ def test_bad_routing():
         pathway_strings(np.array(A))
     with pytest.raises(ValueError, match="max_pairs"):
         mean_pairwise_distance(ROUTING, max_pairs=0)
+
+
+def test_workers_beyond_the_cores_are_capped_not_started():
+    # rapidfuzz starts `workers` threads: 10**6 of them never finished before the cap (issue #18)
+    assert mean_pairwise_distance(ROUTING, workers=10**6) == mean_pairwise_distance(ROUTING)
+    assert pairwise_distances(ROUTING, workers=10**6).tolist() == pairwise_distances(ROUTING).tolist()
