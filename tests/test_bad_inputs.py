@@ -3,6 +3,9 @@
 Property-based (hypothesis, derandomized): random shapes, NaN, inf, negative, unnormalized and empty arrays.
 """
 
+import inspect
+import re
+import sys
 import warnings
 
 import numpy as np
@@ -11,8 +14,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+import grokmon
 from grokmon.claims import controls
-from grokmon.metrics import consistency, correlation, generalization, matching, memorization, pathways
+from grokmon.metrics import (
+    consistency,
+    correlation,
+    generalization,
+    matching,
+    memorization,
+    pathways,
+    routing_summary,
+)
 from grokmon.metrics.validation import RoutingNormalizationWarning
 
 FAST = settings(max_examples=40, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -297,3 +309,245 @@ def test_memorization_refuses_a_negative_epsilon_and_negative_losses():
         memorization.memorization_index(loss, epsilon=-1)
     with pytest.raises(ValueError, match=r"loss: has negative values \(min -2\)"):
         memorization.memorization_index(-loss, epsilon=1.0)
+
+
+# The public metric functions not covered above (issue #18: every public metric function, listed by the test below).
+@FAST
+@given(routings(), st.one_of(st.floats(-0.5, 1.5), SPECIAL), st.sampled_from(["paper", "experts", "x"]))
+def test_pairwise_distances(routing, cut, mode):
+    matrix = call(pathways.pairwise_distances, ("routing", "cut", "mode"), routing, cut, mode)
+    assert (matrix is INVALID) == (not (is_routing(routing) and 0 < cut <= 1 and mode in pathways.MODES))
+    if matrix is not INVALID:
+        n = routing.shape[0]
+        assert matrix.shape == (n, n) and (matrix == matrix.T).all() and (np.diag(matrix) == 0).all()
+        if n >= 2:
+            assert matrix.sum() / (n * (n - 1)) == pytest.approx(
+                pathways.mean_pairwise_distance(as_used(routing), cut, mode)
+            )
+
+
+EXPERTS = st.one_of(st.integers(-1, 5), st.booleans(), st.just(1.0), st.just("3"))
+
+
+@FAST
+@given(st.one_of(st.lists(st.one_of(st.lists(EXPERTS, max_size=3), st.just("1,2")), max_size=3), st.just("1-2")))
+def test_pathway_string_and_tokens(selection):
+    string = call(pathways.pathway_string, ("selection",), selection)
+    tokens = call(pathways.pathway_tokens, ("selection",), selection)
+    valid = (
+        not isinstance(selection, str)
+        and len(selection) > 0
+        and all(
+            isinstance(layer, list) and layer and all(type(e) is int and e >= 0 for e in layer) for layer in selection
+        )
+    )
+    assert (string is INVALID) == (tokens is INVALID) == (not valid)
+    if valid:
+        assert string == "-".join(",".join(str(e) for e in layer) for layer in selection)
+        n_layers = len(selection)
+        assert tokens == [e * n_layers + layer for layer, experts in enumerate(selection) for e in experts]
+
+
+@FAST
+@given(arrays(max_dims=4))
+def test_adjacent_cosines(embeddings):
+    cos = call(consistency.adjacent_cosines, ("embeddings",), embeddings)
+    valid = embeddings.ndim == 3 and embeddings.size > 0 and embeddings.shape[1] >= 2
+    assert (cos is INVALID) == (not (valid and np.isfinite(embeddings).all()))
+    if cos is not INVALID:
+        assert cos.shape == (embeddings.shape[0], embeddings.shape[1] - 1)
+        assert np.isfinite(cos).all() and (np.abs(cos) <= 1 + 1e-9).all()  # 1e300 entries too (no overflow)
+
+
+@FAST
+@given(st.data())
+def test_routing_embeddings_and_routing_metrics(data):
+    routing = data.draw(routings(n_min=1))
+    weights = data.draw(router_weights(routing))
+    names = ("routing", "router_weights", "max_pairs")
+    max_pairs = data.draw(st.sampled_from([None, 2, 0]))
+    embedded = call(consistency.routing_embeddings, names, routing, weights)
+    summary = call(routing_summary.routing_metrics, names, routing, weights, max_pairs=max_pairs)
+    valid = (
+        is_routing(routing)
+        and weights.ndim == 3
+        and weights.shape[:2] == routing.shape[1:]
+        and 0 not in weights.shape
+        and np.isfinite(weights).all()
+        and np.abs(weights).max() <= np.finfo(np.float32).max
+        and routing.shape[1] >= 2
+    )
+    assert (embedded is INVALID) == (not valid)
+    assert (summary is INVALID) == (not (valid and routing.shape[0] >= 2 and max_pairs != 0))
+    if valid:
+        expected = np.einsum("nle,led->nld", as_used(routing), weights)
+        assert embedded.dtype == np.float32 and embedded.shape == expected.shape
+        assert np.allclose(embedded, expected, rtol=1e-5, atol=1e-6 * max(1.0, np.abs(expected).max()))
+    if summary is not INVALID:
+        used = as_used(routing)
+        assert summary == {
+            "distance": pathways.mean_pairwise_distance(used, max_pairs=max_pairs),
+            "distance_experts": pathways.mean_pairwise_distance(used, mode="experts", max_pairs=max_pairs),
+            "distance_normalized": pathways.mean_pairwise_distance(used, max_pairs=max_pairs, normalize=True),
+            "consistency": float(np.mean(consistency.paper_consistency(used, weights))),
+            "adjacent_cosine": float(np.mean(consistency.mean_adjacent_cosine(used, weights))),
+        }
+
+
+@FAST
+@given(routings(n_min=0))
+def test_routing_entropy(routing):
+    entropy = call(controls.routing_entropy, ("routing",), routing)
+    valid = is_routing(routing) and bool((np.abs(routing.sum(axis=-1) - 1) <= 1e-3).all())  # no top-k weights
+    assert (entropy is INVALID) == (not valid)
+    if valid:
+        assert entropy.shape == routing.shape[:2]
+        assert (entropy >= 0).all() and (entropy <= np.log(routing.shape[2]) + 1e-6).all()
+
+
+@FAST
+@given(arrays(max_dims=2), st.sampled_from([0.1, 0.0, 0.5, 1.0, -0.1, np.nan]))
+def test_sustained_rise_start(accuracy, floor_fraction):
+    start = call(correlation.sustained_rise_start, ("accuracy", "floor_fraction"), accuracy, floor_fraction)
+    valid = accuracy.ndim == 1 and accuracy.size > 0 and np.isfinite(accuracy).all() and 0 <= floor_fraction < 1
+    assert (start is INVALID) == (not valid)
+    if valid:
+        assert 0 <= start < accuracy.size
+        assert accuracy[start] <= accuracy.min() + floor_fraction * np.ptp(accuracy)  # in the floor band
+
+
+INDICES = hnp.arrays(
+    st.sampled_from([np.int64, np.int32, np.float64]),
+    hnp.array_shapes(min_dims=0, max_dims=2, min_side=0, max_side=5),
+    elements=st.integers(-2, 5),
+)
+
+
+@FAST
+@given(INDICES, st.sampled_from([1, 3, 6, 0, -1, 2.5, None]), st.sampled_from([1, 2, 0, 1.5]))
+def test_memorized_fraction_and_groups(t_index, n_ckpt, min_size):
+    fraction = call(memorization.memorized_fraction_before_final, ("t_index", "n_ckpt"), t_index, n_ckpt)
+    grouped = call(memorization.groups, ("t_index", "min_size"), t_index, min_size)
+    index_ok = (
+        t_index.ndim == 1 and t_index.size > 0 and np.issubdtype(t_index.dtype, np.integer) and t_index.min() >= -1
+    )
+    assert (grouped is INVALID) == (not (index_ok and min_size in (1, 2)))
+    assert (fraction is INVALID) == (not (index_ok and n_ckpt in (1, 3, 6) and t_index.max() < n_ckpt))
+    if fraction is not INVALID:
+        assert fraction == np.mean((t_index >= 0) & (t_index < n_ckpt - 1))
+    if grouped is not INVALID:
+        assert list(grouped) == sorted(k for k in set(t_index.tolist()) if k >= 0 and (t_index == k).sum() >= min_size)
+        for k, members in grouped.items():
+            assert members.tolist() == np.flatnonzero(t_index == k).tolist()
+
+
+@FAST
+@given(
+    arrays(max_dims=3, elements=st.one_of(st.floats(0, 3), SPECIAL)),
+    st.sampled_from([0.1, 0.5, 0.0, -0.1, np.nan, 1e-300]),
+    st.sampled_from([(0.2, 0.25), (0.5, 1.0), (0.3, 0.2), (0.1, 1.5), None]),
+)
+def test_calibrate_epsilon(loss, step, target):
+    names = ("loss", "step", "target")
+    result = call(memorization.calibrate_epsilon, names, loss, step=step, target=target, on_unreachable="best")
+    loss_ok = loss.ndim == 2 and loss.size > 0 and loss.shape[0] >= 2 and np.isfinite(loss).all() and (loss >= 0).all()
+    target_ok = target is not None and 0 <= target[0] <= target[1] <= 1
+    # the grid runs from step to max loss + step: losses are <= 3 or 1e300 (over MAX_GRID values at any step here)
+    grid_ok = step in (0.1, 0.5) and loss_ok and loss.max() <= 3
+    assert (result is INVALID) == (not (loss_ok and target_ok and grid_ok))
+    if result is not INVALID:
+        t = memorization.memorization_index(loss, result.epsilon)
+        assert result.fraction == memorization.memorized_fraction_before_final(t, loss.shape[0])
+        assert result.in_target == (target[0] <= result.fraction <= target[1])
+
+
+LABELS = st.one_of(
+    st.lists(st.one_of(st.integers(0, 9), st.booleans(), st.just(1.5)), max_size=3), st.none(), st.just(3)
+)
+
+
+@FAST
+@given(LABELS, LABELS, arrays(max_dims=3))
+def test_match_table(train_labels, test_labels, similarity):
+    names = ("train_labels", "test_labels", "similarity")
+    table = call(matching.match_table, names, train_labels, test_labels, similarity)
+    labels_ok = all(isinstance(x, list) and all(type(v) is int for v in x) for x in (train_labels, test_labels))
+    valid = (
+        labels_ok
+        and similarity.ndim == 2
+        and similarity.size > 0
+        and similarity.shape == (len(train_labels), len(test_labels))
+        and np.isfinite(similarity).all()
+    )
+    assert (table is INVALID) == (not valid)
+    if valid:
+        assert len(table) == min(similarity.shape)
+        assert (table["delay"] == table["test_step"] - table["train_step"]).all()
+
+
+# Scalar arguments: any Python value gives a result or a ValueError naming the argument (never a TypeError,
+# OverflowError or a hang); the array arguments are valid ones.
+R = ROUTING
+LOSS = np.array([[0.5, 2.0, 0.1], [0.4, 2.0, 0.1], [0.4, 2.0, 0.1]])  # epsilon 0.1 memorizes 1/3 before T
+SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**30), 10**30),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=3),
+    st.just([0.5]),
+    st.just(np.array([1.0, 2.0])),
+)
+CALLS = [
+    (pathways.select_experts, (R,), "cut"),
+    (pathways.mean_pairwise_distance, (R,), "cut"),
+    (pathways.mean_pairwise_distance, (R,), "mode"),
+    (pathways.mean_pairwise_distance, (R,), "max_pairs"),
+    (pathways.mean_pairwise_distance, (R,), "seed"),
+    (pathways.mean_pairwise_distance, (R,), "normalize"),
+    (pathways.mean_pairwise_distance, (R,), "workers"),
+    (pathways.sample_pairs, (), "n"),  # with max_pairs (all pairs of a large n do not fit in memory)
+    (consistency.paper_consistency, (R, ROUTERS), "eps"),
+    (memorization.memorization_index, (LOSS,), "epsilon"),
+    (memorization.memorization_index, (LOSS, 0.5), "delta"),
+    (memorization.memorization_index, (LOSS, 0.5), "include_final"),
+    (memorization.calibrate_epsilon, (LOSS,), "step"),
+    (memorization.calibrate_epsilon, (LOSS,), "start"),
+    (memorization.calibrate_epsilon, (LOSS,), "max_epsilon"),
+    (memorization.calibrate_epsilon, (LOSS,), "on_unreachable"),
+    (memorization.groups, (np.array([0, 1, 1]),), "min_size"),
+    (memorization.memorized_fraction_before_final, (np.array([0, 1, 1]),), "n_ckpt"),
+    (generalization.generalization_index, (np.ones((3, 2)),), "min_accuracy"),
+    (generalization.generalization_index, (np.ones((3, 2)),), "max_errors"),
+    (correlation.moving_average, (np.arange(4.0),), "window"),
+    (correlation.sustained_rise_start, (np.arange(4.0),), "floor_fraction"),
+    (correlation.checkpoint_window, (np.arange(6.0),), "mode"),
+    (correlation.checkpoint_window, (np.arange(6.0), "last"), "last_k"),
+    (correlation.checkpoint_window, (np.arange(6.0),), "rise_floor"),
+    (routing_summary.routing_metrics, (R, ROUTERS), "max_pairs"),
+]
+
+
+@pytest.mark.parametrize("fn, args, name", CALLS, ids=[f"{fn.__name__}-{name}" for fn, _, name in CALLS])
+@settings(max_examples=25, derandomize=True, deadline=None)
+@given(value=SCALARS)
+def test_scalar_argument_gives_a_result_or_names_itself(fn, args, name, value):
+    extra = {"max_pairs": 10} if fn is pathways.sample_pairs else {}
+    call(fn, (name,), *args, **{name: value}, **extra)
+
+
+def test_every_public_metric_function_has_a_property_test():
+    """The public metric API (grokmon.__all__'s metric functions and the metric modules' public functions) is
+    covered above; load_embedder loads a model (its max_seq_length and texts are checked in test_matching)."""
+    modules = [pathways, consistency, memorization, generalization, matching, correlation, routing_summary]
+    public = {
+        f
+        for m in modules
+        for name, f in vars(m).items()
+        if inspect.isfunction(f) and not name.startswith("_") and f.__module__ == m.__name__
+    }
+    metric_names = [n for n, m in grokmon._API.items() if m.startswith(("grokmon.metrics.", "grokmon.claims.controls"))]
+    public |= {getattr(grokmon, n) for n in metric_names}  # routing_entropy: in grokmon.__all__, not a metric module
+    source = inspect.getsource(sys.modules[__name__])
+    tested = {f for f in public if re.search(rf"\b\w+\.{f.__name__}\b", source.split("def test_every_public")[0])}
+    assert public - tested == {matching.load_embedder}

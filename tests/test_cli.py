@@ -40,6 +40,10 @@ def files(tmp_path_factory):
     io.write_jsonl(root / "blank_text.jsonl", [{"text": "a b"}, {"text": "  "}])
     io.write_jsonl(root / "one_token.jsonl", [{"text": TEXTS[0]}, {"text": "a"}])
     (root / "nomodel").mkdir()
+    (root / "unknown_type").mkdir()
+    tok.save_pretrained(root / "unknown_type")
+    atomic.write_text(root / "unknown_type" / "config.json", '{"model_type": "nosuchmodel"}')
+    tiny_olmoe(tok, num_hidden_layers=3).config.save_pretrained(root / "no_tokenizer")  # a config alone
     for name, model in (
         ("one_layer", tiny_olmoe(tok, num_hidden_layers=1)),
         ("four_layers", tiny_olmoe(tok, num_hidden_layers=4)),
@@ -131,6 +135,7 @@ def _bad_inputs(files: Path) -> list[tuple[list[str], str]]:
         # data files: named with the line
         ([*one, "--data", str(files / "missing.jsonl")], f"--data {files / 'missing.jsonl'}: no such file"),
         ([*one, "--data", str(files)], "is a directory, not a file"),
+        ([*one, "--data", "/dev/null"], "--data /dev/null: is not a regular file"),
         ([*one, "--data", str(files / "empty.jsonl")], "needs at least 2 texts (distances are over pairs), has 0"),
         ([*one, "--data", str(files / "one.jsonl")], "needs at least 2 texts (distances are over pairs), has 1"),
         (
@@ -158,6 +163,16 @@ def _bad_inputs(files: Path) -> list[tuple[list[str], str]]:
             "has no config.json (not a Hugging Face model directory)",
         ),
         (["pathways", "--model", data, *ok], "is a file; expected a model directory or a hub id"),
+        (["pathways", "--model", "", *ok], "--model: expected DIR_OR_HUB_ID[@REVISION], got ''"),
+        (
+            ["pathways", "--model", str(files / "unknown_type"), *ok],
+            f"--model {files / 'unknown_type'}: cannot load it: The checkpoint you are trying to load has model type "
+            "`nosuchmodel`",
+        ),
+        (
+            ["pathways", "--model", str(files / "no_tokenizer"), *ok],
+            f"--model {files / 'no_tokenizer'}: its tokenizer gives every --data text fewer than 2 tokens",
+        ),
         (["pathways", "--model", f"{a}@main", *ok], "a revision (@main) needs a hub id, but"),
         (["pathways", "--model", str(files / "one_layer"), *ok], "needs >= 2 MoE layers, this model has 1"),
         # compare: >= 2 checkpoints of one architecture

@@ -52,6 +52,10 @@ def test_defaults_are_filled_for_missing_sections():
         (lambda c: c["pathways"].update(cut=1.5), ["'pathways.cut'", "1.5"]),
         (lambda c: c.pop("domains"), ["missing required config key", "'domains'"]),
         (lambda c: c["memorization"].update(epsilon="often"), ["'memorization.epsilon'", "'often'"]),
+        (
+            lambda c: c["memorization"].update(epsilon=-1),
+            ["'memorization.epsilon' = -1 is not allowed: allowed: auto (", "a number > 0", "domain -> number > 0"],
+        ),
         (lambda c: c["checkpoints"].update(steps=[600, 300]), ["'checkpoints.steps'", "ascending"]),
         (lambda c: c["domains"].update(biology={"task": "generate"}), ["toy world only has", "biology"]),
         (lambda c: c["checkpoints"].update(source="hub"), ["'checkpoints.repo'", "hub"]),

@@ -72,3 +72,10 @@ def test_bad_input():
         routing_embeddings(np.full((1, 3, 2), np.nan), W)
     with pytest.raises(ValueError, match="embeddings"):
         adjacent_cosines(np.zeros((2, 3)))
+
+
+def test_adjacent_cosines_of_huge_and_subnormal_vectors():
+    # squares of 1e300 overflow and of 1e-320 underflow float64: such vectors are scaled first (issue #18)
+    assert adjacent_cosines(np.full((1, 2, 2), 1e300))[0, 0] == pytest.approx(1.0)  # was NaN
+    assert adjacent_cosines(np.full((1, 2, 2), 1e-320))[0, 0] == pytest.approx(1.0)  # was 0: not a zero vector
+    assert adjacent_cosines(np.array([[[1e300, -1e300], [1e-320, 0.0]]]))[0, 0] == pytest.approx(1 / np.sqrt(2))

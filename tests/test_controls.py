@@ -30,8 +30,10 @@ def test_routing_entropy_hand_values():
     "routing, match",
     [
         (np.array([[[0.3, 0.2, 0, 0]]]), "sum to 1"),  # top-k weights, not a full softmax
-        (np.array([[0.5, 0.5]]), "routing must be"),
-        (np.array([[[1.5, -0.5]]]), ">= 0"),
+        (np.array([[0.5, 0.5]]), r"routing: expected a non-empty \[n, L, E\] array, got shape \(1, 2\)"),
+        (np.array([[[1.5, -0.5]]]), r"routing: has negative values \(min -0.5\)"),
+        (np.array([[[np.nan, 1.0]]]), r"routing: contains NaN or inf \(first at index \(0, 0, 0\): nan\)"),
+        ([[[object(), 1.0]]], "routing: expected a numeric array"),
     ],
 )
 def test_routing_entropy_bad_input(routing, match):

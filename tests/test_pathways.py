@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from grokmon.metrics.pathways import (
+    MAX_SAMPLES,
     cross_distance,
     mean_pairwise_distance,
     pairwise_distances,
@@ -119,8 +120,19 @@ def test_sample_pairs():
     assert np.array_equal(sample_pairs(n, 1000, seed=1)[1], j) and not np.array_equal(
         sample_pairs(n, 1000, seed=2)[1], j
     )
-    with pytest.raises(ValueError, match="n: expected an integer >= 2"):
+    with pytest.raises(ValueError, match=r"n: expected an integer in \[2, 2147483648\], got 1"):
         sample_pairs(1)
+
+
+def test_sample_pairs_up_to_the_largest_n_then_a_clear_error():
+    # n = 2**31: the largest n whose pair ranks unrank within int64; 3e9 gave j < 0 before the bound (issue #18)
+    n = MAX_SAMPLES
+    i, j = sample_pairs(n, max_pairs=1000, seed=0)
+    rank = i * (2 * n - i - 1) // 2 + (j - i - 1)
+    assert (i >= 0).all() and (i < j).all() and (j < n).all() and len(np.unique(rank)) == 1000
+    assert rank.max() < n * (n - 1) // 2
+    with pytest.raises(ValueError, match=r"n: expected an integer in \[2, 2147483648\], got 3000000000"):
+        sample_pairs(3 * 10**9, max_pairs=10)
 
 
 def test_per_layer_distances():
@@ -148,3 +160,9 @@ def test_bad_routing():
         pathway_strings(np.array(A))
     with pytest.raises(ValueError, match="max_pairs"):
         mean_pairwise_distance(ROUTING, max_pairs=0)
+
+
+def test_workers_beyond_the_cores_are_capped_not_started():
+    # rapidfuzz starts `workers` threads: 10**6 of them never finished before the cap (issue #18)
+    assert mean_pairwise_distance(ROUTING, workers=10**6) == mean_pairwise_distance(ROUTING)
+    assert pairwise_distances(ROUTING, workers=10**6).tolist() == pairwise_distances(ROUTING).tolist()

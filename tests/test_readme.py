@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from grokmon.workflow.cli import read_texts
 
 REPO = Path(__file__).resolve().parents[1]
@@ -46,10 +48,14 @@ def test_every_paper_figure_is_mapped_to_an_output():
         ), item
 
 
-def test_command_line_example_starts_from_a_probe_file_its_first_command_makes(tmp_path):
-    section = MONITOR_DOC.split("## From the command line", 1)[1]
+@pytest.mark.parametrize(
+    "doc, heading", [(README, "## Monitor a pretraining run"), (MONITOR_DOC, "## From the command line")]
+)
+def test_command_line_example_starts_from_a_probe_file_its_first_command_makes(tmp_path, doc, heading):
+    section = doc.split(heading, 1)[1].split("\n## ", 1)[0]
     command = re.search(r"```bash\n(?:#[^\n]*\n)?(python -c [^\n]*> probe\.jsonl)\n", section).group(1)
     subprocess.run(command.replace("python", sys.executable, 1), shell=True, cwd=tmp_path, check=True)
     texts, lines = read_texts(str(tmp_path / "probe.jsonl"), "text")
-    assert len(texts) == 64 and texts[:2] == ["0*0=0", "0*1=0"] and lines[-1] == 64
-    assert section.split("```", 2)[1].count("--data probe.jsonl") == 2  # both commands read that file
+    assert len(texts) == 64 and texts[:2] == ["0+1=1", "1+1=2"] and lines[-1] == 64
+    block = re.search(r"```bash\n(.*?)```", section, re.S).group(1)
+    assert block.count("--data probe.jsonl") == 2  # both commands read that file

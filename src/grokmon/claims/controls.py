@@ -22,7 +22,7 @@ from scipy import special, stats
 
 from grokmon.metrics import correlation, pathways
 from grokmon.metrics.pathways import PathwaySettings
-from grokmon.metrics.validation import check_int
+from grokmon.metrics.validation import as_array, check_finite, check_int
 
 _SUM_TOLERANCE = 1e-3
 
@@ -30,13 +30,11 @@ _SUM_TOLERANCE = 1e-3
 def routing_entropy(routing: np.ndarray) -> np.ndarray:
     """Entropy in nats float64[n, L] of each sample's token-averaged full-softmax routing weights routing
     float[n, L, E]."""
-    routing = np.asarray(routing, dtype=np.float64)
-    if routing.ndim != 3 or routing.size == 0:
-        raise ValueError(f"routing must be a non-empty [n, L, E] array, got shape {routing.shape}")
-    if not np.isfinite(routing).all() or (routing < 0).any():
-        raise ValueError("routing must be finite and >= 0 (routing probabilities)")
+    routing = check_finite("routing", as_array("routing", routing, 3, shape_doc="[n, L, E]"))
+    if (routing < 0).any():
+        raise ValueError(f"routing: has negative values (min {routing.min():.4g}): expected routing probabilities >= 0")
     if (np.abs(routing.sum(axis=-1) - 1) > _SUM_TOLERANCE).any():
-        raise ValueError("routing must sum to 1 per layer (full softmax; top-k weights give no entropy)")
+        raise ValueError("routing: must sum to 1 per layer (full softmax; top-k weights give no entropy)")
     return special.entr(routing).sum(axis=-1)
 
 

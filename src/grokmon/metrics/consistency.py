@@ -6,6 +6,7 @@ import numpy as np
 
 from grokmon.metrics.validation import as_array, check_finite, check_number, check_routing
 
+_SAFE_PEAK = (1e-150, 1e150)  # max |e| of a vector whose squared norm float64 holds without overflow or underflow
 _CHUNK = 256  # samples per block when going from routing to cosines (bounds memory at OLMoE's d = 2048)
 
 
@@ -24,6 +25,10 @@ def adjacent_cosines(embeddings: np.ndarray) -> np.ndarray:
     e = check_finite("embeddings", as_array("embeddings", embeddings, 3, shape_doc="[n, L, d]"))
     if e.shape[1] < 2:
         raise ValueError(f"embeddings need L >= 2 layers for adjacent pairs, got L={e.shape[1]}")
+    # cosines are scale-free: a vector whose squares would overflow or underflow float64 is scaled to max |e| = 1
+    # (float32 embeddings never are, so their cosines are computed as they are)
+    peak = np.abs(e).max(axis=2, keepdims=True)
+    e = e / np.where((peak > _SAFE_PEAK[1]) | ((peak > 0) & (peak < _SAFE_PEAK[0])), peak, 1.0)
     norms = np.linalg.norm(e, axis=2)
     dots = np.einsum("nld,nld->nl", e[:, :-1], e[:, 1:])
     denom = norms[:, :-1] * norms[:, 1:]

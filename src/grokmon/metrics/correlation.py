@@ -34,7 +34,7 @@ def correlate(metric: np.ndarray, accuracy: np.ndarray) -> dict:
 def moving_average(x: np.ndarray, window: int) -> np.ndarray:
     """Trailing moving average float64[n] of x float[n]: y[t] = mean(x[max(0, t - window + 1) : t + 1])."""
     x = _check_series(x, "x")
-    window = check_int("window", window, 1)
+    window = min(check_int("window", window, 1), x.size)  # a window longer than x averages all of x so far
     csum = np.concatenate([[0.0], np.cumsum(x)])
     t = np.arange(x.size)
     lo = np.maximum(0, t - window + 1)
@@ -76,7 +76,7 @@ def checkpoint_window(
     accuracy = _check_series(accuracy, "accuracy")
     check_choice("mode", mode, CHECKPOINT_WINDOWS)
     if mode == "after_rise":
-        return sustained_rise_start(accuracy, rise_floor)
+        return sustained_rise_start(accuracy, check_number("rise_floor", rise_floor, 0, 1, high_open=True))
     if mode == "last":
         return max(0, accuracy.size - check_int("last_k", last_k, 2))
     return 0

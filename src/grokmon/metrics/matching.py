@@ -78,8 +78,10 @@ def match_table(train_labels: Sequence[int], test_labels: Sequence[int], similar
     (train_step, test_step, similarity, delay = test_step - train_step; steps are the labels)."""
     similarity = as_array("similarity", similarity, 2, shape_doc="[P, Q]")
     for name, labels in (("train_labels", train_labels), ("test_labels", test_labels)):
-        if any(isinstance(x, bool) or not isinstance(x, int | np.integer) for x in labels):
-            raise ValueError(f"{name}: expected integer checkpoint steps, got {list(labels)!r}")
+        if not isinstance(labels, Sequence | np.ndarray) or any(
+            isinstance(x, bool) or not isinstance(x, int | np.integer) for x in labels
+        ):
+            raise ValueError(f"{name}: expected a list of integer checkpoint steps, got {labels!r}")
     if similarity.shape != (len(train_labels), len(test_labels)):
         raise ValueError(
             f"similarity shape {similarity.shape} must be (len(train_labels), len(test_labels)) = "
@@ -99,7 +101,7 @@ def match_table(train_labels: Sequence[int], test_labels: Sequence[int], similar
 
 
 def _mean_unit_vectors(groups: Sequence[np.ndarray], name: str) -> np.ndarray:
-    if isinstance(groups, str) or len(groups) == 0:
+    if not isinstance(groups, Sequence | np.ndarray) or isinstance(groups, str) or len(groups) == 0:
         raise ValueError(f"{name}: expected a non-empty list of [n, d] arrays, got {type(groups).__name__}")
     means = []
     for g, members in enumerate(groups):

@@ -6,7 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from grokmon.metrics.validation import as_array, check_finite, check_int, check_number
+from grokmon.metrics.validation import as_array, check_bool, check_choice, check_finite, check_int, check_number
+
+MAX_GRID = 100_000  # epsilon values calibrate_epsilon tries at most (the paper's 0.1-nat steps up to 10 nats: 100)
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,7 @@ def memorization_index(
     loss = _check_loss(loss)
     epsilon = check_number("epsilon", epsilon, 0, low_open=True)
     delta = check_number("delta", delta, 0)
+    include_final = check_bool("include_final", include_final)
     ok = (loss <= epsilon) & (np.abs(loss - loss[-1]) <= delta)
     # stays[t, i]: the condition holds at every checkpoint from t to T; it is monotone in t.
     stays = np.logical_and.accumulate(ok[::-1], axis=0)[::-1]
@@ -73,8 +76,7 @@ def calibrate_epsilon(
     on_unreachable="raise", or returns the first epsilon with the largest fraction and
     in_target=False with on_unreachable="best".
     """
-    if on_unreachable not in ("raise", "best"):
-        raise ValueError(f"on_unreachable must be 'raise' or 'best', got {on_unreachable!r}")
+    check_choice("on_unreachable", on_unreachable, ("raise", "best"))
     loss = _check_loss(loss)
     if loss.shape[0] < 2:
         raise ValueError("loss needs >= 2 checkpoints to memorize anything before the final one")
@@ -87,9 +89,16 @@ def calibrate_epsilon(
         raise ValueError(f"target must satisfy 0 <= target[0] <= target[1] <= 1, got {target!r}")
     start = step if start is None else check_number("start", start, 0, low_open=True)
     max_epsilon = float(loss.max()) + step if max_epsilon is None else check_number("max_epsilon", max_epsilon)
-    n_steps = int(np.floor(round((max_epsilon - start) / step, 10))) + 1
+    if max_epsilon < start:
+        raise ValueError(f"start, max_epsilon: the epsilon grid is empty (start {start} > max_epsilon {max_epsilon})")
+    n_steps = np.floor(round((max_epsilon - start) / step, 10)) + 1  # a float: inf for a tiny step
+    if n_steps > MAX_GRID:
+        raise ValueError(
+            f"step: the epsilon grid from start {start} to max_epsilon {max_epsilon} (default: max loss + step) has "
+            f"{n_steps:.3g} values, more than {MAX_GRID}; use a larger step or a smaller max_epsilon"
+        )
     best = None
-    for k in range(max(n_steps, 0)):
+    for k in range(int(n_steps)):
         epsilon = round(start + k * step, 10)
         fraction = memorized_fraction_before_final(memorization_index(loss, epsilon, delta), loss.shape[0])
         if fraction >= low:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -12,6 +13,7 @@ from grokmon.metrics.validation import check_bool, check_choice, check_int, chec
 
 MODES = ("paper", "experts")
 CUT_TOLERANCE = 1e-6
+MAX_SAMPLES = 2**31  # so that i * (2n - i - 1), a pair's rank times 2, fits an int64 (_pairs_before)
 
 
 @dataclass(frozen=True)
@@ -29,14 +31,15 @@ class PathwaySettings:
     normalize: bool = False
     """Divide each distance by the longer sequence's length (0..1, rapidfuzz normalized_distance) instead of edits."""
     workers: int = 1
-    """rapidfuzz threads (-1: all cores)."""
+    """rapidfuzz threads (-1: all cores; more than the machine's cores are capped at its cores)."""
 
     def __post_init__(self):
         object.__setattr__(self, "cut", _check_cut(self.cut))
         check_choice("mode", self.mode, MODES)
         _check_pairs(self.max_pairs, self.seed)
         check_bool("normalize", self.normalize)
-        check_int("workers", self.workers, -1)
+        # rapidfuzz starts that many threads: more than the machine's cores are capped at its cores
+        object.__setattr__(self, "workers", min(check_int("workers", self.workers, -1), os.cpu_count() or 1))
 
 
 def select_experts(weights: np.ndarray, cut: float = PathwaySettings.cut) -> list:
@@ -146,7 +149,7 @@ def sample_pairs(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Index arrays (i, j), int64[m], i < j: all n(n-1)/2 pairs in row-major order,
     or a seeded sample of max_pairs distinct ones."""
-    n = check_int("n", n, 2)
+    n = check_int("n", n, 2, MAX_SAMPLES)
     _check_pairs(max_pairs, seed)
     total = n * (n - 1) // 2
     if max_pairs is None or total <= max_pairs:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import numbers
 import warnings
 
@@ -85,7 +86,7 @@ def check_number(
     name: str, value, low: float | None = None, high: float | None = None, *, low_open=False, high_open=False
 ) -> float:
     """`value` as a finite float within [low, high] (an open end with low_open/high_open); ValueError naming `name`."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(_as_float(value)):
         raise ValueError(f"{name}: expected a finite number{_range(low, high, low_open, high_open)}, got {value!r}")
     too_low = low is not None and (value <= low if low_open else value < low)
     too_high = high is not None and (value >= high if high_open else value > high)
@@ -94,13 +95,21 @@ def check_number(
     return float(value)
 
 
-def check_int(name: str, value, low: int | None = None, *, none_ok: bool = False) -> int | None:
-    """`value` as an int >= low (None with none_ok; integral floats such as 3.0 too); else ValueError naming `name`."""
+def check_int(
+    name: str, value, low: int | None = None, high: int | None = None, *, none_ok: bool = False
+) -> int | None:
+    """`value` as an int in [low, high] (None with none_ok; integral floats such as 3.0 too); else ValueError naming
+    `name`."""
     if value is None and none_ok:
         return None
     integral = isinstance(value, numbers.Integral) or (isinstance(value, numbers.Real) and float(value).is_integer())
-    if isinstance(value, bool) or not integral or (low is not None and value < low):
-        bound = "" if low is None else f" >= {low}"
+    if (
+        isinstance(value, bool)
+        or not integral
+        or (low is not None and value < low)
+        or (high is not None and value > high)
+    ):
+        bound = _range(low, high, False, False)
         raise ValueError(f"{name}: expected an integer{bound}{' or None' if none_ok else ''}, got {value!r}")
     return int(value)
 
@@ -137,3 +146,11 @@ def _range(low, high, low_open, high_open) -> str:
     if low is None:
         return f" {'<' if high_open else '<='} {high}"
     return f" in {'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
+
+
+def _as_float(value: numbers.Real) -> float:
+    """float(value), or inf for an int beyond the float range."""
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf

@@ -60,6 +60,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def split_model(spec: str) -> tuple[str, str | None]:
     """(path or hub id, revision or None) from "DIR_OR_ID[@REVISION]"; an existing local path is never split."""
+    if not spec.strip():
+        raise ValueError(f"--model: expected DIR_OR_HUB_ID[@REVISION], got {spec!r}")
     if Path(spec).exists() or "@" not in spec:
         return spec, None
     name, revision = spec.rsplit("@", 1)
@@ -73,7 +75,8 @@ def split_model(spec: str) -> tuple[str, str | None]:
 def read_texts(path: str, field: str) -> tuple[list[str], list[int]]:
     """(the `field` string of every row of the JSONL file `path`, the 1-based line number of each row), >= 2 rows."""
     if not Path(path).is_file():
-        raise ValueError(f"--data {path}: {'is a directory, not a file' if Path(path).is_dir() else 'no such file'}")
+        exists = "is not a regular file" if Path(path).exists() else "no such file"
+        raise ValueError(f"--data {path}: {'is a directory, not a file' if Path(path).is_dir() else exists}")
     try:
         rows = list(io.iter_jsonl(path))
     except ValueError as error:
@@ -158,7 +161,7 @@ def _check_model(spec: str, name: str, revision: str | None, texts: list[str], l
     try:
         config = AutoConfig.from_pretrained(name, revision=revision)
         tokenizer = AutoTokenizer.from_pretrained(name, revision=revision)
-    except OSError as error:
+    except (OSError, ValueError) as error:  # ValueError: a model_type this transformers does not know
         where = (
             "cannot load it" if path.exists() else "no such directory, nor a model on the hub (or in its offline cache)"
         )
@@ -172,6 +175,11 @@ def _check_model(spec: str, name: str, revision: str | None, texts: list[str], l
         reason = re.sub(r"^(model|model_or_config): ", "", str(error))
         raise ValueError(f"--model {spec}: {reason}") from None
     short = short_texts(texts, tokenizer, args.max_length)
+    if len(short) == len(texts):
+        raise ValueError(
+            f"--model {spec}: its tokenizer gives every --data text fewer than 2 tokens (its vocabulary has "
+            f"{len(tokenizer)} tokens): are its tokenizer files missing?"
+        )
     if short:
         raise ValueError(
             f"--data {args.data} line {lines[short[0]]}: text has fewer than 2 tokens under {spec}'s tokenizer "
