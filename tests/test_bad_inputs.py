@@ -315,14 +315,14 @@ def test_memorization_refuses_a_negative_epsilon_and_negative_losses():
 @FAST
 @given(routings(), st.one_of(st.floats(-0.5, 1.5), SPECIAL), st.sampled_from(["paper", "experts", "x"]))
 def test_pairwise_distances(routing, cut, mode):
-    matrix = call(pathways.pairwise_distances, ("routing", "cut", "mode"), routing, cut, mode)
+    matrix = call(pathways.pairwise_distances, ("routing", "cut", "mode"), routing, cut=cut, mode=mode)
     assert (matrix is INVALID) == (not (is_routing(routing) and 0 < cut <= 1 and mode in pathways.MODES))
     if matrix is not INVALID:
         n = routing.shape[0]
         assert matrix.shape == (n, n) and (matrix == matrix.T).all() and (np.diag(matrix) == 0).all()
         if n >= 2:
             assert matrix.sum() / (n * (n - 1)) == pytest.approx(
-                pathways.mean_pairwise_distance(as_used(routing), cut, mode)
+                pathways.mean_pairwise_distance(as_used(routing), cut=cut, mode=mode)
             )
 
 
@@ -525,6 +525,7 @@ CALLS = [
     (correlation.checkpoint_window, (np.arange(6.0), "last"), "last_k"),
     (correlation.checkpoint_window, (np.arange(6.0),), "rise_floor"),
     (routing_summary.routing_metrics, (R, ROUTERS), "max_pairs"),
+    *((pathways.PathwaySettings, (), name) for name in ("cut", "mode", "max_pairs", "seed", "normalize", "workers")),
 ]
 
 

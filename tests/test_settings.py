@@ -106,6 +106,8 @@ def test_pathway_functions_take_settings_or_their_fields():
         pathways.mean_pairwise_distance(ROUTING, cutoff=0.5)
     with pytest.raises(ValueError, match="mode"):
         PathwaySettings(mode="chars")
+    with pytest.raises(ValueError, match="settings must be a PathwaySettings or None, got 0.5"):
+        pathways.mean_pairwise_distance(ROUTING, 0.5)  # the old positional cut
 
 
 def test_tuning_settings_validate_and_resolve():
