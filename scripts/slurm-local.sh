@@ -77,7 +77,7 @@ install_packages() {
 
 write_config() {
     local cpus mem_mb i
-    cpus=$(nproc)
+    cpus=$(getconf _NPROCESSORS_ONLN)   # not nproc: it obeys OMP_NUM_THREADS, which the Makefile pins to 1
     mem_mb=$(awk '/^MemAvailable:/ {print int($2 / 1024 * 0.9)}' /proc/meminfo)
     mkdir -p "$CONF_DIR" "$RUN" "$STATE/log" "$STATE/ctld" "$STATE/spool" "$STATE/dev"
     cat >"$CONF_DIR/slurm.conf" <<EOF
