@@ -71,15 +71,15 @@ demo-dense: demo
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not paper" tests
 
-# config/nanomoe.yaml through Table 1 (Table 5) and the verdicts, and config/olmoe.yaml's stand-in run through the
-# SLURM profile: opt-in (the stand-in run itself, tests/test_paper_end_to_end.py, is part of `make test`).
+# config/nanomoe.yaml's real run through Table 1 (Table 5) and the verdicts: opt-in (config/olmoe.yaml's stand-in
+# run is part of `make test`, and its SLURM twin part of `make test-slurm`).
 test-paper: $(STAMP)
 	$(BIN)/python -m pytest -q -m paper tests/test_nanomoe_config.py
-	$(BIN)/python -m pytest -q -m "slurm and paper" tests/test_slurm.py
 
-# The workflow through `snakemake --profile slurm` on a real local SLURM cluster (root + apt; skips otherwise).
+# The workflow (config/test.yaml, and config/olmoe.yaml on its stand-ins) through `snakemake --profile slurm` on a
+# real local SLURM cluster (root + apt; skips otherwise).
 test-slurm: $(STAMP)
-	$(BIN)/python -m pytest -q -m "slurm and not paper" tests/test_slurm.py
+	$(BIN)/python -m pytest -q -m slurm tests/test_slurm.py
 
 lint: $(STAMP)
 	$(BIN)/snakemake --lint

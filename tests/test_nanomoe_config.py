@@ -199,7 +199,7 @@ def _checkpoints(d) -> None:
 
 def on_the_real_run(test):
     """Mark `test` slow (a real zero-shot run through Table 1 and the verdicts: 73 jobs, ~9 CPU minutes) and paper
-    (opt-in: make test-paper, as the OLMoE config's end-to-end run)."""
+    (opt-in: make test-paper)."""
     return pytest.mark.slow(pytest.mark.paper(test))
 
 

@@ -262,7 +262,7 @@ def test_workflow_on_slurm_equals_local_run(slurm_cluster, tmp_path):
     assert (slurm_dir / claims).read_bytes() == (local_dir / claims).read_bytes()
 
 
-@pytest.mark.paper  # make test-paper
+@pytest.mark.slow
 def test_paper_stand_in_on_slurm(slurm_cluster, tmp_path):
     """config/olmoe.yaml on its local stand-ins (helpers.stand_in's config builder and checks, as in
     test_paper_end_to_end) through the profile: every job but the preflight (a localrule) is an sbatch job, the GPU
