@@ -12,7 +12,7 @@ import yaml
 from grokmon.metrics import pathways
 from grokmon.metrics.pathways import PathwaySettings
 from grokmon.workflow.toy import DEMO_SIZES, pretrain, tiny_olmoe_config, toy_model_config
-from grokmon.workflow.tuning import LORA_ONLY, LoraSettings, TuningSettings
+from grokmon.workflow.tuning import LORA_ONLY, LoraSettings, TuningSettings, train_full, train_lora
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())["properties"]
@@ -116,3 +116,10 @@ def test_tuning_settings_validate_and_resolve():
         LoraSettings(rank=0)
     with pytest.raises(ValueError, match="optimizer must be one of"):
         TuningSettings(optimizer="lion")
+    rows = [{"prompt": "1+1", "response": "2"}]
+    with pytest.raises(ValueError, match="settings must be a LoraSettings or None, got 8"):
+        train_lora("no-model", rows, "no-out", 8)  # a positional rank: refused before any model is read
+    with pytest.raises(ValueError, match="settings must be a TuningSettings or None, got 0.001"):
+        train_full("no-model", rows, "no-out", 1e-3)
+    with pytest.raises(TypeError, match=r"unknown fields \['ranks'\]"):
+        train_lora("no-model", rows, "no-out", ranks=8)

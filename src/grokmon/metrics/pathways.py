@@ -9,7 +9,14 @@ import numpy as np
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
-from grokmon.metrics.validation import check_bool, check_choice, check_int, check_number, check_routing, with_fields
+from grokmon.metrics.validation import (
+    check_bool,
+    check_choice,
+    check_int,
+    check_number,
+    check_routing,
+    resolve_settings,
+)
 
 MODES = ("paper", "experts")
 CUT_TOLERANCE = 1e-6
@@ -102,7 +109,7 @@ def pathway_strings(routing: np.ndarray, cut: float = PathwaySettings.cut) -> li
 def pairwise_distances(routing: np.ndarray, settings: PathwaySettings | None = None, **overrides) -> np.ndarray:
     """Levenshtein distance matrix [n, n] (int32 edits; float64 in 0..1 if normalize) between pathways of routing
     float[n, L, E]; `settings` (`PathwaySettings`, or its fields as keywords) without max_pairs and seed."""
-    s = _settings(settings, overrides)
+    s = resolve_settings(PathwaySettings, settings, **overrides)
     seqs = _sequences(_check_routing(routing, "routing"), s)
     return process.cdist(seqs, seqs, scorer=_scorer(s.normalize), dtype=_dtype(s.normalize), workers=s.workers)
 
@@ -113,14 +120,14 @@ def mean_pairwise_distance(routing: np.ndarray, settings: PathwaySettings | None
     All n(n-1)/2 pairs, or a seeded random sample of `max_pairs` distinct pairs when there are more;
     `settings` is a `PathwaySettings`, or its fields as keywords (`mean_pairwise_distance(routing, cut=0.5)`).
     """
-    s = _settings(settings, overrides)
+    s = resolve_settings(PathwaySettings, settings, **overrides)
     return _mean_within(_sequences(_check_routing(routing, "routing", min_samples=2), s), s)
 
 
 def per_layer_distances(routing: np.ndarray, settings: PathwaySettings | None = None, **overrides) -> np.ndarray:
     """Mean pairwise distance float[L] of each layer's own pathway segment (paper Fig. 5);
     same pairs for every layer; `settings` as in `mean_pairwise_distance`."""
-    s = _settings(settings, overrides)
+    s = resolve_settings(PathwaySettings, settings, **overrides)
     routing = _check_routing(routing, "routing", min_samples=2)
     encode = _encoder(s.mode)
     selections = _select(routing, s.cut)
@@ -132,7 +139,7 @@ def cross_distance(
 ) -> float:
     """Mean distance over all pairs (a, b) of routing_a float[n_a, L, E] x routing_b float[n_b, L, E] (paper Fig. 12),
     sampled above max_pairs; `settings` as in `mean_pairwise_distance`."""
-    s = _settings(settings, overrides)
+    s = resolve_settings(PathwaySettings, settings, **overrides)
     routing_a, routing_b = _check_routing(routing_a, "routing_a"), _check_routing(routing_b, "routing_b")
     if routing_a.shape[1:] != routing_b.shape[1:]:
         raise ValueError(f"routing_a {routing_a.shape} and routing_b {routing_b.shape} differ in [L, E]")
@@ -222,15 +229,6 @@ def _check_cut(cut: float) -> float:
 def _check_pairs(max_pairs: int | None, seed: int) -> None:
     check_int("max_pairs", max_pairs, 1, none_ok=True)
     check_int("seed", seed, 0)
-
-
-def _settings(settings: PathwaySettings | None, overrides: dict) -> PathwaySettings:
-    """`settings` (default: `PathwaySettings()`) with the keyword `overrides` applied."""
-    if settings is None:
-        settings = PathwaySettings()
-    elif not isinstance(settings, PathwaySettings):
-        raise ValueError(f"settings must be a PathwaySettings or None, got {settings!r} (give cut, mode by keyword)")
-    return with_fields(settings, **overrides)
 
 
 def _check_selection(selection) -> list[list[int]]:

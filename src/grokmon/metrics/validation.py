@@ -128,9 +128,13 @@ def check_bool(name: str, value) -> bool:
     return bool(value)
 
 
-def with_fields(settings, **fields):
-    """The frozen dataclass `settings` with `fields` replaced (checked again); TypeError naming any unknown field and
-    the allowed ones."""
+def resolve_settings(cls: type, settings, **fields):
+    """`settings`, an instance of the frozen dataclass `cls` (None: `cls()`), with `fields` replaced and checked again;
+    ValueError naming `settings` if it is not one, TypeError naming any unknown field and the allowed ones."""
+    if settings is None:
+        settings = cls()
+    elif not isinstance(settings, cls):
+        raise ValueError(f"settings must be a {cls.__name__} or None, got {settings!r} (give its fields by keyword)")
     names = [f.name for f in dataclasses.fields(settings)]
     unknown = sorted(set(fields) - set(names))
     if unknown:

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from grokmon.files.atomic import atomic_dir
-from grokmon.metrics.validation import with_fields
+from grokmon.metrics.validation import resolve_settings
 from grokmon.routing.devices import resolve_device, resolve_dtype
 from grokmon.workflow import io
 
@@ -189,7 +189,7 @@ def train_lora(
     """
     from peft import LoraConfig, get_peft_model
 
-    s = with_fields(settings or LoraSettings(), **overrides)
+    s = resolve_settings(LoraSettings, settings, **overrides)
     lora = LoraConfig(
         r=s.rank,
         lora_alpha=s.lora_alpha,
@@ -213,7 +213,7 @@ def train_full(
     and alpha).
     """
     model, tokenizer, stats = _tune(
-        base_path, sft_rows, lambda base: base, with_fields(settings or TuningSettings(), **overrides)
+        base_path, sft_rows, lambda base: base, resolve_settings(TuningSettings, settings, **overrides)
     )
     _save(out_dir, stats, model, tokenizer)
     return stats
