@@ -34,8 +34,9 @@ LEVELS = {
 }
 
 # sha256 of PRETRAIN's checkpoint under the pin with the pinned stack (requirements.txt, torch 2.13.0), measured on an
-# AMD EPYC without AVX-512. Another CPU must give it too; a different torch/transformers version changes it.
-PINNED_SHA256 = "c340ae153513da793fac0fec0df38acac2feadb0ad1bf09c48f533c521230fbf"
+# Intel Xeon with AVX-512 and AMX (Sapphire Rapids) and on an AMD EPYC-Rome emulated by QEMU (docs/reproducibility.md).
+# Another CPU must give it too; a different torch/transformers version changes it.
+PINNED_SHA256 = "1b35a40bc07298e56f05c39f2f23a95978ca2aad93ded58cd3bc24346c31b01d"
 
 
 def _checkpoint_sha(level: dict[str, str], pinned: bool) -> subprocess.Popen:

@@ -55,6 +55,19 @@ def apply(mode: str, environ: MutableMapping[str, str] = os.environ) -> dict[str
     return pins
 
 
+def adamw(params, **options):
+    """`torch.optim.AdamW` (params, **options) with ``fused=True``, the one AdamW of grokmon's training loops.
+
+    The unfused AdamW takes the square root of its second moment with ``torch.sqrt``, which MKL's vector math
+    (VML) computes on CPU whatever the pins: its result differs in the last bit between an Intel Xeon with AVX-512
+    and an AMD EPYC (docs/reproducibility.md). The fused kernel is torch's own (``ATEN_CPU_CAPABILITY``) and rounds
+    its square root exactly.
+    """
+    import torch  # here, not at the top: this module is standard-library only (the Makefile runs it first)
+
+    return torch.optim.AdamW(params, fused=True, **options)
+
+
 def describe(environ: MutableMapping[str, str] = os.environ) -> str:
     """One line for job logs: "cpu_numerics=portable|native|partial" and torch's dispatch level if it is loaded."""
     held = sum(environ.get(k) == v for k, v in PORTABLE.items())

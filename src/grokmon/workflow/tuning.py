@@ -29,12 +29,12 @@ import torch.nn.functional as F
 from grokmon.files.atomic import atomic_dir
 from grokmon.metrics.validation import resolve_settings
 from grokmon.routing.devices import resolve_device, resolve_dtype
-from grokmon.workflow import io
+from grokmon.workflow import io, numerics
 
 PROMPT_FIELD = "{prompt}"
 IGNORE_INDEX = -100
 TARGET_DELIMITER = " "
-_OPTIMIZERS = {"adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
+_OPTIMIZERS = {"adamw": numerics.adamw, "sgd": torch.optim.SGD}
 PathLike = str | os.PathLike
 Rows = Sequence[Mapping[str, str]]  # SFT pairs: {"prompt": ..., "response": ...} each
 

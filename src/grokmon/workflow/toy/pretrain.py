@@ -17,7 +17,7 @@ import torch
 from transformers import AutoModelForCausalLM, OlmoeConfig, PretrainedConfig, PreTrainedModel, PreTrainedTokenizerBase
 
 from grokmon.files.atomic import atomic_dir, atomic_path
-from grokmon.workflow import io
+from grokmon.workflow import io, numerics
 
 LOG_COLUMNS = ("step", "lr", "loss", "aux_loss")
 
@@ -73,7 +73,7 @@ def pretrain(
     moe = isinstance(config, OlmoeConfig)
     aux_coef = config.router_aux_loss_coef if moe else 0.0
     ids = _encode(corpus, tokenizer, config)
-    optimizer = torch.optim.AdamW(_param_groups(model, weight_decay, router_weight_decay), lr=lr, betas=(0.9, 0.98))
+    optimizer = numerics.adamw(_param_groups(model, weight_decay, router_weight_decay), lr=lr, betas=(0.9, 0.98))
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: _lr_factor(s, steps, warmup, min_lr_ratio))
     batches = _BatchOrder(len(corpus), batch_size, np.random.default_rng(seed))
     done = 0 if resume_from is None else _load_state(resume_from, settings, model, optimizer, schedule, batches)
