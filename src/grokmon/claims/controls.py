@@ -175,7 +175,8 @@ class CorrelationTest:
 
     r, r_diff: mean over seeds of the per-seed Pearson r of the levels and of the first differences;
     p_levels, p_diff: per sign, the one-sided Pearson p (t distribution, n - 2 df), combined over
-    seeds by Stouffer's method; z: per-seed Fisher z of the levels' r (for the interval).
+    seeds by Stouffer's method; z, z_diff: per-seed Fisher z of the levels' and the differences' r (for the
+    intervals); n: checkpoints (n - 1 differences).
     """
 
     r: float
@@ -183,26 +184,29 @@ class CorrelationTest:
     p_levels: dict
     p_diff: dict
     z: np.ndarray
+    z_diff: np.ndarray
     n: int
 
     def p_value(self, sign: int) -> float:
         """p of the intersection-union test: levels AND first differences correlate with the sign (max of the two)."""
         return float(np.maximum(self.p_levels[sign], self.p_diff[sign]))  # NaN (no test) propagates
 
-    def interval(self, level: float) -> tuple[float, float]:
-        """Two-sided CI of r at `level`: 1 seed, Fisher z +- z_q / sqrt(n - 3); more, t over the seeds' Fisher z."""
-        z = self.z[np.isfinite(self.z)]
-        if z.size == 0 or (z.size == 1 and self.n <= 3):
+    def interval(self, level: float, differences: bool = False) -> tuple[float, float]:
+        """Two-sided CI of r (of the first differences' r with `differences`) at `level`: 1 seed, Fisher z
+        +- z_q / sqrt(points - 3); more, t over the seeds' Fisher z."""
+        z, points = (self.z_diff, self.n - 1) if differences else (self.z, self.n)
+        z = z[np.isfinite(z)]
+        if z.size == 0 or (z.size == 1 and points <= 3):
             return (np.nan, np.nan)
         if z.size == 1:
-            half = special.ndtri((1 + level) / 2) / np.sqrt(self.n - 3)
+            half = special.ndtri((1 + level) / 2) / np.sqrt(points - 3)
         else:
             half = special.stdtrit(z.size - 1, (1 + level) / 2) * z.std(ddof=1) / np.sqrt(z.size)
         return (float(np.tanh(z.mean() - half)), float(np.tanh(z.mean() + half)))
 
-    def bound(self, sign: int, alpha: float) -> float:
-        """One-sided (1 - alpha) upper confidence bound of sign * r."""
-        low, high = self.interval(1 - 2 * alpha)
+    def bound(self, sign: int, alpha: float, differences: bool = False) -> float:
+        """One-sided (1 - alpha) upper confidence bound of sign * r (of the differences' r with `differences`)."""
+        low, high = self.interval(1 - 2 * alpha, differences)
         return high if sign > 0 else -low
 
     def describe_interval(self) -> str:
@@ -236,9 +240,14 @@ def correlation_test(metric: np.ndarray, accuracy: np.ndarray) -> CorrelationTes
         r_diff=_nanmean(r_diff),
         p_levels={1: stouffer(p_greater), -1: stouffer(1 - p_greater)},
         p_diff={1: stouffer(p_diff_greater), -1: stouffer(1 - p_diff_greater)},
-        z=np.arctanh(np.clip(r, -1 + 1e-12, 1 - 1e-12)),
+        z=_fisher_z(r),
+        z_diff=_fisher_z(r_diff),
         n=metric.shape[-1],
     )
+
+
+def _fisher_z(r: np.ndarray) -> np.ndarray:
+    return np.arctanh(np.clip(r, -1 + 1e-12, 1 - 1e-12))
 
 
 def _pearson(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
