@@ -159,6 +159,13 @@ def test_correlation_test_levels_and_differences():
         (math.tanh(z.mean() - half3), math.tanh(z.mean() + half3))
     )
     assert "3 seeds" in three.describe_interval() and "1 seed" in one.describe_interval()
+    # The first differences' interval: their own r and count (5 differences: sqrt(5 - 3)).
+    r_diff = stats.pearsonr(np.diff(y), np.diff(x)).statistic
+    half_diff = stats.norm.ppf(0.975) / math.sqrt(2)
+    assert one.interval(0.95, differences=True) == pytest.approx(
+        (math.tanh(math.atanh(r_diff) - half_diff), math.tanh(math.atanh(r_diff) + half_diff))
+    )
+    assert one.bound(-1, 0.025, differences=True) == pytest.approx(-one.interval(0.95, differences=True)[0])
     # Stouffer over seeds: p levels of y, y, -y combined.
     ps = [stats.pearsonr(v, x, alternative="greater").pvalue for v in (y, y, -y)]
     assert three.p_levels[1] == pytest.approx(stats.combine_pvalues(ps, method="stouffer").pvalue)

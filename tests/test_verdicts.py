@@ -287,6 +287,20 @@ def test_loss_claim():
     # One seed of that: the Fisher-z interval over 8 checkpoints is too wide to show |r| < 0.5.
     row = verdicts(NO_GROUPS, seeds[0], checkpoints="all").loc["losses_vs_accuracy"]
     assert (row.verdict, row.decided_by) == ("undecided", "a loss's |r| not shown below 0.5")
+    # Losses that rise with training as accuracy does (levels r 0.96) but whose steps are orthogonal to accuracy's
+    # (differences r = 0 in each of three seeds): they do not track it (tracking needs both) -> holds.
+    steps = np.diff(ACC) - np.diff(ACC).mean()
+    wiggle = np.diff(WIGGLE) - np.diff(WIGGLE).mean()
+    flat_steps = wiggle - (wiggle @ steps) / (steps @ steps) * steps
+    trend = np.concatenate([[1.0], 1.0 + np.cumsum(0.1 + flat_steps)])
+    seeds = [series_of(ACC, train_loss=trend, validation_loss=trend + 1)] * 3
+    row = (
+        claim_verdicts({"toy": [NO_GROUPS] * 3}, {"toy": seeds}, checkpoints="all")
+        .set_index("claim")
+        .loc["losses_vs_accuracy"]
+    )
+    assert row.estimate > 0.9 and row.ci_low > 0.9 and row.r_diff == pytest.approx(0, abs=1e-9)
+    assert row.verdict == "holds"
 
 
 LAG_T_STAR = pd.DataFrame({"sample": range(5), "t_star": [100, 100, 200, 200, -1]})
