@@ -253,6 +253,17 @@ def test_correlation_rules_on_hand_built_series():
         "does not hold",
         "opposite direction (one-sided test)",
     ) and row.ci_low > 0.9
+    # Rising in levels only (a smooth trend, differences unrelated, r_diff +0.14): the claimed-sign r's bound is the
+    # reason, stated as the bound on r itself (r = +0.96 is not "|r| < 0.5"); claim 4 mirrored.
+    smooth = 2 + 8 * np.linspace(0.1, 0.9, 8) + WIGGLE
+    table = verdicts(NO_GROUPS, series_of(ACC, **base, consistency=-smooth), checkpoints="all")
+    row = verdicts(NO_GROUPS, series_of(ACC, **{**base, "distance": smooth}), checkpoints="all").loc[
+        "distance_vs_accuracy"
+    ]
+    assert (row.verdict, row.decided_by) == ("does not hold", "effect below the margin (r > -0.5; one-sided bound)")
+    assert row.estimate == pytest.approx(0.959, abs=1e-3) and row.r_diff == pytest.approx(0.143, abs=1e-3)
+    row = table.loc["consistency_vs_accuracy"]
+    assert (row.verdict, row.decided_by) == ("does not hold", "effect below the margin (r < +0.5; one-sided bound)")
     # Noise: undecided, not "does not hold".
     noise = {**base, "distance": np.array([5.0, 3.0, 6.0, 2.0, 5.5, 4.0, 3.5, 4.5])}
     row = verdicts(NO_GROUPS, series_of(ACC, **noise), checkpoints="all").loc["distance_vs_accuracy"]

@@ -656,7 +656,9 @@ def correlation_verdict(
             f"differences {main.p_diff[sign]:.2g}"
         )
     ]
-    against = ("does not hold", _against_reason(main, sign, s.alpha, f"|r| < {s.correlation_margin:g}"))
+    # The claimed-sign r's bound: "r > -0.5" refutes a claimed r <= -0.5 (claim 3), also when r itself is positive.
+    margin = f"r {'>' if sign < 0 else '<'} {sign * s.correlation_margin:+g}"
+    against = ("does not hold", _against_reason(main, sign, s.alpha, margin))
     if done := _unless_supported(
         main,
         sign,
