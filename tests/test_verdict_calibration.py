@@ -147,9 +147,9 @@ def run_tables(*tables):
 def _setting_rows(task):
     (family, kind, n_seeds, g_range, k_range, effect), n_worlds, seed = task
     rng = np.random.default_rng(seed)
-    return (trend_rows if family == "trend" else correlation_rows)(
-        rng, kind, n_seeds, g_range, k_range, effect, n_worlds
-    )
+    if family == "trend":
+        return trend_rows(rng, kind, n_seeds, g_range, k_range, effect, n_worlds)
+    return correlation_rows(rng, kind, n_seeds, k_range, effect, n_worlds)
 
 
 def _draw(rng, value_range):
@@ -166,7 +166,7 @@ def trend_rows(rng, kind, n_seeds, g_range, k_range, effect, n_worlds):
     return [(1, kind, n_seeds, g_range, k_range, "effect" if effect else "null", *rates(verdicts).values())]
 
 
-def correlation_rows(rng, kind, n_seeds, _g_range, k_range, effect, n_worlds):
+def correlation_rows(rng, kind, n_seeds, k_range, effect, n_worlds):
     """Claim 3's and claim 5's rows (claim 4: the mirrored metric, the same verdicts)."""
     out = {3: [], 5: []}
     for _ in range(n_worlds):

@@ -256,10 +256,8 @@ def test_correlation_rules_on_hand_built_series():
     # Rising in levels only (a smooth trend, differences unrelated, r_diff +0.14): the claimed-sign r's bound is the
     # reason, stated as the bound on r itself (r = +0.96 is not "|r| < 0.5"); claim 4 mirrored.
     smooth = 2 + 8 * np.linspace(0.1, 0.9, 8) + WIGGLE
-    table = verdicts(NO_GROUPS, series_of(ACC, **base, consistency=-smooth), checkpoints="all")
-    row = verdicts(NO_GROUPS, series_of(ACC, **{**base, "distance": smooth}), checkpoints="all").loc[
-        "distance_vs_accuracy"
-    ]
+    table = verdicts(NO_GROUPS, series_of(ACC, **{**base, "distance": smooth}, consistency=-smooth), checkpoints="all")
+    row = table.loc["distance_vs_accuracy"]
     assert (row.verdict, row.decided_by) == ("does not hold", "effect below the margin (r > -0.5; one-sided bound)")
     assert row.estimate == pytest.approx(0.959, abs=1e-3) and row.r_diff == pytest.approx(0.143, abs=1e-3)
     row = table.loc["consistency_vs_accuracy"]
