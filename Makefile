@@ -68,8 +68,9 @@ demo-dense: demo
 	@echo "Report:     $(CURDIR)/results/dense/report.html"
 	@echo "Comparison: $(CURDIR)/results/dense/comparison/demo.md"
 
+# The test files are spread over $(CORES) pytest-xdist workers, each file in one worker (its module fixtures run once).
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not paper" tests
+	$(BIN)/python -m pytest -q -m "not paper" -n $(CORES) --dist loadfile tests
 
 # config/nanomoe.yaml's real run through Table 1 (Table 5) and the verdicts: opt-in (config/olmoe.yaml's stand-in
 # run is part of `make test`, and its SLURM twin part of `make test-slurm`).

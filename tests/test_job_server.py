@@ -85,6 +85,32 @@ def test_shell_and_tmpdir_variables_do_not_matter(tmp_path, server):
     assert done.stdout.split()[1] == "child"
 
 
+def test_slurm_step_variables_do_not_matter(tmp_path, server):
+    step = {"SLURM_STEP_ID": "3", "SLURM_STEPID": "3", "SRUN_DEBUG": "3", "SLURM_CPU_BIND": "quiet,none"}
+    done = run_job(tmp_path, server | step, "0")
+    assert done.stdout.split()[1] == "child"
+    done = run_job(tmp_path, server | {"SLURMX": "1"}, "0")  # only the SLURM_ and SRUN_ prefixes
+    assert done.stdout.split()[1] == "itself"
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        # the snakemake of a SLURM group job of three members, as the slurm executor submits it
+        (
+            ["-m", "snakemake", "--target-jobs", "a:i=1", "a:i=2", "b:", "--cores", "1", "--executor", "slurm-jobstep"],
+            1,
+        ),
+        (["--target-jobs", "a:i=1", "--executor", "slurm-jobstep", "--jobs", "1"], 0),  # a single SLURM job
+        (["--target-jobs", "a:i=1", "a:i=2", "--mode", "remote"], 0),  # a member's own snakemake, in its job step
+        (["--target-jobs", "a:i=1", "a:i=2", "--executor", "local"], 0),
+        (["--cores", "2", "--configfile", "config/test.yaml"], 0),  # a local run
+    ],
+)
+def test_runs_group_members_only_for_a_slurm_group_jobs_snakemake(argv, expected):
+    assert job_server.runs_group_members(argv) is bool(expected)
+
+
 def test_without_a_server_a_job_runs_itself(tmp_path, monkeypatch):
     env = dict(os.environ, PYTHONPATH=SRC, GROKMON_JOB_SERVER=str(tmp_path / "no-socket"))
     done = run_job(tmp_path, env, "4")

@@ -35,6 +35,7 @@ HEADER = re.compile(r"^grokmon job: rule=(\S+) slurm_job_id=(\S+) cuda_visible_d
 JOB_BLOCK = re.compile(r"^(local)?(?:rule|checkpoint) (\w+):\n((?:    .*\n)+)", re.M)
 GROUP_BLOCK = re.compile(r"^\[.*\] Group job (\w+) \(jobs in lexicogr\. order\):\n((?:\n|    .*\n)+)", re.M)
 GROUP_MEMBER = re.compile(r"^    (?:rule|checkpoint) (\w+):\n((?:        .*\n)+)", re.M)
+PROCESS = re.compile(r"^grokmon job: rule=(\S+) .* process=(\S+)$", re.M)
 SBATCH_CALL = re.compile(r"^sbatch call: (sbatch .*)$", re.M)
 SUBMITTED = re.compile(r"^Job (\S+) has been submitted with SLURM jobid (\d+) \(log: (\S+)\)", re.M)
 GPU_RESOURCE = re.compile(r"\bgpu=[1-9]|\bgpu_model=|\bgres=\S*gpu")
@@ -97,6 +98,16 @@ def job_headers(workdir: Path) -> list[tuple[str, str, str]]:
     ]
 
 
+def job_processes(workdir: Path) -> list[tuple[str, str]]:
+    """(rule, process) of every `grokmon job:` line in the run's rule logs: `job_server_child` or `own`."""
+    return [
+        match
+        for path in sorted(workdir.rglob("*.log"))
+        if ".snakemake" not in path.relative_to(workdir).parts
+        for match in PROCESS.findall(path.read_text(errors="replace"))
+    ]
+
+
 def cluster_jobs() -> dict[str, str]:
     """SLURM job id -> its `scontrol --oneliner show job` line (finished jobs stay for MinJobAge)."""
     cmd = ["scontrol", "--oneliner", "show", "job"]
@@ -105,10 +116,17 @@ def cluster_jobs() -> dict[str, str]:
     return {line.split()[0].removeprefix("JobId="): line for line in lines}
 
 
-def profile() -> dict:
-    """The SLURM profile as snakemake reads it (a YTE template, rendered with this process's environment)."""
-    with open(PROFILE / "config.yaml") as f:
-        return process_yaml(f)
+def profile(**site: str) -> dict:
+    """The SLURM profile as snakemake reads it (a YTE template, rendered with `slurm_env(**site)`)."""
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(slurm_env(**site))
+    try:
+        with open(PROFILE / "config.yaml") as f:
+            return process_yaml(f)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 def slurm_env(**site: str) -> dict[str, str]:
@@ -217,7 +235,8 @@ def test_failed_job_is_retried_and_run_completes(fixture_run):
 def test_workflow_on_slurm_equals_local_run(slurm_cluster, tmp_path):
     if not TEST_CONFIG.exists():
         pytest.skip(f"the workflow's smallest config {TEST_CONFIG.relative_to(REPO)} does not exist yet")
-    run = yaml.safe_load(TEST_CONFIG.read_text())["run"]
+    test_config = yaml.safe_load(TEST_CONFIG.read_text())
+    run, run_steps = test_config["run"], test_config["checkpoints"]["steps"]
     snakefile = REPO / "Snakefile"
     local_dir, slurm_dir = tmp_path / "local", tmp_path / "slurm"
     local_dir.mkdir()
@@ -228,7 +247,7 @@ def test_workflow_on_slurm_equals_local_run(slurm_cluster, tmp_path):
         local = subprocess.Popen(local_cmd, env=slurm_env(), stdout=local_log, stderr=subprocess.STDOUT)
         try:
             slurm_dir.mkdir()
-            env = slurm_env(mem_mb="2000")  # the toy jobs peak near 0.5 GB
+            env = slurm_env(mem_mb="2000", checkpoint_groups="1")  # the toy jobs peak near 0.5 GB
             log = snakemake(snakefile, slurm_dir, "--configfile", str(TEST_CONFIG), env=env, timeout=3600)
             assert local.wait(timeout=3600) == 0, (local_dir / "snakemake.txt").read_text()[-3000:]
         finally:
@@ -236,15 +255,24 @@ def test_workflow_on_slurm_equals_local_run(slurm_cluster, tmp_path):
     # toy_pretrain_log (joining the pretraining segments' log parts) is a localrule: it runs on the submitting machine.
     submissions = assert_every_job_on_slurm(slurm_dir, log, local_rules=frozenset({"toy_pretrain_log"}))
     assert {s.gpu_declared for s in submissions} == {True, False}
-    # The profile's light analysis rules ran as one group job: the DAG's 165 jobs, less `all` and toy_pretrain_log
-    # (local), less the 56 analysis jobs, plus their group job, are 108 sbatch jobs (more sbatch calls only on retries).
-    assert len({s.job for s in submissions}) == 108
-    groups = {s.job: s for s in submissions if s.group}
-    assert [s.group for s in groups.values()] == ["analysis"]
-    analysis = {entry.split("=")[0] for entry in profile()["groups"] if entry.endswith("=analysis")}
-    local_rules_run = [rule for rule, _, _ in job_headers(local_dir)]
-    expected = sorted(rule for rule in local_rules_run if rule in analysis)
-    assert list(next(iter(groups.values())).rules) == expected and len(expected) == 56
+    # With GROKMON_SLURM_CHECKPOINT_GROUPS=1 the profile runs the model jobs of each of the 4 checkpoints as one group
+    # job (19 each: router_matrices, 4 routes, 5 lora, 9 evaluate) and the 76 light analysis jobs (memorization and
+    # pathways among them) as one: the DAG's 165 jobs, less `all` and toy_pretrain_log (local), are 11 plain sbatch
+    # jobs and 5 group jobs (more sbatch calls only on retries).
+    assert len({s.job for s in submissions}) == 16
+    groups = {s.group: s.rules for s in submissions if s.group}
+    assert sorted(groups) == ["analysis"] + [f"checkpoint_0_{step}" for step in (1200, 1600, 400, 800)]
+    model_jobs = sorted(["router_matrices"] + ["routes"] * 4 + ["lora"] * 5 + ["evaluate"] * 9)
+    assert all(list(groups[f"checkpoint_0_{step}"]) == model_jobs for step in run_steps)
+    grouped = dict(entry.split("=") for entry in profile(checkpoint_groups="1")["groups"])
+    analysis = sorted(rule for rule, _, _ in job_headers(local_dir) if grouped.get(rule) == "analysis")
+    assert list(groups["analysis"]) == analysis and len(analysis) == 76
+    # Each group job's members were forked from the warm job server its snakemake started (a member that starts
+    # before the server listens runs itself); no other job was.
+    processes = job_processes(slurm_dir)
+    forked = [process == "job_server_child" for rule, process in processes if rule in grouped]
+    assert len(forked) == 4 * 19 + 76 and sum(forked) >= len(forked) - 2 * len(groups), processes
+    assert all(process == "own" for rule, process in processes if rule not in grouped), processes
 
     losses = sorted((local_dir / "results" / run / "seed0" / "memorization").glob("*/loss.npz"))
     assert losses
@@ -269,13 +297,16 @@ def test_paper_stand_in_on_slurm(slurm_cluster, tmp_path):
     rules get a GPU, and the results pass the same content checks as the local run."""
     from conftest import run_snakemake
     from helpers.paper_config import GPU_RULES
-    from helpers.stand_in import check_records, check_results, write_stand_in_config
+    from helpers.stand_in import STEPS, check_records, check_results, write_stand_in_config
 
     config = write_stand_in_config(tmp_path)
-    env = slurm_env(mem_mb="2000")
-    log = snakemake(REPO / "Snakefile", tmp_path, "--configfile", str(config), env=env, timeout=5400)  # ~107 jobs
+    env = slurm_env(mem_mb="2000", checkpoint_groups="1")
+    log = snakemake(REPO / "Snakefile", tmp_path, "--configfile", str(config), env=env, timeout=5400)
     submissions = assert_every_job_on_slurm(tmp_path, log, local_rules=frozenset({"preflight"}))
     assert {rule for s in submissions if s.gpu_declared for rule in s.rules} == GPU_RULES
+    # Each checkpoint's model jobs ran as one group job, between its fetch and its eviction (single jobs).
+    groups = sorted(s.group for s in submissions if s.group)
+    assert groups == sorted(["analysis"] + [f"checkpoint_0_{step}" for step in STEPS])
     run_snakemake(tmp_path, "--cores", "1", "--report", str(tmp_path / "report.html"), configfile=config)
     check_records(tmp_path)
     check_results(tmp_path, tmp_path / "report.html")

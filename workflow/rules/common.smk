@@ -1,4 +1,5 @@
 # Shared helpers: config validation, paths, wildcard constraints. Everything else lives in rules.
+import atexit
 import os
 import sys
 
@@ -32,6 +33,11 @@ apply_cpu_numerics(config["cpu_numerics"])
 
 # A local run starts a warm job server: the jobs' imports are paid once, not per job (config job_server).
 JOB_SERVER = []
+# So does the snakemake of a SLURM group job with several members, for them (it runs without hooks: the server
+# stops when it exits).
+if config["job_server"] and job_server.runs_group_members(sys.argv):
+    JOB_SERVER.append(job_server.start(workflow.basedir))
+    atexit.register(lambda: JOB_SERVER and job_server.stop(*JOB_SERVER.pop()))
 
 
 onstart:

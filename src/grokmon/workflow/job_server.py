@@ -9,8 +9,10 @@ have, in the job's directory, environment and streams, and returns its exit stat
 the one Snakemake started and waits for the child, so Snakemake's timing, logs, exit codes and its
 cleanup of failed outputs are unchanged; killing it kills the child.
 
-A job runs itself, as before, where no server answers (``job_server: false``, remote executors such as SLURM,
-dry runs), and where the server's interpreter or import-time environment differ from the job's (a conda
+On SLURM, the snakemake process of a group job with several members (``--executor slurm-jobstep --target-jobs
+A B ...``, which runs them one after another, each in its own job step on the job's node) starts a server for them
+at parse time (`runs_group_members`); it ends with that process. A job runs itself, as before, where no server
+answers (``job_server: false``, single SLURM jobs and other remote executors, dry runs), and where the server's interpreter or import-time environment differ from the job's (a conda
 env, other CPU pins): the result never depends on where it ran. Only the standard library here, so that
 `hand_off` costs nothing before it decides.
 """
@@ -21,6 +23,7 @@ import array
 import atexit
 import contextlib
 import importlib
+import itertools
 import json
 import logging
 import os
@@ -67,6 +70,9 @@ PRELOAD = (
 PER_JOB_ENV = frozenset(
     {"TMPDIR", "TMP", "TEMP", "TEMPDIR", "PWD", "OLDPWD", "SHLVL", "_", "COLUMNS", "LINES", SOCKET_ENV, CHILD_ENV}
 )
+# Set by SLURM and srun per job step (a group job's members each run in a step of their own); nothing reads them at
+# import.
+PER_STEP_ENV_PREFIXES = ("SLURM_", "SRUN_")
 # Snakemake sets these to a job's thread count; the server imports as a one-thread job would (most jobs).
 THREAD_ENV = (
     "OMP_NUM_THREADS",
@@ -165,6 +171,16 @@ def start(workdir: str, preload=PRELOAD) -> tuple[object, str]:
     return server, path
 
 
+def runs_group_members(argv: list[str]) -> bool:
+    """Whether `argv` is the snakemake of a SLURM group job that runs several member jobs (one job step each)."""
+    if "--target-jobs" not in argv or "--executor" not in argv:
+        return False
+    if argv[argv.index("--executor") + 1] != "slurm-jobstep":
+        return False
+    targets = itertools.takewhile(lambda arg: not arg.startswith("-"), argv[argv.index("--target-jobs") + 1 :])
+    return len(list(targets)) > 1
+
+
 def stop(server, path: str) -> None:
     """Stop a server from `start` and remove its socket."""
     os.environ.pop(SOCKET_ENV, None)
@@ -208,7 +224,7 @@ def _refusal(request: dict, server_env: dict) -> str:
     torch = sys.modules.get("torch")
     if torch is not None and torch.cuda.is_initialized():  # a forked child could not use CUDA
         return "CUDA is initialized in the server"
-    keys = (set(request["env"]) | set(server_env)) - PER_JOB_ENV
+    keys = {k for k in set(request["env"]) | set(server_env) if not k.startswith(PER_STEP_ENV_PREFIXES)} - PER_JOB_ENV
     differ = sorted(k for k in keys if request["env"].get(k) != server_env.get(k))
     return f"its environment differs in {', '.join(differ)}" if differ else ""
 
