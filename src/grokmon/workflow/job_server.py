@@ -12,9 +12,9 @@ cleanup of failed outputs are unchanged; killing it kills the child.
 On SLURM, the snakemake process of a group job with several members (``--executor slurm-jobstep --target-jobs
 A B ...``, which runs them one after another, each in its own job step on the job's node) starts a server for them
 at parse time (`runs_group_members`); it ends with that process. A job runs itself, as before, where no server
-answers (``job_server: false``, single SLURM jobs and other remote executors, dry runs), and where the server's interpreter or import-time environment differ from the job's (a conda
-env, other CPU pins): the result never depends on where it ran. Only the standard library here, so that
-`hand_off` costs nothing before it decides.
+answers (``job_server: false``, single SLURM jobs and other remote executors, dry runs), and where the server's
+interpreter or import-time environment differ from the job's (a conda env, other CPU pins): the result never
+depends on where it ran. Only the standard library here, so that `hand_off` costs nothing before it decides.
 """
 
 from __future__ import annotations
