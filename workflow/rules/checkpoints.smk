@@ -32,6 +32,8 @@ if config["checkpoints"]["source"] == "toy":
             out("logs/toy_pretrain/{step}.log"),
         benchmark:
             out("benchmarks/toy_pretrain/{step}.tsv")
+        # The segments are the run's critical path: each starts before the analysis jobs that are ready with it.
+        priority: 50
         conda:
             "../../envs/torch.yaml"
         resources:
