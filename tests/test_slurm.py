@@ -18,13 +18,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from yte import process_yaml
+from helpers.slurm_profile import PROFILE, render_profile
 
 pytestmark = pytest.mark.slurm
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "scripts" / "slurm-local.sh"
-PROFILE = REPO / "slurm"
 FIXTURE = REPO / "tests" / "fixtures" / "slurm" / "Snakefile"
 TEST_CONFIG = REPO / "config" / "test.yaml"
 SLURM_CONF = Path(os.environ.get("GROKMON_SLURM_DIR", "/tmp/grokmon-slurm")) / "etc" / "slurm.conf"
@@ -120,16 +119,8 @@ def cluster_jobs() -> dict[str, str]:
 
 
 def profile(**site: str) -> dict:
-    """The SLURM profile as snakemake reads it (a YTE template, rendered with `slurm_env(**site)`)."""
-    saved = dict(os.environ)
-    os.environ.clear()
-    os.environ.update(slurm_env(**site))
-    try:
-        with open(PROFILE / "config.yaml") as f:
-            return process_yaml(f)
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+    """The SLURM profile as snakemake reads it, with `slurm_env(**site)`."""
+    return render_profile(slurm_env(**site))
 
 
 def slurm_env(**site: str) -> dict[str, str]:
