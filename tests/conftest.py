@@ -29,8 +29,18 @@ import pytest  # noqa: E402 - after the numerics pins above
 pytest.register_assert_rewrite("helpers")
 
 REPO = Path(__file__).resolve().parents[1]
+# The slowest modules (`make test --durations`), collected first: on pytest-xdist's workers (one file each, in
+# collection order) they then run beside the fast ones instead of after them.
+SLOW_MODULES = ("test_workflow.py", "test_paper_end_to_end.py", "test_numerics.py", "test_verdict_calibration.py")
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 TEST_CONFIG = REPO / "config" / "test.yaml"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Collect SLOW_MODULES first, in that order; every other test keeps its place."""
+    items.sort(
+        key=lambda item: SLOW_MODULES.index(item.path.name) if item.path.name in SLOW_MODULES else len(SLOW_MODULES)
+    )
 
 
 def snakemake_cmd(workdir: Path, *args: str, configfile: Path = TEST_CONFIG) -> list[str]:
