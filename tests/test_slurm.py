@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from helpers.slurm_profile import PROFILE, render_profile
+from helpers.slurm_profile import PROFILE, render_profile, site_env
 
 pytestmark = pytest.mark.slurm
 
@@ -90,24 +90,24 @@ def parse_submissions(log: str) -> tuple[list[Submission], int]:
     return submissions, attempts
 
 
-def job_headers(workdir: Path) -> list[tuple[str, str, str]]:
-    """(rule, slurm_job_id, cuda_visible_devices) of every `grokmon job:` line in the run's rule logs."""
-    return [
-        header
-        for path in sorted(workdir.rglob("*.log"))
-        if ".snakemake" not in path.relative_to(workdir).parts
-        for header in HEADER.findall(path.read_text(errors="replace"))
-    ]
-
-
-def job_processes(workdir: Path) -> list[tuple[str, str]]:
-    """(rule, process) of every `grokmon job:` line in the run's rule logs: `job_server_child` or `own`."""
+def rule_log_lines(workdir: Path, pattern: re.Pattern) -> list[tuple[str, ...]]:
+    """The matches of `pattern` in the run's rule logs (not in snakemake's own, under .snakemake)."""
     return [
         match
         for path in sorted(workdir.rglob("*.log"))
         if ".snakemake" not in path.relative_to(workdir).parts
-        for match in PROCESS.findall(path.read_text(errors="replace"))
+        for match in pattern.findall(path.read_text(errors="replace"))
     ]
+
+
+def job_headers(workdir: Path) -> list[tuple[str, str, str]]:
+    """(rule, slurm_job_id, cuda_visible_devices) of every `grokmon job:` line in the run's rule logs."""
+    return rule_log_lines(workdir, HEADER)
+
+
+def job_processes(workdir: Path) -> list[tuple[str, str]]:
+    """(rule, process) of every `grokmon job:` line in the run's rule logs: `job_server_child` or `own`."""
+    return rule_log_lines(workdir, PROCESS)
 
 
 def cluster_jobs() -> dict[str, str]:
@@ -118,18 +118,10 @@ def cluster_jobs() -> dict[str, str]:
     return {line.split()[0].removeprefix("JobId="): line for line in lines}
 
 
-def profile(**site: str) -> dict:
-    """The SLURM profile as snakemake reads it, with `slurm_env(**site)`."""
-    return render_profile(slurm_env(**site))
-
-
 def slurm_env(**site: str) -> dict[str, str]:
     """Environment for snakemake and SLURM clients: this cluster, no GPU of our own, `site` values."""
-    drop = ("CUDA_VISIBLE_DEVICES", "GROKMON_SLURM_")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
-    env["SLURM_CONF"] = str(SLURM_CONF)
-    env.update({f"GROKMON_SLURM_{key.upper()}": value for key, value in site.items()})
-    return env
+    env = {k: v for k, v in site_env(**site).items() if k != "CUDA_VISIBLE_DEVICES"}
+    return env | {"SLURM_CONF": str(SLURM_CONF)}
 
 
 def snakemake(snakefile: Path, workdir: Path, *args: str, env: dict[str, str], timeout: int) -> str:
@@ -258,7 +250,7 @@ def test_workflow_on_slurm_equals_local_run(slurm_cluster, tmp_path):
     assert sorted(groups) == ["analysis"] + [f"checkpoint_0_{step}" for step in (1200, 1600, 400, 800)]
     model_jobs = sorted(["router_matrices"] + ["routes"] * 4 + ["lora"] * 5 + ["evaluate"] * 9)
     assert all(list(groups[f"checkpoint_0_{step}"]) == model_jobs for step in run_steps)
-    grouped = dict(entry.split("=") for entry in profile(checkpoint_groups="1")["groups"])
+    grouped = dict(entry.split("=") for entry in render_profile(checkpoint_groups="1")["groups"])
     analysis = sorted(rule for rule, _, _ in job_headers(local_dir) if grouped.get(rule) == "analysis")
     assert list(groups["analysis"]) == analysis and len(analysis) == 76
     # Each group job's members were forked from the warm job server its snakemake started (a member that starts
