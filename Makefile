@@ -17,7 +17,7 @@ export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: env demo demo-docs demo-check demo-seeds demo-dense test test-paper test-slurm lint bench clean
+.PHONY: env demo demo-docs demo-check demo-seeds demo-dense test test-record test-paper test-slurm lint bench clean
 
 env: $(STAMP)
 
@@ -71,6 +71,12 @@ demo-dense: demo
 # The test files are spread over $(CORES) pytest-xdist workers, each file in one worker (its module fixtures run once).
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not paper" -n $(CORES) --dist loadfile tests
+
+# The digests of config/test.yaml's artifacts that the tests check every run of it against, locally and on SLURM
+# (tests/fixtures/test_config.sha256): after a change that moves the test config's results on purpose, commit it anew.
+test-record: $(STAMP)
+	$(BIN)/snakemake --cores $(CORES) --configfile config/test.yaml --forceall
+	$(BIN)/python -m grokmon.files.digests results/test tests/fixtures/test_config.sha256
 
 # config/nanomoe.yaml's real run through Table 1 (Table 5) and the verdicts: opt-in (config/olmoe.yaml's stand-in
 # run is part of `make test`, and its SLURM twin part of `make test-slurm`).

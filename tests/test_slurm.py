@@ -2,7 +2,7 @@
 
 Opt-in, because it installs packages and starts daemons: `pytest -m slurm tests/test_slurm.py` as root on
 Debian. Checks that every job goes through sbatch, GPU rules get a GPU and CPU rules none, a failed job
-is retried, site values come from the environment, and the workflow's results equal a local run's.
+is retried, site values come from the environment, and the workflow writes the bytes a local run recorded.
 """
 
 from __future__ import annotations
@@ -14,11 +14,10 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import pytest
-import yaml
-from helpers.slurm_profile import PROFILE, render_profile, site_env
+from helpers.dag import planned_jobs
+from helpers.record import assert_matches_record
+from helpers.slurm_profile import PROFILE, group_jobs, profile_groups, site_env
 
 pytestmark = pytest.mark.slurm
 
@@ -218,62 +217,29 @@ def test_failed_job_is_retried_and_run_completes(fixture_run):
 
 
 @pytest.mark.slow
-def test_workflow_on_slurm_equals_local_run(slurm_cluster, tmp_path):
+def test_workflow_on_slurm_writes_the_recorded_artifacts(slurm_cluster, tmp_path):
     if not TEST_CONFIG.exists():
         pytest.skip(f"the workflow's smallest config {TEST_CONFIG.relative_to(REPO)} does not exist yet")
-    test_config = yaml.safe_load(TEST_CONFIG.read_text())
-    run, run_steps = test_config["run"], test_config["checkpoints"]["steps"]
-    snakefile = REPO / "Snakefile"
-    local_dir, slurm_dir = tmp_path / "local", tmp_path / "slurm"
-    local_dir.mkdir()
-    # The reference run goes on beside the SLURM run (which mostly waits), with as many cores as the node.
-    local_cmd = [sys.executable, "-m", "snakemake", "-s", str(snakefile), "--directory", str(local_dir)]
-    local_cmd += ["--configfile", str(TEST_CONFIG), "--cores", str(os.cpu_count())]
-    with open(local_dir / "snakemake.txt", "w") as local_log:
-        local = subprocess.Popen(local_cmd, env=slurm_env(), stdout=local_log, stderr=subprocess.STDOUT)
-        try:
-            slurm_dir.mkdir()
-            env = slurm_env(mem_mb="2000", checkpoint_groups="1")  # the toy jobs peak near 0.5 GB
-            log = snakemake(snakefile, slurm_dir, "--configfile", str(TEST_CONFIG), env=env, timeout=3600)
-            assert local.wait(timeout=3600) == 0, (local_dir / "snakemake.txt").read_text()[-3000:]
-        finally:
-            local.kill()
+    env = slurm_env(mem_mb="2000", checkpoint_groups="1")  # the toy jobs peak near 0.5 GB
+    log = snakemake(REPO / "Snakefile", tmp_path, "--configfile", str(TEST_CONFIG), env=env, timeout=3600)
     # toy_pretrain_log (joining the pretraining segments' log parts) is a localrule: it runs on the submitting machine.
-    submissions = assert_every_job_on_slurm(slurm_dir, log, local_rules=frozenset({"toy_pretrain_log"}))
+    submissions = assert_every_job_on_slurm(tmp_path, log, local_rules=frozenset({"toy_pretrain_log"}))
     assert {s.gpu_declared for s in submissions} == {True, False}
-    # With GROKMON_SLURM_CHECKPOINT_GROUPS=1 the profile runs the model jobs of each of the 4 checkpoints as one group
-    # job (19 each: router_matrices, 4 routes, 5 lora, 9 evaluate) and the 76 light analysis jobs (memorization and
-    # pathways among them) as one: the DAG's 165 jobs, less `all` and toy_pretrain_log (local), are 11 plain sbatch
-    # jobs and 5 group jobs (more sbatch calls only on retries).
-    assert len({s.job for s in submissions}) == 16
-    groups = {s.group: s.rules for s in submissions if s.group}
-    assert sorted(groups) == ["analysis"] + [f"checkpoint_0_{step}" for step in (1200, 1600, 400, 800)]
-    model_jobs = sorted(["router_matrices"] + ["routes"] * 4 + ["lora"] * 5 + ["evaluate"] * 9)
-    assert all(list(groups[f"checkpoint_0_{step}"]) == model_jobs for step in run_steps)
-    grouped = dict(entry.split("=") for entry in render_profile(checkpoint_groups="1")["groups"])
-    analysis = sorted(rule for rule, _, _ in job_headers(local_dir) if grouped.get(rule) == "analysis")
-    assert list(groups["analysis"]) == analysis and len(analysis) == 76
+    # With GROKMON_SLURM_CHECKPOINT_GROUPS=1 the profile runs the DAG's 165 jobs (less `all` and the local
+    # toy_pretrain_log) as 11 plain sbatch jobs and 9 group jobs: one per checkpoint for its 19 model jobs, one per
+    # domain for its analysis, one for the tables and verdicts (tests/test_slurm_profile.py; more only on retries).
+    assert len({s.job for s in submissions}) == 20
+    (tmp_path / "plan").mkdir()
+    expected = group_jobs(planned_jobs(tmp_path / "plan"), checkpoint_groups="1")
+    assert {s.group: list(s.rules) for s in submissions if s.group} == expected
     # Each group job's members were forked from the warm job server its snakemake started (a member that starts
     # before the server listens runs itself); no other job was.
-    processes = job_processes(slurm_dir)
-    forked = [process == "job_server_child" for rule, process in processes if rule in grouped]
-    assert len(forked) == 4 * 19 + 76 and sum(forked) >= len(forked) - 2 * len(groups), processes
-    assert all(process == "own" for rule, process in processes if rule not in grouped), processes
-
-    losses = sorted((local_dir / "results" / run / "seed0" / "memorization").glob("*/loss.npz"))
-    assert losses
-    for local_file in losses:
-        slurm_file = slurm_dir / local_file.relative_to(local_dir)
-        with np.load(local_file) as expected, np.load(slurm_file) as actual:
-            assert sorted(actual.files) == sorted(expected.files)
-            for key in expected.files:
-                np.testing.assert_array_equal(actual[key], expected[key], err_msg=f"{slurm_file}:{key}")
-    table = Path("results") / run / "seed0" / "correlation" / "table1.tsv"
-    expected = pd.read_csv(local_dir / table, sep="\t")
-    assert expected.select_dtypes("number").notna().any().any()  # not a table of NaN only
-    pd.testing.assert_frame_equal(pd.read_csv(slurm_dir / table, sep="\t"), expected, check_exact=True)
-    claims = Path("results") / run / "verdicts" / "claims.tsv"
-    assert (slurm_dir / claims).read_bytes() == (local_dir / claims).read_bytes()
+    grouped = profile_groups(checkpoint_groups="1")
+    forked = [process == "job_server_child" for rule, process in job_processes(tmp_path) if rule in grouped]
+    assert len(forked) == sum(map(len, expected.values())) and sum(forked) >= len(forked) - 2 * len(expected)
+    assert all(process == "own" for rule, process in job_processes(tmp_path) if rule not in grouped)
+    # The same bytes as the local run that recorded them (tests/test_workflow.py checks each local run against it).
+    assert_matches_record(tmp_path / "results" / "test")
 
 
 @pytest.mark.slow
@@ -282,7 +248,7 @@ def test_paper_stand_in_on_slurm(slurm_cluster, tmp_path):
     test_paper_end_to_end) through the profile: every job but the preflight (a localrule) is an sbatch job, the GPU
     rules get a GPU, and the results pass the same content checks as the local run."""
     from conftest import run_snakemake
-    from helpers.paper_config import GPU_RULES
+    from helpers.paper_config import GPU_RULES, PAPER
     from helpers.stand_in import STEPS, check_records, check_results, write_stand_in_config
 
     config = write_stand_in_config(tmp_path)
@@ -292,9 +258,11 @@ def test_paper_stand_in_on_slurm(slurm_cluster, tmp_path):
     # router_matrices, a CPU rule, runs in its checkpoint's group job, which has a GPU for the others
     assert {rule for s in submissions if s.gpu_declared for rule in s.rules} == GPU_RULES | {"router_matrices"}
     assert not GPU_RULES & {rule for s in submissions if not s.gpu_declared for rule in s.rules}
-    # Each checkpoint's model jobs ran as one group job, between its fetch and its eviction (single jobs).
+    # Each checkpoint's model jobs ran as one group job, between its fetch and its eviction (single jobs); each
+    # domain's analysis as one, and the tables and verdicts as one.
     groups = sorted(s.group for s in submissions if s.group)
-    assert groups == sorted(["analysis"] + [f"checkpoint_0_{step}" for step in STEPS])
+    expected = ["analysis"] + [f"checkpoint_0_{step}" for step in STEPS] + [f"domain_0_{d}" for d in PAPER["domains"]]
+    assert groups == sorted(expected)
     run_snakemake(tmp_path, "--cores", "1", "--report", str(tmp_path / "report.html"), configfile=config)
     check_records(tmp_path)
     check_results(tmp_path, tmp_path / "report.html")

@@ -12,6 +12,7 @@ import pytest
 import yaml
 from conftest import REPO, TEST_CONFIG, run_snakemake, snakemake_cmd
 from helpers.dag import job_counts, planned_jobs
+from helpers.record import assert_matches_record
 
 from grokmon.claims.verdicts import CORRELATION_CLAIMS, VerdictSettings, claim_verdicts
 from grokmon.files.atomic import load_npz
@@ -35,6 +36,11 @@ def run_results(workdir):
 def results(workdir, seed=0):
     """Artifacts of one seed's replicate."""
     return run_results(workdir) / f"seed{seed}"
+
+
+def test_artifacts_match_the_recorded_digests(workflow_run):
+    # first, before other tests rerun jobs; the SLURM test checks its run against the same record
+    assert_matches_record(run_results(workflow_run))
 
 
 def test_loss_matrix_has_one_row_per_checkpoint_and_falls(workflow_run):

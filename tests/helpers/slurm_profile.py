@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections import defaultdict
 
 from conftest import REPO
 from yte import process_yaml
@@ -27,3 +28,18 @@ def render_profile(**site: str) -> dict:
     finally:
         os.environ.clear()
         os.environ.update(saved)
+
+
+def profile_groups(**site: str) -> dict[str, str]:
+    """Rule -> group name (a pattern of the job's wildcards) in the profile rendered with the `site` values."""
+    return dict(entry.split("=") for entry in render_profile(**site)["groups"])
+
+
+def group_jobs(jobs, **site: str) -> dict[str, list[str]]:
+    """{group job name: its members' rules, sorted} of planned `jobs` (helpers.dag.Job) under the profile with the
+    `site` values: a group's connected parts form one job (the profile's group-components)."""
+    grouped, members = profile_groups(**site), defaultdict(list)
+    for job in jobs:
+        if job.rule in grouped:
+            members[grouped[job.rule].format(**job.wildcards)].append(job.rule)
+    return {name: sorted(rules) for name, rules in members.items()}
