@@ -234,10 +234,11 @@ def test_workflow_on_slurm_writes_the_recorded_artifacts(slurm_cluster, tmp_path
     assert {s.group: list(s.rules) for s in submissions if s.group} == expected
     # Each group job's members were forked from the warm job server its snakemake started (a member that starts
     # before the server listens runs itself); no other job was.
-    grouped = profile_groups(checkpoint_groups="1")
-    forked = [process == "job_server_child" for rule, process in job_processes(tmp_path) if rule in grouped]
-    assert len(forked) == sum(map(len, expected.values())) and sum(forked) >= len(forked) - 2 * len(expected)
-    assert all(process == "own" for rule, process in job_processes(tmp_path) if rule not in grouped)
+    grouped, processes = profile_groups(checkpoint_groups="1"), job_processes(tmp_path)
+    forked = [process == "job_server_child" for rule, process in processes if rule in grouped]
+    members = sum(map(len, expected.values()))
+    assert len(forked) == members and sum(forked) >= len(forked) - 2 * len(expected), processes
+    assert all(process == "own" for rule, process in processes if rule not in grouped), processes
     # The same bytes as the local run that recorded them (tests/test_workflow.py checks each local run against it).
     assert_matches_record(tmp_path / "results" / "test")
 
