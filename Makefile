@@ -84,9 +84,11 @@ test-paper: $(STAMP)
 	$(BIN)/python -m pytest -q -m paper tests/test_nanomoe_config.py
 
 # The workflow (config/test.yaml, and config/olmoe.yaml on its stand-ins) through `snakemake --profile slurm` on a
-# real local SLURM cluster (root + apt; skips otherwise).
+# real local SLURM cluster (root + apt; skips otherwise). One pytest-xdist worker per file: the fixture workflow and the
+# two workflow runs submit to the one cluster at the same time, so one run's waits overlap another's work.
+SLURM_TESTS := tests/test_slurm.py tests/test_slurm_workflow.py tests/test_slurm_paper.py
 test-slurm: $(STAMP)
-	$(BIN)/python -m pytest -q -m slurm tests/test_slurm.py
+	$(BIN)/python -m pytest -q -m slurm -n $(words $(SLURM_TESTS)) --dist loadfile $(SLURM_TESTS)
 
 lint: $(STAMP)
 	$(BIN)/snakemake --lint

@@ -27,6 +27,7 @@ import pytest  # noqa: E402 - after the numerics pins above
 
 # The shared helpers (tests/helpers/) assert too: pytest rewrites their asserts, as a test module's, for its messages.
 pytest.register_assert_rewrite("helpers")
+from helpers.slurm_cluster import SCRIPT, STATE_DIR, acquire, release  # noqa: E402 - after the rewrite is registered
 
 REPO = Path(__file__).resolve().parents[1]
 # The slowest modules (`make test --durations`), collected first: on pytest-xdist's workers (one file each, in
@@ -74,3 +75,16 @@ def workflow_run(tmp_path_factory) -> Path:
     workdir = tmp_path_factory.mktemp("workflow")
     run_snakemake(workdir, "--cores", "2")
     return workdir
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster(request):
+    """The local SLURM cluster (scripts/slurm-local.sh) for the `slurm` tests, leased for the session: shared with the
+    test processes that run at the same time, taken down by the last of them when none found it up."""
+    if "slurm" not in (request.config.option.markexpr or ""):
+        pytest.skip("opt-in (installs slurm-wlm, starts daemons, minutes): make test-slurm")
+    unavailable = acquire(SCRIPT, STATE_DIR)
+    if unavailable:
+        pytest.skip(f"no local SLURM cluster ({unavailable})")
+    yield
+    release(SCRIPT, STATE_DIR)

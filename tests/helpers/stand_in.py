@@ -1,6 +1,6 @@
 """config/olmoe.yaml on local stand-ins (tiny OLMoEs in a local HF cache under 3 of the paper's branches, the stand-in
 domains of helpers.paper_config, small sizes): the config writer and the checks of its results, shared by the end-to-end
-run (test_paper_end_to_end.py) and its SLURM twin (test_slurm.py)."""
+run (test_paper_end_to_end.py) and its SLURM twin (test_slurm_paper.py)."""
 
 import copy
 from pathlib import Path
