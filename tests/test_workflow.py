@@ -186,30 +186,34 @@ def test_epsilon_change_reruns_only_memorization_and_after(workflow_run, tmp_pat
 def test_killed_job_leaves_no_partial_artifact_and_rerun_matches(workflow_run):
     step, domain = STEPS[-1], DOMAINS[0]
     res = results(workflow_run)
-    adapter, records = res / f"lora/{step}/{domain}", res / f"eval/lora/{step}/{domain}.jsonl"
-    before = read_jsonl(records)
+    records = res / f"eval/lora/{step}/{domain}.jsonl"
     target = str(records.relative_to(workflow_run))
+    # the adapter that the records' evaluation reads (named after its training set), and its job's log
+    (lora,) = [job for job in planned_jobs(workflow_run, TEST_CONFIG, target, forcerun=["lora"]) if job.rule == "lora"]
+    adapter = workflow_run / lora.output[0]
+    adapter_files = ("adapter_model.safetensors", "adapter_config.json")
+    before = [(adapter / name).read_bytes() for name in adapter_files], read_jsonl(records)
+    log = res / "logs" / f"{adapter.relative_to(res)}.log"
+    log.unlink()  # the session's run wrote it: the job's header in it must be this run's
     proc = subprocess.Popen(
         snakemake_cmd(workflow_run, "--cores", "1", "--forcerun", "lora", "--", target),
         start_new_session=True,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    log = res / f"logs/lora/{step}/{domain}.log"
     deadline = time.time() + 120
-    while time.time() < deadline and not (
-        log.exists() and "grokmon job" in log.read_text() and log.stat().st_size > 200
-    ):
-        time.sleep(0.2)
+    while time.time() < deadline and not (log.exists() and "grokmon job" in log.read_text()):
+        time.sleep(0.05)
+    assert proc.poll() is None, f"the run ended ({proc.returncode}) before its lora job was killed"
     os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
-    assert (
-        not adapter.exists()
-        or (adapter / "adapter_model.safetensors").exists()
-        and (adapter / "adapter_config.json").exists()
-    )
-    run_snakemake(workflow_run, "--cores", "1", "--rerun-incomplete", "--", target)
-    assert read_jsonl(records) == before
+    assert proc.wait() == -signal.SIGKILL
+    assert not adapter.exists() or all((adapter / name).exists() for name in adapter_files)
+    # The killed snakemake left its lock; the adapter is missing or incomplete, so the rerun trains it again, and the
+    # evaluation after it (an up-to-date output whose input is only missing would not rerun: Snakemake's rule).
+    run_snakemake(workflow_run, "--unlock")
+    rerun = run_snakemake(workflow_run, "--cores", "1", "--rerun-incomplete", "--", lora.output[0], target)
+    assert "Nothing to be done" not in rerun.stdout + rerun.stderr
+    assert ([(adapter / name).read_bytes() for name in adapter_files], read_jsonl(records)) == before
 
 
 def test_a_job_server_child_writes_the_same_bytes_as_a_job_in_its_own_process(workflow_run):
