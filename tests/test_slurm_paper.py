@@ -3,17 +3,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from conftest import run_snakemake
+from conftest import REPO, run_snakemake
 from helpers.paper_config import GPU_RULES, PAPER
 from helpers.slurm_jobs import assert_every_job_on_slurm, slurm_env, snakemake_on_slurm
 from helpers.stand_in import STEPS, check_records, check_results, write_stand_in_config
 
 pytestmark = pytest.mark.slurm
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.slow

@@ -4,9 +4,8 @@ Opt-in: `make test-slurm`."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
+from conftest import REPO, TEST_CONFIG
 from helpers.dag import planned_jobs
 from helpers.record import assert_matches_record
 from helpers.slurm_jobs import assert_every_job_on_slurm, job_processes, slurm_env, snakemake_on_slurm
@@ -14,14 +13,9 @@ from helpers.slurm_profile import group_jobs, profile_groups
 
 pytestmark = pytest.mark.slurm
 
-REPO = Path(__file__).resolve().parents[1]
-TEST_CONFIG = REPO / "config" / "test.yaml"
-
 
 @pytest.mark.slow
 def test_workflow_on_slurm_writes_the_recorded_artifacts(slurm_cluster, tmp_path):
-    if not TEST_CONFIG.exists():
-        pytest.skip(f"the workflow's smallest config {TEST_CONFIG.relative_to(REPO)} does not exist yet")
     env = slurm_env(mem_mb="2000", checkpoint_groups="1")  # the toy jobs peak near 0.5 GB
     log = snakemake_on_slurm(REPO / "Snakefile", tmp_path, "--configfile", str(TEST_CONFIG), env=env, timeout=3600)
     # toy_pretrain_log (joining the pretraining segments' log parts) is a localrule: it runs on the submitting machine.
